@@ -1,0 +1,21 @@
+import type { SubscriberObject } from "./twinning/subscriber-object";
+import type { ActivationCodeObject } from "./twinning/activation-code-object";
+import type { OAuthClientObject } from "./oauth/client-object";
+import type { SigningKeysObject } from "./oauth/signing-keys-object";
+
+export interface Env {
+  SUBSCRIBERS: DurableObjectNamespace<SubscriberObject>;
+  ACTIVATION_CODES: DurableObjectNamespace<ActivationCodeObject>;
+  OAUTH_CLIENTS: DurableObjectNamespace<OAuthClientObject>;
+  SIGNING_KEYS: DurableObjectNamespace<SigningKeysObject>;
+  /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
+  ADMIN_TOKEN?: string;
+  ACTIVATION_CODE_TTL_SECONDS?: string;
+  ACCESS_TOKEN_TTL_SECONDS?: string;
+  /** Comma-separated MCC-MNC pairs served by this gateway, e.g. "001-01,001-02". */
+  HOME_MNOS?: string;
+  /** Issuer URL of tokens; defaults to the origin the request arrived on. */
+  ISSUER?: string;
+}
+
+export type AppEnv = { Bindings: Env; Variables: { correlator: string; auth?: import("./http/auth").TokenContext } };

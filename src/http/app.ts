@@ -1,0 +1,45 @@
+// The shared pieces every router of the gateway is built from.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { ApiError, invalidInput } from "./errors";
+
+/**
+ * A router whose schema failures become 400 SVC0002 naming the first wrong field, in the
+ * OMA envelope (thrown, so app.onError renders it like every other error).
+ */
+export function router(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const part = issue && issue.path.length > 0 ? issue.path.join(".") : "body";
+        throw invalidInput(part, issue?.message ?? "invalid");
+      }
+    },
+  });
+}
+
+const CORRELATOR = /^[\x21-\x7e]{1,128}$/;
+
+/** Every response carries `x-correlator`: the client's, when it sent a usable one, or a fresh UUID. */
+export const correlator: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const given = c.req.header("x-correlator");
+  const id = given && CORRELATOR.test(given) ? given : crypto.randomUUID();
+  c.set("correlator", id);
+  await next();
+  c.res.headers.set("x-correlator", id);
+};
+
+/** JSON bodies must say so; anything else is refused before it is parsed. */
+export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const method = c.req.method;
+  if ((method === "POST" || method === "PUT" || method === "PATCH") && c.req.header("content-length") !== "0") {
+    const type = c.req.header("content-type") ?? "";
+    const hasBody = c.req.raw.body !== null;
+    if (hasBody && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+      throw new ApiError(415, "SVC0002", ["Content-Type", "application/json expected"]);
+    }
+  }
+  await next();
+};

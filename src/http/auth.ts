@@ -1,0 +1,68 @@
+// Bearer-token checks on every API route (HLF-CM-006) and the admin token of the operator API.
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { ApiError } from "./errors";
+import { secretsEqual } from "./crypto";
+import { InvalidTokenError, issuerOf, verifyAccessToken, type Scope } from "../oauth/tokens";
+import { TEL_URI } from "../twinning/schemas";
+
+export interface TokenContext {
+  subscriber: string;
+  clientId: string;
+  scopes: string[];
+}
+
+function bearer(c: Context): string | undefined {
+  const header = c.req.header("authorization");
+  const match = header?.match(/^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i);
+  return match?.[1];
+}
+
+const invalidToken = (why: string) =>
+  new ApiError(401, "POL0001", [`invalid_token: ${why}`], { "WWW-Authenticate": `Bearer error="invalid_token", error_description="${why}"` });
+
+/** RFC 6750: a valid access token carrying `scope`, else 401 invalid_token or 403 insufficient_scope. */
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = bearer(c);
+    if (!token) throw invalidToken("missing bearer token");
+    let claims;
+    try {
+      claims = await verifyAccessToken(c.env, issuerOf(c.env, c.req.url), token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) throw invalidToken(err.message);
+      throw err;
+    }
+    const scopes = claims.scope.split(" ");
+    if (!scopes.includes(scope)) {
+      throw new ApiError(403, "POL0001", [`insufficient_scope: ${scope} required`], {
+        "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${scope}"`,
+      });
+    }
+    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes });
+    await next();
+  };
+}
+
+/**
+ * The `{userId}` of an OMA URL, resolved against the token: `acr:Authorization` is the token's
+ * subscriber; a tel: URI must be that subscriber.
+ */
+export function userIdOf(c: Context<AppEnv>, userId: string): string {
+  const auth = c.get("auth");
+  if (!auth) throw invalidToken("missing bearer token");
+  if (userId === "acr:Authorization") return auth.subscriber;
+  if (!TEL_URI.test(userId)) throw new ApiError(400, "SVC0002", ["userId", "tel:+E164 or acr:Authorization expected"]);
+  if (userId !== auth.subscriber) throw new ApiError(403, "POL0001", ["userId is not the subscriber of the access token"]);
+  return userId;
+}
+
+/** The operator admin API: `Authorization: Bearer <ADMIN_TOKEN>`. No token configured, no admin API. */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const expected = c.env.ADMIN_TOKEN;
+  const token = bearer(c);
+  if (!expected || !token || !(await secretsEqual(token, expected))) {
+    throw new ApiError(401, "POL0001", ["invalid_token: admin token required"], { "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"' });
+  }
+  await next();
+};

@@ -1,0 +1,89 @@
+// One error envelope for the whole gateway: OMA REST NetAPI `requestError`.
+// Handlers and Durable Objects throw ApiError; app.onError turns it into the response.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export type ExceptionKind = "serviceException" | "policyException";
+
+/** OMA common and Twinning-registered exception texts (OMA-TS-REST_NetAPI_Common, Twinning RD). */
+export const EXCEPTION_TEXT = {
+  SVC0001: "A service error occurred. Error code is %1",
+  SVC0002: "Invalid input value for message part %1",
+  SVC0003: "Invalid input value for message part %1, valid values are %2",
+  SVC0005: "Duplicate correlator %1",
+  SVC1014: "Undefined twinning role",
+  POL0001: "A policy error occurred. Error code is %1",
+  POL1037: "Twinning role mixture not allowed",
+  POL1038: "Twinning data update not allowed",
+} as const;
+export type MessageId = keyof typeof EXCEPTION_TEXT;
+
+export interface RequestErrorBody {
+  requestError: Partial<Record<ExceptionKind, { messageId: string; text: string; variables: string[] }>>;
+}
+
+/**
+ * An error the client should see. The class survives Durable Object RPC by its `name` and
+ * serialised `message`, see {@link fromRpcError}.
+ */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly messageId: MessageId,
+    readonly variables: string[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(JSON.stringify({ status, messageId, variables, headers }));
+  }
+
+  get kind(): ExceptionKind {
+    return this.messageId.startsWith("POL") ? "policyException" : "serviceException";
+  }
+
+  body(): RequestErrorBody {
+    return { requestError: { [this.kind]: { messageId: this.messageId, text: EXCEPTION_TEXT[this.messageId], variables: this.variables } } };
+  }
+}
+
+/** 400 SVC0002 naming the message part that was wrong, with what was expected. */
+export const invalidInput = (part: string, why?: string) =>
+  new ApiError(400, "SVC0002", why ? [part, why] : [part]);
+/** 404 for an unknown resource id; names the part of the URL that did not resolve. */
+export const notFound = (part: string, value: string) => new ApiError(404, "SVC0002", [part, `${value} not found`]);
+/** 403 POL1037: a claim that would mix twinning roles (HLF-TE-008/009). */
+export const roleMixture = (why: string) => new ApiError(403, "POL1037", [why]);
+export const policyError = (status: ContentfulStatusCode, code: string, headers: Record<string, string> = {}) =>
+  new ApiError(status, "POL0001", [code], headers);
+export const serviceError = (status: ContentfulStatusCode, code: string) => new ApiError(status, "SVC0001", [code]);
+
+/**
+ * Errors thrown inside a Durable Object reach the caller as plain Errors whose message is kept.
+ * Rebuild the ApiError so the envelope and status survive the hop.
+ */
+export function fromRpcError(err: unknown): unknown {
+  if (err instanceof ApiError || !(err instanceof Error)) return err;
+  if (!err.message.startsWith('{"status"')) return err;
+  try {
+    const { status, messageId, variables, headers } = JSON.parse(err.message);
+    if (messageId in EXCEPTION_TEXT) return new ApiError(status, messageId, variables, headers);
+  } catch {
+    /* not one of ours */
+  }
+  return err;
+}
+
+export function errorResponse(c: Context, err: unknown): Response {
+  const error = fromRpcError(err);
+  if (error instanceof ApiError) {
+    return c.json(error.body(), error.status, error.headers);
+  }
+  if (error instanceof HTTPException) {
+    const api = error.status === 413 ? invalidInput("body", "request body too large") : serviceError(error.status as ContentfulStatusCode, error.message || "request refused");
+    return c.json(api.body(), error.status as ContentfulStatusCode);
+  }
+  // Unexpected: log the correlator, never the request body or headers (they carry secrets).
+  console.error(`internal error correlator=${c.get("correlator") ?? "-"}`, error instanceof Error ? error.stack : String(error));
+  return c.json(serviceError(500, "internal error").body(), 500);
+}

@@ -1,0 +1,71 @@
+// The Worker: builds the gateway's Hono app and exports its Durable Object classes.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "./env";
+import { correlator, requireJsonBody } from "./http/app";
+import { ApiError, errorResponse, invalidInput } from "./http/errors";
+import { adminRoutes } from "./admin/routes";
+import { oauthRoutes } from "./oauth/routes";
+import { twinningRoutes } from "./twinning/routes";
+import { renderReference } from "./docs/reference-page";
+
+export { SubscriberObject } from "./twinning/subscriber-object";
+export { ActivationCodeObject } from "./twinning/activation-code-object";
+export { OAuthClientObject } from "./oauth/client-object";
+export { SigningKeysObject } from "./oauth/signing-keys-object";
+
+/** Bodies of this API are small JSON documents; anything bigger is refused before it is read. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const app = new OpenAPIHono<AppEnv>();
+
+app.use("*", correlator);
+app.use(
+  "*",
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, "SVC0002", ["body", `request body larger than ${MAX_BODY_BYTES} bytes`]);
+    },
+  }),
+);
+app.use("/twinning/*", requireJsonBody);
+app.use("/admin/*", requireJsonBody);
+
+app.route("/", adminRoutes);
+app.route("/", oauthRoutes);
+app.route("/", twinningRoutes);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+  type: "http",
+  scheme: "bearer",
+  bearerFormat: "JWT (RFC 9068), from /oauth/token",
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
+  type: "http",
+  scheme: "bearer",
+  description: "The operator's admin token (secret ADMIN_TOKEN; `dev-admin-token` in local development).",
+});
+
+const openApiConfig = {
+  openapi: "3.1.0",
+  info: {
+    title: "oma-edge",
+    version: "1.0.0",
+    description:
+      "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0), its OAuth 2.0 token endpoint, and the operator admin API. " +
+      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
+  },
+};
+app.doc31("/openapi.json", openApiConfig);
+app.get("/docs", (c) => c.html(renderReference(app.getOpenAPI31Document(openApiConfig) as unknown as Record<string, unknown>)));
+app.get("/", (c) => c.redirect("/docs"));
+
+app.notFound((c) => errorResponse(c, new ApiError(404, "SVC0002", ["path", `${c.req.method} ${new URL(c.req.url).pathname} is not a resource of this API`])));
+app.onError((err, c) => {
+  // Malformed JSON is reported by Hono's validator as a plain 400.
+  if (err instanceof Error && /Malformed JSON/i.test(err.message)) return errorResponse(c, invalidInput("body", "malformed JSON"));
+  return errorResponse(c, err);
+});
+
+export default app;

@@ -1,0 +1,235 @@
+// The RESTful Network API for Twinning Devices: /twinning/v1/{userId}/...
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv, Env } from "../env";
+import { router } from "../http/app";
+import { requireScope, userIdOf } from "../http/auth";
+import { errorResponses } from "../http/schemas";
+import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
+import {
+  ActivationCodeRequestSchema,
+  ActivationCodeResponseSchema,
+  RelationshipResponseSchema,
+  StatusUpdateSchema,
+  TwinActivationRequestSchema,
+  TwinIdParam,
+  TwinListSchema,
+  TwinResponseSchema,
+  UserIdParam,
+  type Mno,
+} from "./schemas";
+
+const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+const body = <T, R extends boolean = true>(schema: T, required?: R) => ({ body: { content: { "application/json": { schema } }, required: (required ?? true) as R } });
+const guarded = (scope: "twinning:primary" | "twinning:secondary", tag: string) => ({
+  middleware: requireScope(scope),
+  security: [{ bearerAuth: [scope] }],
+  tags: [tag],
+});
+const primary = guarded("twinning:primary", "Primary device");
+const secondary = guarded("twinning:secondary", "Secondary device");
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const base = (c: Context<AppEnv>, address: string) => `${new URL(c.req.url).origin}/twinning/v1/${encodeURIComponent(address)}`;
+
+const twinView = (c: Context<AppEnv>, primaryAddress: string, t: TwinRecord) => ({
+  secondary: t.secondary,
+  name: t.name,
+  status: t.status,
+  secondaryMno: t.secondaryMno,
+  activatedAt: iso(t.activatedAt),
+  statusChangedAt: iso(t.statusChangedAt),
+  statusChangedBy: t.statusChangedBy,
+  resourceURL: `${base(c, primaryAddress)}/twins/${encodeURIComponent(t.secondary)}`,
+});
+
+const relationshipView = (c: Context<AppEnv>, address: string, r: RelationshipRecord) => ({
+  primary: r.primary,
+  name: r.name,
+  status: r.status,
+  primaryMno: r.primaryMno,
+  activatedAt: iso(r.activatedAt),
+  statusChangedAt: iso(r.statusChangedAt),
+  statusChangedBy: r.statusChangedBy,
+  resourceURL: `${base(c, address)}/relationship`,
+});
+
+export function homeMnos(env: Env): Mno[] {
+  return (env.HOME_MNOS ?? "")
+    .split(",")
+    .map((s) => s.trim().match(/^([0-9]{3})-([0-9]{2,3})$/))
+    .filter((m): m is RegExpMatchArray => !!m)
+    .map((m) => ({ mcc: m[1]!, mnc: m[2]! }));
+}
+
+function codeTtlMs(env: Env): number {
+  const seconds = Number(env.ACTIVATION_CODE_TTL_SECONDS ?? 300);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 300) * 1000;
+}
+
+export const twinningRoutes = router();
+
+// ------------------------------------------------------------------ secondary device
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/twinning/v1/{userId}/activationCodes",
+    summary: "Request a one-time activation code (HLF-SD-001..003)",
+    description:
+      "The secondary device asks for a six-digit code to show its user, who enters it on the primary device. " +
+      "A new code revokes the previous one. `primaryMno` names the primary's MNO when the user chose it (HLF-SD-002, TE-006).",
+    ...secondary,
+    request: { params: UserIdParam, ...body(ActivationCodeRequestSchema, false) },
+    responses: { 201: json(ActivationCodeResponseSchema, "The code, the MNO that generated it, and its expiry"), ...errorResponses(400, 401, 403, 413, 415, 503) },
+  }),
+  async (c) => {
+    const address = userIdOf(c, c.req.valid("param").userId);
+    const { primaryMno } = c.req.valid("json") ?? {};
+    const issued = await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(primaryMno, homeMnos(c.env), codeTtlMs(c.env));
+    const resourceURL = `${base(c, address)}/activationCodes/${issued.code}`;
+    return c.json({ activationCode: { code: issued.code, mno: issued.mno, expiresAt: iso(issued.expiresAt), resourceURL } }, 201, { Location: resourceURL });
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/twinning/v1/{userId}/relationship",
+    summary: "The secondary's own twinning status (HLF-SD-006)",
+    description: "The primary device it is twinned with, the relationship's name, and its status On or Off. 404 when not twinned.",
+    ...secondary,
+    request: { params: UserIdParam },
+    responses: { 200: json(RelationshipResponseSchema, "The relationship"), ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const address = userIdOf(c, c.req.valid("param").userId);
+    const rel = await c.env.SUBSCRIBERS.getByName(address).relationship();
+    return c.json({ relationship: relationshipView(c, address, rel) }, 200);
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/twinning/v1/{userId}/relationship/status",
+    summary: "Toggle the twinning status from the secondary (HLF-SD-004)",
+    description: "Off keeps the relationship (HLF-TE-003); the change persists (HLF-TE-002).",
+    ...secondary,
+    request: { params: UserIdParam, ...body(StatusUpdateSchema) },
+    responses: { 200: json(RelationshipResponseSchema, "The relationship after the toggle"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+  }),
+  async (c) => {
+    const address = userIdOf(c, c.req.valid("param").userId);
+    const rel = await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(c.req.valid("json").status);
+    return c.json({ relationship: relationshipView(c, address, rel) }, 200);
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/twinning/v1/{userId}/relationship",
+    summary: "Deactivate the twinning from the secondary (HLF-SD-007)",
+    description: "Ends the relationship for good on both sides (HLF-TE-004).",
+    ...secondary,
+    request: { params: UserIdParam },
+    responses: { 204: { description: "Deactivated" }, ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const address = userIdOf(c, c.req.valid("param").userId);
+    await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary();
+    return c.body(null, 204);
+  },
+);
+
+// ------------------------------------------------------------------ primary device
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/twinning/v1/{userId}/twins",
+    summary: "Activate a twin with the code shown on the secondary (HLF-PD-001)",
+    description:
+      "Twins the secondary that requested `activationCode`; status is On (use case step 7). Without `name` the enabler names it `twin-N` (HLF-TE-007). " +
+      "Unknown, used and expired codes get the same 400; after 5 failed codes in 15 minutes the primary gets 429 until the window passes.",
+    ...primary,
+    request: { params: UserIdParam, ...body(TwinActivationRequestSchema) },
+    responses: { 201: json(TwinResponseSchema, "The new twin"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+  }),
+  async (c) => {
+    const address = userIdOf(c, c.req.valid("param").userId);
+    const { activationCode, name } = c.req.valid("json");
+    const twin = await c.env.SUBSCRIBERS.getByName(address).activateTwin(activationCode, name);
+    const view = twinView(c, address, twin);
+    return c.json({ twin: view }, 201, { Location: view.resourceURL });
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/twinning/v1/{userId}/twins",
+    summary: "List the twinned secondary devices and their status (HLF-PD-003, PD-006)",
+    ...primary,
+    request: { params: UserIdParam },
+    responses: { 200: json(TwinListSchema, "Every twin of the primary"), ...errorResponses(400, 401, 403) },
+  }),
+  async (c) => {
+    const address = userIdOf(c, c.req.valid("param").userId);
+    const twins = await c.env.SUBSCRIBERS.getByName(address).listTwins();
+    return c.json({ twinList: { twin: twins.map((t) => twinView(c, address, t)), resourceURL: `${base(c, address)}/twins` } }, 200);
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/twinning/v1/{userId}/twins/{twinId}",
+    summary: "One twin, by the secondary's address or its name (HLF-PD-003, PD-005)",
+    ...primary,
+    request: { params: TwinIdParam },
+    responses: { 200: json(TwinResponseSchema, "The twin"), ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const { userId, twinId } = c.req.valid("param");
+    const address = userIdOf(c, userId);
+    const twin = await c.env.SUBSCRIBERS.getByName(address).twin(twinId);
+    return c.json({ twin: twinView(c, address, twin) }, 200);
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/twinning/v1/{userId}/twins/{twinId}/status",
+    summary: "Toggle a twin On or Off from the primary (HLF-PD-002, PD-005)",
+    description: "Off keeps the relationship (HLF-TE-003); the change persists (HLF-TE-002).",
+    ...primary,
+    request: { params: TwinIdParam, ...body(StatusUpdateSchema) },
+    responses: { 200: json(TwinResponseSchema, "The twin after the toggle"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+  }),
+  async (c) => {
+    const { userId, twinId } = c.req.valid("param");
+    const address = userIdOf(c, userId);
+    const twin = await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(twinId, c.req.valid("json").status);
+    return c.json({ twin: twinView(c, address, twin) }, 200);
+  },
+);
+
+twinningRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/twinning/v1/{userId}/twins/{twinId}",
+    summary: "Deactivate a twin from the primary (HLF-PD-004, PD-005)",
+    description: "Ends the relationship for good on both sides (HLF-TE-004): the secondary leaves the list.",
+    ...primary,
+    request: { params: TwinIdParam },
+    responses: { 204: { description: "Deactivated" }, ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const { userId, twinId } = c.req.valid("param");
+    await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(twinId);
+    return c.body(null, 204);
+  },
+);

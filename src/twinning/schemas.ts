@@ -1,0 +1,99 @@
+// Schemas of the Twinning API: one definition validates requests, types the handlers and
+// documents the API in /openapi.json.
+import { z } from "@hono/zod-openapi";
+
+export const TEL_URI = /^tel:\+[1-9][0-9]{1,14}$/;
+
+export const MnoSchema = z
+  .object({
+    mcc: z.string().regex(/^[0-9]{3}$/, "three digits").openapi({ example: "001" }),
+    mnc: z.string().regex(/^[0-9]{2,3}$/, "two or three digits").openapi({ example: "01" }),
+  })
+  .strict()
+  .openapi("Mno", { description: "Identity of a mobile network operator (MCC/MNC)." });
+export type Mno = z.infer<typeof MnoSchema>;
+
+export const AddressSchema = z.string().regex(TEL_URI, "a tel: URI with an E.164 number").openapi({ example: "tel:+15551230001" });
+
+export const TwinNameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._'-]*$/u, "letters, digits, space, '.', '_', ''' and '-', starting with a letter or digit")
+  .openapi({ example: "my-watch", description: "User-chosen unique name of the twin (HLF-TE-007). Also usable as twinId." });
+
+export const StatusSchema = z.enum(["On", "Off"]).openapi("TwinningStatus");
+export type TwinningStatus = z.infer<typeof StatusSchema>;
+export const ActorSchema = z.enum(["primary", "secondary"]).openapi("TwinningActor");
+
+export const UserIdParam = z.object({
+  userId: z.string().openapi({
+    param: { name: "userId", in: "path" },
+    description: "The subscriber: `tel:+E164` (URL-encoded) or `acr:Authorization` for the access token's subscriber.",
+    example: "acr:Authorization",
+  }),
+});
+export const TwinIdParam = UserIdParam.extend({
+  twinId: z.string().openapi({
+    param: { name: "twinId", in: "path" },
+    description: "The secondary device's address (`tel:+E164`, URL-encoded) or the twin's name.",
+    example: "my-watch",
+  }),
+});
+
+export const ActivationCodeRequestSchema = z
+  .object({ primaryMno: MnoSchema.optional().openapi({ description: "MNO of the primary device, when the user named it (HLF-SD-002)." }) })
+  .strict()
+  .openapi("ActivationCodeRequest");
+
+export const ActivationCodeResponseSchema = z
+  .object({
+    activationCode: z.object({
+      code: z.string().regex(/^[0-9]{6}$/).openapi({ example: "042917" }),
+      mno: MnoSchema.openapi({ description: "The MNO that generated the code (HLF-SD-003)." }),
+      expiresAt: z.string().datetime(),
+      resourceURL: z.string().url(),
+    }),
+  })
+  .openapi("ActivationCodeResponse");
+
+export const TwinActivationRequestSchema = z
+  .object({
+    activationCode: z.string().regex(/^[0-9]{6}$/, "six digits").openapi({ example: "042917" }),
+    name: TwinNameSchema.optional(),
+  })
+  .strict()
+  .openapi("TwinActivationRequest");
+
+export const StatusUpdateSchema = z.object({ status: StatusSchema }).strict().openapi("StatusUpdate");
+
+export const TwinSchema = z
+  .object({
+    secondary: AddressSchema,
+    name: z.string(),
+    status: StatusSchema,
+    secondaryMno: MnoSchema,
+    activatedAt: z.string().datetime(),
+    statusChangedAt: z.string().datetime(),
+    statusChangedBy: ActorSchema,
+    resourceURL: z.string().url(),
+  })
+  .openapi("Twin");
+export const TwinResponseSchema = z.object({ twin: TwinSchema }).openapi("TwinResponse");
+export const TwinListSchema = z
+  .object({ twinList: z.object({ twin: z.array(TwinSchema), resourceURL: z.string().url() }) })
+  .openapi("TwinList");
+
+export const RelationshipSchema = z
+  .object({
+    primary: AddressSchema,
+    name: z.string(),
+    status: StatusSchema,
+    primaryMno: MnoSchema,
+    activatedAt: z.string().datetime(),
+    statusChangedAt: z.string().datetime(),
+    statusChangedBy: ActorSchema,
+    resourceURL: z.string().url(),
+  })
+  .openapi("Relationship");
+export const RelationshipResponseSchema = z.object({ relationship: RelationshipSchema }).openapi("RelationshipResponse");

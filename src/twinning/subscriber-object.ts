@@ -1,0 +1,665 @@
+// One object per subscriber (named by its tel: address). It owns every fact about that subscriber:
+// its provisioning, its device-key assertions, and its twinning role. As a primary it is the commit
+// point of each of its relationships (the twin rows); as a secondary it owns the claim that it is in
+// at most one relationship (HLF-TE-008/009). Facts that span two subscribers move between objects
+// through a transactional outbox drained inline and, on failure, by the alarm.
+import { DurableObject } from "cloudflare:workers";
+import { jwtVerify, errors as joseErrors } from "jose";
+import type { Env } from "../env";
+import { ApiError, invalidInput, notFound, roleMixture, serviceError } from "../http/errors";
+import { migrate, one } from "../http/sql";
+import { generateActivationCode } from "../codec";
+import type { Mno, TwinningStatus } from "./schemas";
+
+export type Actor = "primary" | "secondary";
+export type Role = "none" | "primary" | "secondary";
+
+export interface SubscriberProfile {
+  address: string;
+  mno: Mno;
+  role: Role;
+  createdAt: number;
+}
+
+export interface TwinRecord {
+  secondary: string;
+  name: string;
+  status: TwinningStatus;
+  secondaryMno: Mno;
+  activatedAt: number;
+  statusChangedAt: number;
+  statusChangedBy: Actor;
+}
+
+export interface RelationshipRecord {
+  primary: string;
+  name: string;
+  status: TwinningStatus;
+  primaryMno: Mno;
+  activatedAt: number;
+  statusChangedAt: number;
+  statusChangedBy: Actor;
+}
+
+export interface IssuedActivationCode {
+  code: string;
+  mno: Mno;
+  expiresAt: number;
+}
+
+/** What a primary offers a secondary when it redeems the secondary's code (the prepare step). */
+export interface ActivationOffer {
+  activationId: string;
+  primary: string;
+  primaryMno: Mno;
+  code: string;
+  name: string;
+  activatedAt: number;
+}
+
+export interface StatusChange {
+  status: TwinningStatus;
+  version: number;
+  at: number;
+  by: Actor;
+}
+
+export type AssertionResult = { ok: true } | { ok: false; reason: string };
+
+/** Messages one subscriber object sends another; every receiver is idempotent. */
+type OutboxMessage =
+  | { method: "confirmActivation"; activationId: string }
+  | { method: "abortActivation"; activationId: string }
+  | { method: "applyStatus"; activationId: string; change: StatusChange }
+  | { method: "relationshipEnded"; activationId: string }
+  | { method: "secondaryLeft"; secondary: string; activationId: string };
+
+/** HLF-TE-005 brute-force guard: failed codes per primary and the window they count in. */
+export const MAX_FAILED_CODE_ATTEMPTS = 5;
+export const FAILED_CODE_WINDOW_MS = 15 * 60_000;
+/** How long a half-done activation may stay half-done before an alarm completes or undoes it. */
+const ACTIVATION_DEADLINE_MS = 30_000;
+const MAX_ASSERTION_LIFETIME_S = 300;
+const CLOCK_SKEW_S = 30;
+const OUTBOX_RETRY_BASE_MS = 1_000;
+const OUTBOX_RETRY_MAX_MS = 5 * 60_000;
+const CODE_ISSUE_ATTEMPTS = 8;
+
+const SCHEMA = [
+  `CREATE TABLE profile (id INTEGER PRIMARY KEY CHECK (id = 1), address TEXT NOT NULL, mcc TEXT NOT NULL,
+     mnc TEXT NOT NULL, device_key BLOB NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE used_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+   -- primary role: the relationships this subscriber is the primary of (HLF-PD-006)
+   CREATE TABLE twin (secondary TEXT PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE UNIQUE, status TEXT NOT NULL,
+     version INTEGER NOT NULL, activation_id TEXT NOT NULL UNIQUE, mcc TEXT NOT NULL, mnc TEXT NOT NULL,
+     activated_at INTEGER NOT NULL, changed_at INTEGER NOT NULL, changed_by TEXT NOT NULL);
+   -- primary role, in progress: an activation between redeeming a code and committing the twin
+   CREATE TABLE reservation (activation_id TEXT PRIMARY KEY, name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+     secondary TEXT, deadline INTEGER NOT NULL);
+   CREATE TABLE failed_code (at INTEGER NOT NULL);
+   -- secondary role: the one relationship this subscriber may be the secondary of (HLF-TE-009)
+   CREATE TABLE relationship (id INTEGER PRIMARY KEY CHECK (id = 1), activation_id TEXT NOT NULL, primary_address TEXT NOT NULL,
+     mcc TEXT NOT NULL, mnc TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,
+     state TEXT NOT NULL, deadline INTEGER, activated_at INTEGER NOT NULL, changed_at INTEGER NOT NULL, changed_by TEXT NOT NULL);
+   CREATE TABLE current_code (id INTEGER PRIMARY KEY CHECK (id = 1), code TEXT NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, message TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL);`,
+];
+
+interface ProfileRow extends Record<string, SqlStorageValue> {
+  address: string;
+  mcc: string;
+  mnc: string;
+  device_key: ArrayBuffer;
+  created_at: number;
+}
+interface TwinRow extends Record<string, SqlStorageValue> {
+  secondary: string;
+  name: string;
+  status: TwinningStatus;
+  version: number;
+  activation_id: string;
+  mcc: string;
+  mnc: string;
+  activated_at: number;
+  changed_at: number;
+  changed_by: Actor;
+}
+interface RelationshipRow extends Record<string, SqlStorageValue> {
+  activation_id: string;
+  primary_address: string;
+  mcc: string;
+  mnc: string;
+  name: string;
+  status: TwinningStatus;
+  version: number;
+  state: "pending" | "active";
+  deadline: number | null;
+  activated_at: number;
+  changed_at: number;
+  changed_by: Actor;
+}
+
+const twinRecord = (r: TwinRow): TwinRecord => ({
+  secondary: r.secondary,
+  name: r.name,
+  status: r.status,
+  secondaryMno: { mcc: r.mcc, mnc: r.mnc },
+  activatedAt: r.activated_at,
+  statusChangedAt: r.changed_at,
+  statusChangedBy: r.changed_by,
+});
+
+export class SubscriberObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(ctx, SCHEMA);
+  }
+
+  private tx<T>(fn: () => T): T {
+    return this.ctx.storage.transactionSync(fn);
+  }
+
+  // ---------------------------------------------------------------- provisioning (admin API)
+
+  private profileRow(): ProfileRow | undefined {
+    return one<ProfileRow>(this.sql, "SELECT * FROM profile");
+  }
+
+  private requireProfile(): ProfileRow {
+    const row = this.profileRow();
+    // The token outlived its subscriber: the subject no longer exists.
+    if (!row) throw new ApiError(401, "POL0001", ["subscriber is not provisioned"], { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+    return row;
+  }
+
+  private role(): Role {
+    if (one(this.sql, "SELECT 1 AS x FROM relationship")) return "secondary";
+    if (one(this.sql, "SELECT 1 AS x FROM twin UNION ALL SELECT 1 FROM reservation LIMIT 1")) return "primary";
+    return "none";
+  }
+
+  async provision(address: string, mno: Mno, deviceKey: Uint8Array): Promise<{ created: boolean; profile: SubscriberProfile }> {
+    const created = this.tx(() => {
+      const existing = this.profileRow();
+      if (existing && existing.address !== address) throw serviceError(500, "subscriber object holds another address");
+      this.sql.exec(
+        `INSERT INTO profile (id, address, mcc, mnc, device_key, created_at) VALUES (1, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET mcc = excluded.mcc, mnc = excluded.mnc, device_key = excluded.device_key`,
+        address, mno.mcc, mno.mnc, deviceKey, Date.now(),
+      );
+      return !existing;
+    });
+    return { created, profile: (await this.profile())! };
+  }
+
+  async profile(): Promise<SubscriberProfile | undefined> {
+    const row = this.profileRow();
+    if (!row) return undefined;
+    return { address: row.address, mno: { mcc: row.mcc, mnc: row.mnc }, role: this.role(), createdAt: row.created_at };
+  }
+
+  /**
+   * Removes the subscriber. Its relationships end first, on both sides: the peers hear of it
+   * through the outbox, so a crash here still reaches them.
+   */
+  async deprovision(): Promise<boolean> {
+    const existed = this.tx(() => {
+      const profile = this.profileRow();
+      if (!profile) return false;
+      for (const twin of this.sql.exec<TwinRow>("SELECT * FROM twin").toArray()) {
+        this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id });
+      }
+      for (const r of this.sql.exec<{ activation_id: string; secondary: string | null }>("SELECT activation_id, secondary FROM reservation").toArray()) {
+        if (r.secondary) this.enqueue(r.secondary, { method: "abortActivation", activationId: r.activation_id });
+      }
+      const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship");
+      if (rel) this.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
+      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM profile;");
+      return true;
+    });
+    await this.drainOutbox();
+    return existed;
+  }
+
+  // ---------------------------------------------------------------- OAuth: the network's device authentication
+
+  /**
+   * Checks an RFC 7523 assertion signed with this subscriber's device key and spends its jti.
+   * The key never leaves the object.
+   */
+  async verifyDeviceAssertion(assertion: string, clientId: string, audience: string): Promise<AssertionResult> {
+    const profile = this.profileRow();
+    if (!profile) return { ok: false, reason: "unknown subject" };
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(assertion, new Uint8Array(profile.device_key), {
+        algorithms: ["HS256"],
+        issuer: clientId,
+        subject: profile.address,
+        audience,
+        requiredClaims: ["exp", "jti"],
+        clockTolerance: CLOCK_SKEW_S,
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) return { ok: false, reason: `assertion rejected: ${err.code}` };
+      throw err;
+    }
+    const nowS = Math.floor(Date.now() / 1000);
+    if (payload.exp! > nowS + MAX_ASSERTION_LIFETIME_S + CLOCK_SKEW_S) return { ok: false, reason: "assertion exp is more than 5 minutes ahead" };
+    const jti = String(payload.jti);
+    return this.tx(() => {
+      this.sql.exec("DELETE FROM used_jti WHERE expires_at < ?", nowS - CLOCK_SKEW_S);
+      if (one(this.sql, "SELECT 1 AS x FROM used_jti WHERE jti = ?", jti)) return { ok: false, reason: "assertion jti was already used" } as const;
+      this.sql.exec("INSERT INTO used_jti (jti, expires_at) VALUES (?, ?)", jti, payload.exp!);
+      return { ok: true } as const;
+    });
+  }
+
+  // ---------------------------------------------------------------- secondary device (HLF-SD-*)
+
+  /**
+   * HLF-SD-001..003, HLF-TE-005/006: a fresh one-time code for this secondary. A newer code
+   * revokes the previous one; the code's MNO is the one that generated it.
+   */
+  async issueActivationCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number): Promise<IssuedActivationCode> {
+    const profile = this.requireProfile();
+    this.assertMayBecomeSecondary();
+    const ownMno = { mcc: profile.mcc, mnc: profile.mnc };
+    const served = (m: Mno) => homeMnos.some((h) => h.mcc === m.mcc && h.mnc === m.mnc) || (m.mcc === ownMno.mcc && m.mnc === ownMno.mnc);
+    if (primaryMno && !served(primaryMno)) {
+      // HLF-TE-006: a foreign primary MNO would generate the code; no inter-MNO peer is configured for it.
+      throw new ApiError(400, "SVC0003", ["primaryMno", [ownMno, ...homeMnos].map((m) => `${m.mcc}-${m.mnc}`).join(",")]);
+    }
+    const mno = primaryMno ?? ownMno;
+    const expiresAt = Date.now() + ttlMs;
+    let code: string | undefined;
+    for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS && !code; attempt++) {
+      const candidate = generateActivationCode();
+      if (await this.env.ACTIVATION_CODES.getByName(candidate).issue({ secondary: profile.address, mno, expiresAt })) code = candidate;
+    }
+    if (!code) throw serviceError(503, "no free activation code, retry");
+    const previous = this.tx(() => {
+      // The role may have changed while the code object answered.
+      const conflict = this.roleConflictAsSecondary();
+      if (conflict) return { conflict };
+      const prev = one<{ code: string }>(this.sql, "SELECT code FROM current_code")?.code;
+      this.sql.exec(
+        "INSERT INTO current_code (id, code, expires_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET code = excluded.code, expires_at = excluded.expires_at",
+        code, expiresAt,
+      );
+      return { prev };
+    });
+    if ("conflict" in previous) {
+      await this.env.ACTIVATION_CODES.getByName(code).revoke(profile.address);
+      throw roleMixture(previous.conflict!);
+    }
+    if (previous.prev && previous.prev !== code) {
+      // Best effort: acceptPrimary also refuses any code but the current one.
+      await this.env.ACTIVATION_CODES.getByName(previous.prev).revoke(profile.address).catch(() => undefined);
+    }
+    return { code, mno, expiresAt };
+  }
+
+  private roleConflictAsSecondary(): string | undefined {
+    if (one(this.sql, "SELECT 1 AS x FROM relationship")) return "the secondary device is already in a twinning relationship (HLF-TE-009)";
+    if (one(this.sql, "SELECT 1 AS x FROM twin UNION ALL SELECT 1 FROM reservation LIMIT 1")) return "a primary device cannot become a secondary device (HLF-TE-008)";
+    return undefined;
+  }
+
+  private assertMayBecomeSecondary(): void {
+    const conflict = this.roleConflictAsSecondary();
+    if (conflict) throw roleMixture(conflict);
+  }
+
+  private activeRelationship(): RelationshipRow {
+    const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE state = 'active'");
+    if (!rel) throw notFound("relationship", "twinning relationship");
+    return rel;
+  }
+
+  /** HLF-SD-006: the primary this secondary is twinned with, and the status. */
+  async relationship(): Promise<RelationshipRecord> {
+    this.requireProfile();
+    const rel = this.activeRelationship();
+    return {
+      primary: rel.primary_address,
+      name: rel.name,
+      status: rel.status,
+      primaryMno: { mcc: rel.mcc, mnc: rel.mnc },
+      activatedAt: rel.activated_at,
+      statusChangedAt: rel.changed_at,
+      statusChangedBy: rel.changed_by,
+    };
+  }
+
+  /** HLF-SD-004, TE-002: the toggle takes effect at the primary's object, then here. */
+  async toggleFromSecondary(status: TwinningStatus): Promise<RelationshipRecord> {
+    const profile = this.requireProfile();
+    const rel = this.activeRelationship();
+    const change = await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
+    if (!change) {
+      // The primary ended the relationship meanwhile; its outbox message may still be in flight.
+      this.relationshipEnded(rel.activation_id);
+      throw notFound("relationship", "twinning relationship");
+    }
+    this.applyStatus(rel.activation_id, change);
+    return this.relationship();
+  }
+
+  /** HLF-SD-007, TE-004: the secondary ends the relationship for good. */
+  async leaveFromSecondary(): Promise<void> {
+    const profile = this.requireProfile();
+    const rel = this.activeRelationship();
+    await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
+    this.relationshipEnded(rel.activation_id);
+  }
+
+  // ---------------------------------------------------------------- primary device (HLF-PD-*)
+
+  /**
+   * HLF-PD-001, use case step 7: twin the secondary whose code this is. Two-phase across objects:
+   * a reservation here, the code spent in its object, the secondary's claim prepared in the
+   * secondary's object, then the twin row committed here. The commit here is the decision; the
+   * alarm on either side completes or undoes whatever a dead request left half-done.
+   */
+  async activateTwin(code: string, requestedName: string | undefined): Promise<TwinRecord> {
+    const profile = this.requireProfile();
+    const activationId = crypto.randomUUID();
+    const now = Date.now();
+    const name = this.tx(() => {
+      this.assertCodeAttemptsAllowed(now);
+      if (one(this.sql, "SELECT 1 AS x FROM relationship")) throw roleMixture("a secondary device cannot become a primary device (HLF-TE-008)");
+      const name = requestedName ?? this.defaultTwinName();
+      if (this.nameTaken(name)) throw invalidInput("name", "already used by another twin of this primary");
+      this.sql.exec("INSERT INTO reservation (activation_id, name, secondary, deadline) VALUES (?, ?, NULL, ?)", activationId, name, now + ACTIVATION_DEADLINE_MS);
+      return name;
+    });
+    await this.scheduleAlarm();
+    const dropReservation = () => this.sql.exec("DELETE FROM reservation WHERE activation_id = ?", activationId);
+    const refuseCode = () => {
+      this.tx(() => {
+        dropReservation();
+        this.sql.exec("INSERT INTO failed_code (at) VALUES (?)", Date.now());
+      });
+      // Same answer for unknown, used, expired and revoked codes: nothing to learn by probing.
+      return invalidInput("activationCode", "unknown, used or expired activation code");
+    };
+
+    let redemption;
+    try {
+      redemption = await this.env.ACTIVATION_CODES.getByName(code).redeem(profile.address);
+    } catch (err) {
+      dropReservation();
+      throw err;
+    }
+    if (redemption.outcome === "invalid") throw refuseCode();
+    if (redemption.outcome === "self") {
+      dropReservation();
+      throw roleMixture("a device cannot be twinned with itself");
+    }
+    const secondary = redemption.secondary;
+    const stillReserved = this.tx(() => this.sql.exec("UPDATE reservation SET secondary = ? WHERE activation_id = ?", secondary, activationId).rowsWritten > 0);
+    if (!stillReserved) throw serviceError(503, "activation timed out, retry with a new code");
+
+    const offer: ActivationOffer = { activationId, primary: profile.address, primaryMno: { mcc: profile.mcc, mnc: profile.mnc }, code, name, activatedAt: now };
+    let accepted;
+    try {
+      accepted = await this.env.SUBSCRIBERS.getByName(secondary).acceptPrimary(offer);
+    } catch (err) {
+      // A refusal, or a lost answer: if the secondary did accept, its alarm asks resolveActivation
+      // and hears "aborted" because the reservation is gone.
+      dropReservation();
+      throw err;
+    }
+    if (accepted === "invalid-code") throw refuseCode();
+
+    const committed = this.tx(() => {
+      if (this.sql.exec("DELETE FROM reservation WHERE activation_id = ?", activationId).rowsWritten === 0) return false;
+      this.sql.exec(
+        `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
+         VALUES (?, ?, 'On', 1, ?, ?, ?, ?, ?, 'primary')`,
+        secondary, name, activationId, redemption.mno.mcc, redemption.mno.mnc, now, now,
+      );
+      this.enqueue(secondary, { method: "confirmActivation", activationId });
+      return true;
+    });
+    if (!committed) {
+      this.tx(() => this.enqueue(secondary, { method: "abortActivation", activationId }));
+      await this.drainOutbox();
+      throw serviceError(503, "activation timed out, retry with a new code");
+    }
+    await this.drainOutbox();
+    return this.twinRecord(secondary);
+  }
+
+  private assertCodeAttemptsAllowed(now: number): void {
+    const windowStart = now - FAILED_CODE_WINDOW_MS;
+    this.sql.exec("DELETE FROM failed_code WHERE at <= ?", windowStart);
+    const failures = this.sql.exec<{ at: number }>("SELECT at FROM failed_code ORDER BY at").toArray();
+    if (failures.length >= MAX_FAILED_CODE_ATTEMPTS) {
+      const retryAfter = Math.ceil((failures[failures.length - MAX_FAILED_CODE_ATTEMPTS]!.at + FAILED_CODE_WINDOW_MS - now) / 1000);
+      throw new ApiError(429, "POL0001", ["too many failed activation code attempts"], { "Retry-After": String(Math.max(1, retryAfter)) });
+    }
+  }
+
+  private nameTaken(name: string): boolean {
+    return !!one(this.sql, "SELECT 1 AS x FROM twin WHERE name = ? UNION ALL SELECT 1 FROM reservation WHERE name = ?", name, name);
+  }
+
+  /** HLF-TE-007: "twin-N" with the smallest N not in use. */
+  private defaultTwinName(): string {
+    for (let n = 1; ; n++) if (!this.nameTaken(`twin-${n}`)) return `twin-${n}`;
+  }
+
+  private findTwin(twinId: string): TwinRow {
+    const row = twinId.startsWith("tel:")
+      ? one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ?", twinId)
+      : one<TwinRow>(this.sql, "SELECT * FROM twin WHERE name = ?", twinId);
+    if (!row) throw notFound("twinId", twinId);
+    return row;
+  }
+
+  private twinRecord(twinId: string): TwinRecord {
+    return twinRecord(this.findTwin(twinId));
+  }
+
+  /** HLF-PD-003, PD-006: every twin with its status. */
+  async listTwins(): Promise<TwinRecord[]> {
+    this.requireProfile();
+    return this.sql.exec<TwinRow>("SELECT * FROM twin ORDER BY activated_at, secondary").toArray().map(twinRecord);
+  }
+
+  async twin(twinId: string): Promise<TwinRecord> {
+    this.requireProfile();
+    return this.twinRecord(twinId);
+  }
+
+  /** HLF-PD-002, TE-002/003: toggle from the primary; Off keeps the relationship. */
+  async toggleFromPrimary(twinId: string, status: TwinningStatus): Promise<TwinRecord> {
+    this.requireProfile();
+    const secondary = this.tx(() => {
+      const twin = this.findTwin(twinId);
+      this.changeTwinStatus(twin, status, "primary");
+      return twin.secondary;
+    });
+    await this.drainOutbox();
+    return this.twinRecord(secondary);
+  }
+
+  /** HLF-PD-004, TE-004: the primary ends the relationship for good. */
+  async deactivateFromPrimary(twinId: string): Promise<void> {
+    this.requireProfile();
+    this.tx(() => {
+      const twin = this.findTwin(twinId);
+      this.sql.exec("DELETE FROM twin WHERE secondary = ?", twin.secondary);
+      this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id });
+    });
+    await this.drainOutbox();
+  }
+
+  /** The one place a twin's status changes. Notifications (issue 4) hook in here, in the same transaction. */
+  private changeTwinStatus(twin: TwinRow, status: TwinningStatus, by: Actor): StatusChange {
+    if (twin.status === status) return { status, version: twin.version, at: twin.changed_at, by: twin.changed_by };
+    const change: StatusChange = { status, version: twin.version + 1, at: Date.now(), by };
+    this.sql.exec("UPDATE twin SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE secondary = ?", status, change.version, change.at, by, twin.secondary);
+    this.enqueue(twin.secondary, { method: "applyStatus", activationId: twin.activation_id, change });
+    return change;
+  }
+
+  // ---------------------------------------------------------------- object-to-object protocol
+
+  /** Prepare step, on the secondary: claim the secondary role for this offer, or refuse. */
+  async acceptPrimary(offer: ActivationOffer): Promise<"accepted" | "invalid-code"> {
+    const result = this.tx(() => {
+      if (!this.profileRow()) return "invalid-code" as const;
+      if (one(this.sql, "SELECT 1 AS x FROM relationship WHERE activation_id = ?", offer.activationId)) return "accepted" as const;
+      this.assertMayBecomeSecondary();
+      const current = one<{ code: string; expires_at: number }>(this.sql, "SELECT code, expires_at FROM current_code");
+      if (!current || current.code !== offer.code || current.expires_at <= Date.now()) return "invalid-code" as const;
+      this.sql.exec("DELETE FROM current_code");
+      this.sql.exec(
+        `INSERT INTO relationship (id, activation_id, primary_address, mcc, mnc, name, status, version, state, deadline, activated_at, changed_at, changed_by)
+         VALUES (1, ?, ?, ?, ?, ?, 'On', 1, 'pending', ?, ?, ?, 'primary')`,
+        offer.activationId, offer.primary, offer.primaryMno.mcc, offer.primaryMno.mnc, offer.name,
+        Date.now() + ACTIVATION_DEADLINE_MS, offer.activatedAt, offer.activatedAt,
+      );
+      return "accepted" as const;
+    });
+    if (result === "accepted") await this.scheduleAlarm();
+    return result;
+  }
+
+  async confirmActivation(activationId: string): Promise<void> {
+    this.sql.exec("UPDATE relationship SET state = 'active', deadline = NULL WHERE activation_id = ? AND state = 'pending'", activationId);
+  }
+
+  async abortActivation(activationId: string): Promise<void> {
+    this.sql.exec("DELETE FROM relationship WHERE activation_id = ? AND state = 'pending'", activationId);
+  }
+
+  /** On the primary: the final word on an activation. A reservation still open is aborted. */
+  async resolveActivation(activationId: string): Promise<"committed" | "aborted"> {
+    return this.tx(() => {
+      if (one(this.sql, "SELECT 1 AS x FROM twin WHERE activation_id = ?", activationId)) return "committed";
+      this.sql.exec("DELETE FROM reservation WHERE activation_id = ?", activationId);
+      return "aborted";
+    });
+  }
+
+  /** On the secondary: a status decided by the primary. Older versions are ignored. */
+  async applyStatus(activationId: string, change: StatusChange): Promise<void> {
+    this.sql.exec(
+      "UPDATE relationship SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE activation_id = ? AND version < ?",
+      change.status, change.version, change.at, change.by, activationId, change.version,
+    );
+  }
+
+  async relationshipEnded(activationId: string): Promise<void> {
+    this.sql.exec("DELETE FROM relationship WHERE activation_id = ?", activationId);
+  }
+
+  /** On the primary: the secondary toggled (HLF-SD-004). Undefined when the twin is gone. */
+  async secondaryToggled(secondary: string, activationId: string, status: TwinningStatus): Promise<StatusChange | undefined> {
+    const change = this.tx(() => {
+      const twin = one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ? AND activation_id = ?", secondary, activationId);
+      return twin ? this.changeTwinStatus(twin, status, "secondary") : undefined;
+    });
+    // The caller applies the change itself; the outbox copy only repairs a caller that died.
+    await this.scheduleAlarm(Date.now() + OUTBOX_RETRY_BASE_MS);
+    return change;
+  }
+
+  /** On the primary: the secondary ended the relationship (HLF-SD-007). */
+  async secondaryLeft(secondary: string, activationId: string): Promise<void> {
+    this.tx(() => {
+      if (this.sql.exec("DELETE FROM twin WHERE secondary = ? AND activation_id = ?", secondary, activationId).rowsWritten > 0) {
+        this.enqueue(secondary, { method: "relationshipEnded", activationId }, Date.now() + OUTBOX_RETRY_BASE_MS);
+      }
+    });
+    await this.scheduleAlarm();
+  }
+
+  // ---------------------------------------------------------------- outbox and alarm
+
+  private enqueue(target: string, message: OutboxMessage, at = Date.now()): void {
+    this.sql.exec("INSERT INTO outbox (target, message, next_at) VALUES (?, ?, ?)", target, JSON.stringify(message), at);
+  }
+
+  private async deliver(target: string, message: OutboxMessage): Promise<void> {
+    const peer = this.env.SUBSCRIBERS.getByName(target);
+    switch (message.method) {
+      case "confirmActivation":
+        return peer.confirmActivation(message.activationId);
+      case "abortActivation":
+        return peer.abortActivation(message.activationId);
+      case "applyStatus":
+        return peer.applyStatus(message.activationId, message.change);
+      case "relationshipEnded":
+        return peer.relationshipEnded(message.activationId);
+      case "secondaryLeft":
+        return peer.secondaryLeft(message.secondary, message.activationId);
+    }
+  }
+
+  /** Delivers due outbox messages in order per target; a failed one is retried by the alarm with backoff. */
+  private async drainOutbox(): Promise<void> {
+    const due = this.sql.exec<{ id: number; target: string; message: string; attempts: number }>(
+      "SELECT id, target, message, attempts FROM outbox WHERE next_at <= ? ORDER BY id", Date.now()).toArray();
+    const blocked = new Set<string>();
+    for (const row of due) {
+      if (blocked.has(row.target)) continue;
+      try {
+        await this.deliver(row.target, JSON.parse(row.message));
+        this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
+      } catch (err) {
+        blocked.add(row.target);
+        const delay = Math.min(OUTBOX_RETRY_MAX_MS, OUTBOX_RETRY_BASE_MS * 2 ** row.attempts) * (0.5 + Math.random() / 2);
+        this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", Date.now() + delay, row.id);
+        console.warn(`outbox delivery to peer failed, attempt ${row.attempts + 1}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    await this.scheduleAlarm();
+  }
+
+  /** Sets the alarm to the earliest due work (or `at`, if earlier). */
+  private async scheduleAlarm(at?: number): Promise<void> {
+    const next = one<{ t: number | null }>(this.sql, `SELECT MIN(t) AS t FROM (
+        SELECT MIN(next_at) AS t FROM outbox
+        UNION ALL SELECT MIN(deadline) FROM reservation
+        UNION ALL SELECT deadline FROM relationship WHERE state = 'pending'
+        UNION ALL SELECT MIN(at) + ${FAILED_CODE_WINDOW_MS} FROM failed_code)`)?.t;
+    const due = [next, at].filter((t): t is number => typeof t === "number");
+    if (due.length === 0) return;
+    const when = Math.min(...due);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > when) await this.ctx.storage.setAlarm(when);
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    // Reservations past their deadline are aborted; a secondary that already accepted hears so.
+    this.tx(() => {
+      for (const r of this.sql.exec<{ activation_id: string; secondary: string | null }>("SELECT activation_id, secondary FROM reservation WHERE deadline <= ?", now).toArray()) {
+        this.sql.exec("DELETE FROM reservation WHERE activation_id = ?", r.activation_id);
+        if (r.secondary) this.enqueue(r.secondary, { method: "abortActivation", activationId: r.activation_id });
+      }
+      this.sql.exec("DELETE FROM failed_code WHERE at <= ?", now - FAILED_CODE_WINDOW_MS);
+    });
+    // A claim prepared here but never confirmed: the primary decides.
+    const pending = one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE state = 'pending' AND deadline <= ?", now);
+    if (pending) {
+      try {
+        const decision = await this.env.SUBSCRIBERS.getByName(pending.primary_address).resolveActivation(pending.activation_id);
+        if (decision === "committed") await this.confirmActivation(pending.activation_id);
+        else await this.abortActivation(pending.activation_id);
+      } catch {
+        this.sql.exec("UPDATE relationship SET deadline = ? WHERE activation_id = ? AND state = 'pending'", now + OUTBOX_RETRY_BASE_MS * 5, pending.activation_id);
+      }
+    }
+    await this.drainOutbox();
+  }
+}
