@@ -19,3 +19,12 @@ export interface Env {
 }
 
 export type AppEnv = { Bindings: Env; Variables: { correlator: string; auth?: import("./http/auth").TokenContext } };
+
+declare global {
+  // `import { env } from "cloudflare:workers"` (and the test helpers) see the gateway's bindings.
+  namespace Cloudflare {
+    interface Env extends GatewayEnv {}
+  }
+}
+
+type GatewayEnv = Env;

@@ -23,10 +23,14 @@ export interface RequestErrorBody {
   requestError: Partial<Record<ExceptionKind, { messageId: string; text: string; variables: string[] }>>;
 }
 
-/**
- * An error the client should see. The class survives Durable Object RPC by its `name` and
- * serialised `message`, see {@link fromRpcError}.
- */
+export interface ApiErrorData {
+  status: ContentfulStatusCode;
+  messageId: MessageId;
+  variables: string[];
+  headers: Record<string, string>;
+}
+
+/** An error the client should see. Durable Objects return it as an {@link Outcome}, never throw it across RPC. */
 export class ApiError extends Error {
   override readonly name = "ApiError";
   constructor(
@@ -35,7 +39,15 @@ export class ApiError extends Error {
     readonly variables: string[] = [],
     readonly headers: Record<string, string> = {},
   ) {
-    super(JSON.stringify({ status, messageId, variables, headers }));
+    super(`${messageId} ${variables.join(": ")}`);
+  }
+
+  static from(data: ApiErrorData): ApiError {
+    return new ApiError(data.status, data.messageId, data.variables, data.headers);
+  }
+
+  toData(): ApiErrorData {
+    return { status: this.status, messageId: this.messageId, variables: this.variables, headers: this.headers };
   }
 
   get kind(): ExceptionKind {
@@ -59,23 +71,29 @@ export const policyError = (status: ContentfulStatusCode, code: string, headers:
 export const serviceError = (status: ContentfulStatusCode, code: string) => new ApiError(status, "SVC0001", [code]);
 
 /**
- * Errors thrown inside a Durable Object reach the caller as plain Errors whose message is kept.
- * Rebuild the ApiError so the envelope and status survive the hop.
+ * What a Durable Object method answers: its value, or the API error the caller should raise.
+ * Thrown errors would cross RPC as bare messages and be logged by the runtime as uncaught; an
+ * expected refusal (a used code, a role conflict) is a result, not a crash.
  */
-export function fromRpcError(err: unknown): unknown {
-  if (err instanceof ApiError || !(err instanceof Error)) return err;
-  if (!err.message.startsWith('{"status"')) return err;
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ApiErrorData };
+
+export async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
   try {
-    const { status, messageId, variables, headers } = JSON.parse(err.message);
-    if (messageId in EXCEPTION_TEXT) return new ApiError(status, messageId, variables, headers);
-  } catch {
-    /* not one of ours */
+    return { ok: true, value: await fn() };
+  } catch (err) {
+    if (err instanceof ApiError) return { ok: false, error: err.toData() };
+    throw err;
   }
-  return err;
+}
+
+/** The value of an outcome, or its error thrown for app.onError to render. */
+export function unwrap<T>(result: Outcome<T>): T {
+  if (result.ok) return result.value;
+  throw ApiError.from(result.error);
 }
 
 export function errorResponse(c: Context, err: unknown): Response {
-  const error = fromRpcError(err);
+  const error = err;
   if (error instanceof ApiError) {
     return c.json(error.body(), error.status, error.headers);
   }

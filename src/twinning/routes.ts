@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { AppEnv, Env } from "../env";
 import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
+import { unwrap } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
 import {
@@ -86,7 +87,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { primaryMno } = c.req.valid("json") ?? {};
-    const issued = await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(primaryMno, homeMnos(c.env), codeTtlMs(c.env));
+    const issued = unwrap(await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(primaryMno, homeMnos(c.env), codeTtlMs(c.env)));
     const resourceURL = `${base(c, address)}/activationCodes/${issued.code}`;
     return c.json({ activationCode: { code: issued.code, mno: issued.mno, expiresAt: iso(issued.expiresAt), resourceURL } }, 201, { Location: resourceURL });
   },
@@ -104,7 +105,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const rel = await c.env.SUBSCRIBERS.getByName(address).relationship();
+    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).relationship());
     return c.json({ relationship: relationshipView(c, address, rel) }, 200);
   },
 );
@@ -121,7 +122,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const rel = await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(c.req.valid("json").status);
+    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(c.req.valid("json").status));
     return c.json({ relationship: relationshipView(c, address, rel) }, 200);
   },
 );
@@ -138,7 +139,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary();
+    unwrap(await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary());
     return c.body(null, 204);
   },
 );
@@ -160,7 +161,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { activationCode, name } = c.req.valid("json");
-    const twin = await c.env.SUBSCRIBERS.getByName(address).activateTwin(activationCode, name);
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(activationCode, name));
     const view = twinView(c, address, twin);
     return c.json({ twin: view }, 201, { Location: view.resourceURL });
   },
@@ -177,7 +178,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const twins = await c.env.SUBSCRIBERS.getByName(address).listTwins();
+    const twins = unwrap(await c.env.SUBSCRIBERS.getByName(address).listTwins());
     return c.json({ twinList: { twin: twins.map((t) => twinView(c, address, t)), resourceURL: `${base(c, address)}/twins` } }, 200);
   },
 );
@@ -194,7 +195,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const twin = await c.env.SUBSCRIBERS.getByName(address).twin(twinId);
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).twin(twinId));
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
 );
@@ -212,7 +213,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const twin = await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(twinId, c.req.valid("json").status);
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(twinId, c.req.valid("json").status));
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
 );
@@ -229,7 +230,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
-    await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(twinId);
+    unwrap(await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(twinId));
     return c.body(null, 204);
   },
 );

@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { jwtVerify, errors as joseErrors } from "jose";
 import type { Env } from "../env";
-import { ApiError, invalidInput, notFound, roleMixture, serviceError } from "../http/errors";
+import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, unwrap, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
 import type { Mno, TwinningStatus } from "./schemas";
@@ -265,14 +265,19 @@ export class SubscriberObject extends DurableObject<Env> {
    * HLF-SD-001..003, HLF-TE-005/006: a fresh one-time code for this secondary. A newer code
    * revokes the previous one; the code's MNO is the one that generated it.
    */
-  async issueActivationCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number): Promise<IssuedActivationCode> {
+  issueActivationCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number): Promise<Outcome<IssuedActivationCode>> {
+    return outcome(() => this.issueCode(primaryMno, homeMnos, ttlMs));
+  }
+
+  private async issueCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number): Promise<IssuedActivationCode> {
     const profile = this.requireProfile();
     this.assertMayBecomeSecondary();
     const ownMno = { mcc: profile.mcc, mnc: profile.mnc };
     const served = (m: Mno) => homeMnos.some((h) => h.mcc === m.mcc && h.mnc === m.mnc) || (m.mcc === ownMno.mcc && m.mnc === ownMno.mnc);
     if (primaryMno && !served(primaryMno)) {
       // HLF-TE-006: a foreign primary MNO would generate the code; no inter-MNO peer is configured for it.
-      throw new ApiError(400, "SVC0003", ["primaryMno", [ownMno, ...homeMnos].map((m) => `${m.mcc}-${m.mnc}`).join(",")]);
+      const valid = new Set([ownMno, ...homeMnos].map((m) => `${m.mcc}-${m.mnc}`));
+      throw new ApiError(400, "SVC0003", ["primaryMno", [...valid].join(",")]);
     }
     const mno = primaryMno ?? ownMno;
     const expiresAt = Date.now() + ttlMs;
@@ -322,8 +327,14 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-SD-006: the primary this secondary is twinned with, and the status. */
-  async relationship(): Promise<RelationshipRecord> {
-    this.requireProfile();
+  relationship(): Promise<Outcome<RelationshipRecord>> {
+    return outcome(() => {
+      this.requireProfile();
+      return this.relationshipRecord();
+    });
+  }
+
+  private relationshipRecord(): RelationshipRecord {
     const rel = this.activeRelationship();
     return {
       primary: rel.primary_address,
@@ -337,25 +348,31 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-SD-004, TE-002: the toggle takes effect at the primary's object, then here. */
-  async toggleFromSecondary(status: TwinningStatus): Promise<RelationshipRecord> {
+  toggleFromSecondary(status: TwinningStatus): Promise<Outcome<RelationshipRecord>> {
+    return outcome(() => this.toggleAsSecondary(status));
+  }
+
+  private async toggleAsSecondary(status: TwinningStatus): Promise<RelationshipRecord> {
     const profile = this.requireProfile();
     const rel = this.activeRelationship();
     const change = await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
     if (!change) {
       // The primary ended the relationship meanwhile; its outbox message may still be in flight.
-      this.relationshipEnded(rel.activation_id);
+      await this.relationshipEnded(rel.activation_id);
       throw notFound("relationship", "twinning relationship");
     }
-    this.applyStatus(rel.activation_id, change);
-    return this.relationship();
+    await this.applyStatus(rel.activation_id, change);
+    return this.relationshipRecord();
   }
 
   /** HLF-SD-007, TE-004: the secondary ends the relationship for good. */
-  async leaveFromSecondary(): Promise<void> {
-    const profile = this.requireProfile();
-    const rel = this.activeRelationship();
-    await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
-    this.relationshipEnded(rel.activation_id);
+  leaveFromSecondary(): Promise<Outcome<void>> {
+    return outcome(async () => {
+      const profile = this.requireProfile();
+      const rel = this.activeRelationship();
+      await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
+      await this.relationshipEnded(rel.activation_id);
+    });
   }
 
   // ---------------------------------------------------------------- primary device (HLF-PD-*)
@@ -366,7 +383,11 @@ export class SubscriberObject extends DurableObject<Env> {
    * secondary's object, then the twin row committed here. The commit here is the decision; the
    * alarm on either side completes or undoes whatever a dead request left half-done.
    */
-  async activateTwin(code: string, requestedName: string | undefined): Promise<TwinRecord> {
+  activateTwin(code: string, requestedName: string | undefined): Promise<Outcome<TwinRecord>> {
+    return outcome(() => this.activate(code, requestedName));
+  }
+
+  private async activate(code: string, requestedName: string | undefined): Promise<TwinRecord> {
     const profile = this.requireProfile();
     const activationId = crypto.randomUUID();
     const now = Date.now();
@@ -415,7 +436,11 @@ export class SubscriberObject extends DurableObject<Env> {
       dropReservation();
       throw err;
     }
-    if (accepted === "invalid-code") throw refuseCode();
+    if (!accepted.ok) {
+      dropReservation();
+      throw ApiError.from(accepted.error);
+    }
+    if (accepted.value === "invalid-code") throw refuseCode();
 
     const committed = this.tx(() => {
       if (this.sql.exec("DELETE FROM reservation WHERE activation_id = ?", activationId).rowsWritten === 0) return false;
@@ -468,37 +493,45 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-PD-003, PD-006: every twin with its status. */
-  async listTwins(): Promise<TwinRecord[]> {
-    this.requireProfile();
-    return this.sql.exec<TwinRow>("SELECT * FROM twin ORDER BY activated_at, secondary").toArray().map(twinRecord);
+  listTwins(): Promise<Outcome<TwinRecord[]>> {
+    return outcome(() => {
+      this.requireProfile();
+      return this.sql.exec<TwinRow>("SELECT * FROM twin ORDER BY activated_at, secondary").toArray().map(twinRecord);
+    });
   }
 
-  async twin(twinId: string): Promise<TwinRecord> {
-    this.requireProfile();
-    return this.twinRecord(twinId);
+  twin(twinId: string): Promise<Outcome<TwinRecord>> {
+    return outcome(() => {
+      this.requireProfile();
+      return this.twinRecord(twinId);
+    });
   }
 
   /** HLF-PD-002, TE-002/003: toggle from the primary; Off keeps the relationship. */
-  async toggleFromPrimary(twinId: string, status: TwinningStatus): Promise<TwinRecord> {
-    this.requireProfile();
-    const secondary = this.tx(() => {
-      const twin = this.findTwin(twinId);
-      this.changeTwinStatus(twin, status, "primary");
-      return twin.secondary;
+  toggleFromPrimary(twinId: string, status: TwinningStatus): Promise<Outcome<TwinRecord>> {
+    return outcome(async () => {
+      this.requireProfile();
+      const secondary = this.tx(() => {
+        const twin = this.findTwin(twinId);
+        this.changeTwinStatus(twin, status, "primary");
+        return twin.secondary;
+      });
+      await this.drainOutbox();
+      return this.twinRecord(secondary);
     });
-    await this.drainOutbox();
-    return this.twinRecord(secondary);
   }
 
   /** HLF-PD-004, TE-004: the primary ends the relationship for good. */
-  async deactivateFromPrimary(twinId: string): Promise<void> {
-    this.requireProfile();
-    this.tx(() => {
-      const twin = this.findTwin(twinId);
-      this.sql.exec("DELETE FROM twin WHERE secondary = ?", twin.secondary);
-      this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id });
+  deactivateFromPrimary(twinId: string): Promise<Outcome<void>> {
+    return outcome(async () => {
+      this.requireProfile();
+      this.tx(() => {
+        const twin = this.findTwin(twinId);
+        this.sql.exec("DELETE FROM twin WHERE secondary = ?", twin.secondary);
+        this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id });
+      });
+      await this.drainOutbox();
     });
-    await this.drainOutbox();
   }
 
   /** The one place a twin's status changes. Notifications (issue 4) hook in here, in the same transaction. */
@@ -513,7 +546,11 @@ export class SubscriberObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- object-to-object protocol
 
   /** Prepare step, on the secondary: claim the secondary role for this offer, or refuse. */
-  async acceptPrimary(offer: ActivationOffer): Promise<"accepted" | "invalid-code"> {
+  acceptPrimary(offer: ActivationOffer): Promise<Outcome<"accepted" | "invalid-code">> {
+    return outcome(() => this.prepareSecondaryClaim(offer));
+  }
+
+  private async prepareSecondaryClaim(offer: ActivationOffer): Promise<"accepted" | "invalid-code"> {
     const result = this.tx(() => {
       if (!this.profileRow()) return "invalid-code" as const;
       if (one(this.sql, "SELECT 1 AS x FROM relationship WHERE activation_id = ?", offer.activationId)) return "accepted" as const;
