@@ -73,20 +73,24 @@ export function basic(client: Client): string {
   return `Basic ${btoa(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`)}`;
 }
 
-export async function requestToken(client: Client, form: Record<string, string>, auth: string | undefined = basic(client)) {
+/** `auth` null sends no Authorization header. */
+export async function requestToken(client: Client, form: Record<string, string>, auth: string | null = basic(client)) {
   const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
   if (auth) headers.Authorization = auth;
   const res = await SELF.fetch(`${ORIGIN}/oauth/token`, { method: "POST", headers, body: new URLSearchParams(form).toString() });
   return { status: res.status, headers: res.headers, json: (await res.json()) as any };
 }
 
-export async function token(sub: Subscriber, client: Client, scope = "twinning:primary twinning:secondary"): Promise<string> {
-  const res = await requestToken(client, { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: await assertion(sub, client), scope });
+/** Without `scope`, the token carries every scope the client is registered for. */
+export async function token(sub: Subscriber, client: Client, scope?: string): Promise<string> {
+  const form: Record<string, string> = { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: await assertion(sub, client) };
+  if (scope) form.scope = scope;
+  const res = await requestToken(client, form);
   if (res.status !== 200) throw new Error(`token failed: ${res.status} ${JSON.stringify(res.json)}`);
   return res.json.access_token;
 }
 
-/** A provisioned subscriber with a token for both twinning scopes. */
+/** A provisioned subscriber with a token for every scope of `client`. */
 export async function device(client: Client) {
   const sub = await provision();
   return { ...sub, token: await token(sub, client) };
