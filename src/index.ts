@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, requireJsonBody } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireJsonBody } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
@@ -13,9 +13,6 @@ export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
 export { OAuthClientObject } from "./oauth/client-object";
 export { SigningKeysObject } from "./oauth/signing-keys-object";
-
-/** Bodies of this API are small JSON documents; anything bigger is refused before it is read. */
-export const MAX_BODY_BYTES = 64 * 1024;
 
 const app = new OpenAPIHono<AppEnv>();
 

@@ -20,6 +20,9 @@ export function router(): OpenAPIHono<AppEnv> {
   });
 }
 
+/** Bodies of this API are small JSON documents; anything bigger is refused before it is read. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
 const CORRELATOR = /^[\x21-\x7e]{1,128}$/;
 
 /** Every response carries `x-correlator`: the client's, when it sent a usable one, or a fresh UUID. */

@@ -136,7 +136,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     "--inspector-port", "0",
     "--inspector-ip", "127.0.0.1",
     "--show-interactive-dev-session=false",
-    "--log-level", "info",
   ];
   const child = spawn(WRANGLER, args, {
     cwd: PROJECT_ROOT,

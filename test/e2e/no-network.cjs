@@ -40,7 +40,7 @@ function destination(args) {
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function guardedConnect(...args) {
   const d = destination(args);
-  if (d.path === undefined && !isLoopback(d.host)) {
+  if (d.path == null && !isLoopback(d.host)) {
     report(`connect ${d.host}:${d.port}`);
     const err = Object.assign(new Error(`e2e network guard: connection to ${d.host}:${d.port} refused`), { code: "ECONNREFUSED" });
     process.nextTick(() => this.destroy(err));
