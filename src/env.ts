@@ -2,12 +2,14 @@ import type { SubscriberObject } from "./twinning/subscriber-object";
 import type { ActivationCodeObject } from "./twinning/activation-code-object";
 import type { OAuthClientObject } from "./oauth/client-object";
 import type { SigningKeysObject } from "./oauth/signing-keys-object";
+import type { TokenFamilyObject } from "./oauth/token-family-object";
 
 export interface Env {
   SUBSCRIBERS: DurableObjectNamespace<SubscriberObject>;
   ACTIVATION_CODES: DurableObjectNamespace<ActivationCodeObject>;
   OAUTH_CLIENTS: DurableObjectNamespace<OAuthClientObject>;
   SIGNING_KEYS: DurableObjectNamespace<SigningKeysObject>;
+  TOKEN_FAMILIES: DurableObjectNamespace<TokenFamilyObject>;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;
@@ -16,6 +18,13 @@ export interface Env {
   HOME_MNOS?: string;
   /** Issuer URL of tokens; defaults to the origin the request arrived on. */
   ISSUER?: string;
+  /**
+   * How /oauth/authorize and /oauth/device_authorization learn which subscriber is asking:
+   * "assertion" (default): a device-key JWT (login_hint_token / assertion parameter);
+   * "header": a tel: URI in TRUSTED_SUBSCRIBER_HEADER, set by the operator's edge (which must strip it from clients).
+   */
+  SUBSCRIBER_IDENTIFICATION?: string;
+  TRUSTED_SUBSCRIBER_HEADER?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { correlator: string; auth?: import("./http/auth").TokenContext } };

@@ -6,6 +6,7 @@ import { correlator, MAX_BODY_BYTES, requireJsonBody } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
+import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
 import { renderReference } from "./docs/reference-page";
 
@@ -13,6 +14,7 @@ export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
 export { OAuthClientObject } from "./oauth/client-object";
 export { SigningKeysObject } from "./oauth/signing-keys-object";
+export { TokenFamilyObject } from "./oauth/token-family-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -31,6 +33,7 @@ app.use("/admin/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
+app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

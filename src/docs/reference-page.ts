@@ -1,10 +1,9 @@
 // A self-contained, readable API reference rendered from the same OpenAPI document as
 // /openapi.json. No scripts or assets from elsewhere: it works offline and under a strict CSP.
 
-type Json = Record<string, any>;
+import { escapeHtml as esc } from "../http/html";
 
-const esc = (s: unknown) =>
-  String(s ?? "").replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!);
+type Json = Record<string, any>;
 const md = (s: unknown) => esc(s).replace(/`([^`]+)`/g, "<code>$1</code>");
 
 function resolve(doc: Json, schema: Json | undefined): Json | undefined {

@@ -3,13 +3,15 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "./errors";
 import { secretsEqual } from "./crypto";
-import { InvalidTokenError, issuerOf, verifyAccessToken, type Scope } from "../oauth/tokens";
+import { InvalidTokenError, issuerOf, tokenRef, verifyAccessToken, type Scope, type TokenRef } from "../oauth/tokens";
 import { TEL_URI } from "../twinning/schemas";
 
 export interface TokenContext {
   subscriber: string;
   clientId: string;
   scopes: string[];
+  /** Handed to the subscriber's object, which decides whether the token is still live (revocation, HLF-TE-004). */
+  token: TokenRef;
 }
 
 function bearer(c: Context): string | undefined {
@@ -39,7 +41,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
         "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${scope}"`,
       });
     }
-    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes });
+    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes, token: tokenRef(claims) });
     await next();
   };
 }
@@ -51,6 +53,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
 export function userIdOf(c: Context<AppEnv>, userId: string): string {
   const auth = c.get("auth");
   if (!auth) throw invalidToken("missing bearer token");
+  if (!TEL_URI.test(auth.subscriber)) throw new ApiError(403, "POL0001", ["the access token does not represent a subscriber"]);
   if (userId === "acr:Authorization") return auth.subscriber;
   if (!TEL_URI.test(userId)) throw new ApiError(400, "SVC0002", ["userId", "tel:+E164 or acr:Authorization expected"]);
   if (userId !== auth.subscriber) throw new ApiError(403, "POL0001", ["userId is not the subscriber of the access token"]);

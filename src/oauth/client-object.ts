@@ -1,41 +1,209 @@
-// One object per registered OAuth client, named by its client_id. It keeps the client's name,
-// its registered scopes and a SHA-256 hash of its secret (the secret itself is shown once, at registration).
+// One object per registered OAuth client, named by its client_id. It owns everything that is the
+// client's alone: its registration (name, scopes, grants, redirect URIs, how it authenticates: a
+// SHA-256 of its secret, or its public keys for private_key_jwt), the jtis of its client assertions,
+// its authorization codes (one-time, short-lived, PKCE-bound), and the revoked jtis of the tokens
+// it holds for itself (client_credentials).
 import { DurableObject } from "cloudflare:workers";
+import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
+import { base64url, sha256 } from "../http/crypto";
 import { migrate, one } from "../http/sql";
-import { sha256 } from "../http/crypto";
+
+export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
 export interface RegisteredClient {
   clientId: string;
   name: string;
   scopes: string[];
+  grantTypes: string[];
+  redirectUris: string[];
+  authMethod: AuthMethod;
+}
+
+export interface ClientRegistration extends RegisteredClient {
+  secretHash?: Uint8Array;
+  jwks?: JSONWebKeySet;
+}
+
+export interface AuthCodeGrant {
+  sub: string;
+  scope: string;
+  redirectUri: string;
+  codeChallenge: string;
+  consentId: string;
+}
+
+export type CodeRedemption =
+  | { ok: true; sub: string; scope: string; codeId: string }
+  | { ok: false; reason: string; familyToRevoke?: string };
+
+const MAX_CLIENT_ASSERTION_LIFETIME_S = 300;
+const CLOCK_SKEW_S = 30;
+export const AUTH_CODE_TTL_MS = 60_000;
+
+interface ClientRow extends Record<string, SqlStorageValue> {
+  client_id: string;
+  name: string;
+  scopes: string;
+  grant_types: string;
+  redirect_uris: string;
+  auth_method: AuthMethod;
+  secret_hash: ArrayBuffer | null;
+  jwks: string | null;
 }
 
 export class OAuthClientObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.sql = ctx.storage.sql;
     migrate(ctx, [
       `CREATE TABLE client (id INTEGER PRIMARY KEY CHECK (id = 1), client_id TEXT NOT NULL, name TEXT NOT NULL,
          scopes TEXT NOT NULL, secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+      `ALTER TABLE client ADD COLUMN grant_types TEXT NOT NULL DEFAULT '';
+       ALTER TABLE client ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+       ALTER TABLE client ADD COLUMN auth_method TEXT NOT NULL DEFAULT 'client_secret_basic';
+       ALTER TABLE client ADD COLUMN jwks TEXT;
+       CREATE TABLE client_v2 AS SELECT * FROM client;
+       DROP TABLE client;
+       CREATE TABLE client (id INTEGER PRIMARY KEY CHECK (id = 1), client_id TEXT NOT NULL, name TEXT NOT NULL,
+         scopes TEXT NOT NULL, secret_hash BLOB, created_at INTEGER NOT NULL, grant_types TEXT NOT NULL,
+         redirect_uris TEXT NOT NULL, auth_method TEXT NOT NULL, jwks TEXT);
+       INSERT INTO client SELECT id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks FROM client_v2;
+       DROP TABLE client_v2;
+       CREATE TABLE assertion_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+       CREATE TABLE auth_code (code_hash TEXT PRIMARY KEY, sub TEXT NOT NULL, scope TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+         code_challenge TEXT NOT NULL, consent_id TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL, used_at INTEGER, family_id TEXT);
+       CREATE TABLE revoked_token (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
     ]);
   }
 
-  async register(clientId: string, name: string, scopes: string[], secret: string): Promise<RegisteredClient> {
-    const hash = await sha256(secret);
-    this.ctx.storage.sql.exec(
-      "INSERT INTO client (id, client_id, name, scopes, secret_hash, created_at) VALUES (1, ?, ?, ?, ?, ?)",
-      clientId, name, scopes.join(" "), hash, Date.now(),
+  private row(): ClientRow | undefined {
+    return one<ClientRow>(this.sql, "SELECT * FROM client");
+  }
+
+  private view(row: ClientRow): RegisteredClient {
+    return {
+      clientId: row.client_id,
+      name: row.name,
+      scopes: row.scopes.split(" ").filter(Boolean),
+      grantTypes: row.grant_types.split(" ").filter(Boolean),
+      redirectUris: JSON.parse(row.redirect_uris),
+      authMethod: row.auth_method,
+    };
+  }
+
+  async register(c: ClientRegistration): Promise<RegisteredClient> {
+    this.sql.exec(
+      `INSERT INTO client (id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      c.clientId, c.name, c.scopes.join(" "), c.secretHash ?? null, Date.now(), c.grantTypes.join(" "),
+      JSON.stringify(c.redirectUris), c.authMethod, c.jwks ? JSON.stringify(c.jwks) : null,
     );
-    return { clientId, name, scopes };
+    return this.view(this.row()!);
+  }
+
+  /** The registration, for clients that do not authenticate (public) and for the consent page. */
+  async info(): Promise<RegisteredClient | undefined> {
+    const row = this.row();
+    return row ? this.view(row) : undefined;
   }
 
   /** The client when `secret` is its secret; undefined for an unknown client or a wrong secret. */
-  async authenticate(secret: string): Promise<RegisteredClient | undefined> {
-    const row = one<{ client_id: string; name: string; scopes: string; secret_hash: ArrayBuffer }>(this.ctx.storage.sql, "SELECT * FROM client");
+  async authenticateSecret(secret: string): Promise<RegisteredClient | undefined> {
+    const row = this.row();
     const presented = await sha256(secret);
-    const stored = row ? new Uint8Array(row.secret_hash) : new Uint8Array(presented.length);
-    const equal = stored.length === presented.length && crypto.subtle.timingSafeEqual(stored, presented);
-    if (!row || !equal) return undefined;
-    return { clientId: row.client_id, name: row.name, scopes: row.scopes.split(" ").filter(Boolean) };
+    const stored = row?.secret_hash ? new Uint8Array(row.secret_hash) : new Uint8Array(presented.length);
+    const equal = crypto.subtle.timingSafeEqual(stored, presented);
+    if (!row?.secret_hash || !equal) return undefined;
+    return this.view(row);
+  }
+
+  /**
+   * private_key_jwt (RFC 7523 §2.2, RFC 7521 §5.2): an assertion signed with one of the client's
+   * registered keys, iss = sub = client_id, aud = one of ours, at most 300 s of life, jti once.
+   */
+  async authenticateAssertion(assertion: string, audiences: string[]): Promise<{ client?: RegisteredClient; reason?: string }> {
+    const row = this.row();
+    if (!row || row.auth_method !== "private_key_jwt" || !row.jwks) return { reason: "client does not use private_key_jwt" };
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(JSON.parse(row.jwks)), {
+        algorithms: ["ES256", "RS256", "PS256", "EdDSA"],
+        issuer: row.client_id,
+        subject: row.client_id,
+        audience: audiences,
+        requiredClaims: ["exp", "jti"],
+        clockTolerance: CLOCK_SKEW_S,
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) return { reason: `client assertion rejected: ${err.code}` };
+      throw err;
+    }
+    const nowS = Math.floor(Date.now() / 1000);
+    if (payload.exp! > nowS + MAX_CLIENT_ASSERTION_LIFETIME_S + CLOCK_SKEW_S) return { reason: "client assertion lives longer than 300 s" };
+    const jti = String(payload.jti);
+    const fresh = this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM assertion_jti WHERE expires_at < ?", nowS - CLOCK_SKEW_S);
+      if (one(this.sql, "SELECT 1 AS x FROM assertion_jti WHERE jti = ?", jti)) return false;
+      this.sql.exec("INSERT INTO assertion_jti (jti, expires_at) VALUES (?, ?)", jti, payload.exp!);
+      return true;
+    });
+    return fresh ? { client: this.view(row) } : { reason: "client assertion jti was already used" };
+  }
+
+  /** A one-time authorization code for an approved consent; a consent yields one code at most. */
+  async createAuthCode(grant: AuthCodeGrant): Promise<string | undefined> {
+    const code = base64url(crypto.getRandomValues(new Uint8Array(32)));
+    const hash = base64url(await sha256(code));
+    const now = Date.now();
+    return this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM auth_code WHERE expires_at < ?", now - 24 * 3600_000);
+      if (one(this.sql, "SELECT 1 AS x FROM auth_code WHERE consent_id = ?", grant.consentId)) return undefined;
+      this.sql.exec(
+        "INSERT INTO auth_code (code_hash, sub, scope, redirect_uri, code_challenge, consent_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        hash, grant.sub, grant.scope, grant.redirectUri, grant.codeChallenge, grant.consentId, now + AUTH_CODE_TTL_MS,
+      );
+      return code;
+    });
+  }
+
+  /**
+   * Spends a code (RFC 6749 §4.1.3, RFC 7636 §4.6). A second use is refused and names the token
+   * family the first use created, so the caller revokes it (RFC 6749 §4.1.2).
+   */
+  async redeemAuthCode(code: string, redirectUri: string, codeVerifier: string): Promise<CodeRedemption> {
+    const hash = base64url(await sha256(code));
+    const challenge = base64url(await sha256(codeVerifier));
+    const now = Date.now();
+    return this.ctx.storage.transactionSync((): CodeRedemption => {
+      const row = one<{ sub: string; scope: string; redirect_uri: string; code_challenge: string; expires_at: number; used_at: number | null; family_id: string | null }>(
+        this.sql, "SELECT * FROM auth_code WHERE code_hash = ?", hash);
+      if (!row) return { ok: false, reason: "unknown authorization code" };
+      if (row.used_at !== null) return { ok: false, reason: "authorization code was already used", ...(row.family_id ? { familyToRevoke: row.family_id } : {}) };
+      this.sql.exec("UPDATE auth_code SET used_at = ? WHERE code_hash = ?", now, hash);
+      if (row.expires_at <= now) return { ok: false, reason: "authorization code expired" };
+      if (row.redirect_uri !== redirectUri) return { ok: false, reason: "redirect_uri does not match the authorization request" };
+      const [presented, expected] = [new TextEncoder().encode(challenge), new TextEncoder().encode(row.code_challenge)];
+      if (presented.length !== expected.length || !crypto.subtle.timingSafeEqual(presented, expected)) {
+        return { ok: false, reason: "code_verifier does not match the code_challenge" };
+      }
+      return { ok: true, sub: row.sub, scope: row.scope, codeId: hash };
+    });
+  }
+
+  async recordCodeFamily(codeId: string, familyId: string): Promise<void> {
+    this.sql.exec("UPDATE auth_code SET family_id = ? WHERE code_hash = ?", familyId, codeId);
+  }
+
+  // Tokens this client holds for itself (client_credentials): their revocation lives here.
+  async revokeToken(jti: string, exp: number): Promise<void> {
+    this.sql.exec("INSERT OR IGNORE INTO revoked_token (jti, expires_at) VALUES (?, ?)", jti, exp);
+  }
+
+  async isTokenLive(jti: string): Promise<boolean> {
+    this.sql.exec("DELETE FROM revoked_token WHERE expires_at < ?", Math.floor(Date.now() / 1000));
+    return !one(this.sql, "SELECT 1 AS x FROM revoked_token WHERE jti = ?", jti);
   }
 }

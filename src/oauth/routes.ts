@@ -1,162 +1,267 @@
-// The token endpoint (RFC 6749 §3.2) with the jwt-bearer grant (RFC 7523), and the JWKS.
-// Errors here follow RFC 6749 §5.2, not the OMA envelope: OAuth clients expect that shape.
+// The authorization server's HTTP surface: discovery (RFC 8414), JWKS, token (RFC 6749), device
+// authorization (RFC 8628), revocation (RFC 7009) and introspection (RFC 7662). The authorization
+// endpoint with its consent page is in authorize.ts.
 import { z } from "@hono/zod-openapi";
-import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { TEL_URI } from "../twinning/schemas";
-import type { RegisteredClient } from "./client-object";
-import { SCOPES, isScope, issueAccessToken, issuerOf, publicJwks } from "./tokens";
+import { TEL_URI, MnoSchema } from "../twinning/schemas";
+import { codeTtlMs, homeMnos } from "../twinning/policy";
+import { authenticateClient, CLIENT_ASSERTION_TYPE, grantedScopes } from "./client-auth";
+import { NO_STORE, OAuthError, oauthEndpoint, readForm } from "./errors";
+import { requireSubscriber } from "./subscriber-identity";
+import { familyIdOf } from "./token-family-object";
+import { ALL_GRANTS, GRANT, tokenEndpoint } from "./token-endpoint";
+import { InvalidTokenError, issuerOf, publicJwks, SCOPES, tokenRef, verifyAccessToken, type AccessTokenClaims } from "./tokens";
 
-export const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+type Ctx = Context<AppEnv>;
+export const oauthRoutes = router();
 
-type OAuthErrorCode = "invalid_request" | "invalid_client" | "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" | "invalid_scope";
+const errorSchema = z.object({ error: z.string(), error_description: z.string() }).openapi("OAuthError");
+const oauthErrors = {
+  400: { description: "RFC 6749 §5.2 error", content: { "application/json": { schema: errorSchema } } },
+  401: { description: "invalid_client, with WWW-Authenticate", content: { "application/json": { schema: errorSchema } } },
+};
+const form = (schema: z.ZodType) => ({ body: { required: true, content: { "application/x-www-form-urlencoded": { schema } } } });
+const clientAuthFields = {
+  client_id: z.string().optional(),
+  client_secret: z.string().optional(),
+  client_assertion_type: z.literal(CLIENT_ASSERTION_TYPE).optional(),
+  client_assertion: z.string().optional(),
+};
 
-class OAuthError extends Error {
-  constructor(readonly code: OAuthErrorCode, readonly description: string) {
-    super(description);
+// ------------------------------------------------------------------ discovery
+
+export function metadata(issuer: string) {
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/oauth/authorize`,
+    token_endpoint: `${issuer}/oauth/token`,
+    device_authorization_endpoint: `${issuer}/oauth/device_authorization`,
+    revocation_endpoint: `${issuer}/oauth/revoke`,
+    introspection_endpoint: `${issuer}/oauth/introspect`,
+    jwks_uri: `${issuer}/oauth/jwks`,
+    scopes_supported: Object.keys(SCOPES),
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: ALL_GRANTS,
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+    token_endpoint_auth_signing_alg_values_supported: ["ES256", "RS256", "PS256", "EdDSA"],
+    revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+    code_challenge_methods_supported: ["S256"],
+    authorization_response_iss_parameter_supported: true,
+    access_token_signing_alg_values_supported: ["ES256"],
+    service_documentation: `${issuer}/docs`,
+  };
+}
+
+oauthRoutes.get("/.well-known/oauth-authorization-server", (c) => c.json(metadata(issuerOf(c.env, c.req.url)), 200, { "Cache-Control": "public, max-age=300" }));
+oauthRoutes.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/.well-known/oauth-authorization-server",
+  summary: "Authorization server metadata (RFC 8414)",
+  tags: ["OAuth"],
+  responses: { 200: { description: "Every endpoint, grant, client authentication method and scope", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } } },
+});
+
+oauthRoutes.get("/oauth/jwks", async (c) => c.json(await publicJwks(c.env), 200, { "Cache-Control": "public, max-age=60" }));
+oauthRoutes.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/oauth/jwks",
+  summary: "The public keys that verify access tokens (RFC 7517), each with its kid; retired keys stay until their tokens expire",
+  tags: ["OAuth"],
+  responses: { 200: { description: "JWK set", content: { "application/json": { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } } } },
+});
+
+// ------------------------------------------------------------------ token
+
+oauthRoutes.post("/oauth/token", (c) => oauthEndpoint(c, () => tokenEndpoint(c)));
+oauthRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/oauth/token",
+  summary: "Token endpoint (RFC 6749 §3.2)",
+  description:
+    "Grants: `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523: an HS256 assertion signed with the subscriber's device key, iss = client_id, sub = tel: URI, aud = this URL, exp ≤ 5 min, jti once), " +
+    "`client_credentials`, `authorization_code` (PKCE S256 required), `refresh_token` (rotated; reuse revokes the family), " +
+    "`urn:ietf:params:oauth:grant-type:device_code` (RFC 8628: the device_code of an activation-code request; answers authorization_pending, slow_down, expired_token, access_denied), " +
+    "`urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693: a twinned secondary's relationship token for a `twinning:delegated` token with sub = the primary and act = the secondary, HLF-SD-009). " +
+    "Client authentication: client_secret_basic, client_secret_post, private_key_jwt, or none for public clients. Answers carry `Cache-Control: no-store`.",
+  tags: ["OAuth"],
+  request: {
+    ...form(
+      z.object({
+        grant_type: z.enum(ALL_GRANTS as [string, ...string[]]),
+        scope: z.string().optional(),
+        assertion: z.string().optional(),
+        code: z.string().optional(),
+        redirect_uri: z.string().optional(),
+        code_verifier: z.string().optional(),
+        refresh_token: z.string().optional(),
+        device_code: z.string().optional(),
+        subject_token: z.string().optional(),
+        subject_token_type: z.string().optional(),
+        ...clientAuthFields,
+      }),
+    ),
+  },
+  responses: {
+    200: {
+      description: "RFC 9068 JWT access token (ES256)",
+      content: {
+        "application/json": {
+          schema: z.object({ access_token: z.string(), token_type: z.literal("Bearer"), expires_in: z.number(), scope: z.string(), refresh_token: z.string().optional() }),
+        },
+      },
+    },
+    ...oauthErrors,
+  },
+});
+
+// ------------------------------------------------------------------ device authorization (RFC 8628 §3.1)
+
+async function deviceAuthorization(c: Ctx): Promise<Response> {
+  const body = await readForm(c);
+  const issuer = issuerOf(c.env, c.req.url);
+  const endpoint = `${issuer}/oauth/device_authorization`;
+  const client = await authenticateClient(c, body, [endpoint, `${issuer}/oauth/token`, issuer]);
+  if (!client.grantTypes.includes(GRANT.deviceCode)) throw new OAuthError("unauthorized_client", `client is not registered for ${GRANT.deviceCode}`);
+  const scope = grantedScopes(client, body.get("scope"), ["twinning:secondary"]);
+  const who = await requireSubscriber(c, client.clientId, body.get("assertion"), [endpoint, issuer]);
+  let primaryMno;
+  if (body.has("primary_mno")) {
+    const m = body.get("primary_mno")!.match(/^([0-9]{3})-([0-9]{2,3})$/);
+    const parsed = m && MnoSchema.safeParse({ mcc: m[1], mnc: m[2] });
+    if (!parsed?.success) throw new OAuthError("invalid_request", "primary_mno must be MCC-MNC, e.g. 001-01");
+    primaryMno = parsed.data;
   }
+  const issued = await c.env.SUBSCRIBERS.getByName(who).authorizeDevice(primaryMno, homeMnos(c.env), codeTtlMs(c.env), { clientId: client.clientId, scope: scope.join(" ") });
+  if (!issued.ok) throw new OAuthError("invalid_request", issued.error.variables.join(": "));
+  const { code, deviceCode, interval, expiresAt, mno } = issued.value;
+  return c.json(
+    {
+      device_code: deviceCode,
+      user_code: code,
+      verification_uri: `${issuer}/twinning/v1/acr:Authorization/twins`,
+      expires_in: Math.max(1, Math.round((expiresAt - Date.now()) / 1000)),
+      interval,
+      mno,
+    },
+    200,
+    NO_STORE,
+  );
 }
 
-const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
+oauthRoutes.post("/oauth/device_authorization", (c) => oauthEndpoint(c, () => deviceAuthorization(c)));
+oauthRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/oauth/device_authorization",
+  summary: "Device authorization (RFC 8628 §3.1) for a secondary device",
+  description:
+    "The same as an activation-code request (HLF-SD-001): the user_code is the six-digit activation code, entered on the primary device " +
+    "(POST /twinning/v1/{userId}/twins). The subscriber is identified by the network: `assertion` is a device-key JWT (aud = this URL), or the operator's trusted header.",
+  tags: ["OAuth"],
+  request: { ...form(z.object({ scope: z.string().optional(), assertion: z.string().optional(), primary_mno: z.string().optional(), ...clientAuthFields })) },
+  responses: {
+    200: {
+      description: "RFC 8628 §3.2 device authorization response, plus the MNO that generated the code (HLF-SD-003)",
+      content: {
+        "application/json": {
+          schema: z.object({ device_code: z.string(), user_code: z.string(), verification_uri: z.string(), expires_in: z.number(), interval: z.number(), mno: MnoSchema }),
+        },
+      },
+    },
+    ...oauthErrors,
+  },
+});
 
-function oauthError(c: Context<AppEnv>, err: OAuthError): Response {
-  const status = err.code === "invalid_client" ? 401 : 400;
-  const headers: Record<string, string> = { ...NO_STORE };
-  if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="oma-edge", charset="UTF-8"';
-  return c.json({ error: err.code, error_description: err.description }, status, headers);
-}
+// ------------------------------------------------------------------ revocation and introspection
 
-/** client_secret_basic (RFC 6749 §2.3.1, form-urlencoded id and secret) or client_secret_post. */
-async function authenticateClient(c: Context<AppEnv>, form: URLSearchParams): Promise<RegisteredClient> {
-  const header = c.req.header("authorization");
-  let id: string | undefined;
-  let secret: string | undefined;
-  if (header) {
-    const m = header.match(/^Basic\s+([A-Za-z0-9+/]+=*)$/i);
-    if (!m) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
-    let decoded: string;
-    try {
-      decoded = atob(m[1]!);
-    } catch {
-      throw new OAuthError("invalid_client", "malformed Basic credentials");
-    }
-    const colon = decoded.indexOf(":");
-    if (colon < 0) throw new OAuthError("invalid_client", "malformed Basic credentials");
-    try {
-      id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
-      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
-    } catch {
-      throw new OAuthError("invalid_client", "malformed Basic credentials");
-    }
-    if (form.has("client_secret")) throw new OAuthError("invalid_request", "more than one client authentication method");
-  } else if (form.has("client_id") && form.has("client_secret")) {
-    id = form.get("client_id")!;
-    secret = form.get("client_secret")!;
-  }
-  if (!id || !secret) throw new OAuthError("invalid_client", "client authentication required");
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new OAuthError("invalid_client", "unknown client or wrong secret");
-  const client = await c.env.OAUTH_CLIENTS.getByName(id).authenticate(secret);
-  if (!client) throw new OAuthError("invalid_client", "unknown client or wrong secret");
-  return client;
-}
-
-/** RFC 6749 §3.3: the requested scopes, all of which the client must be registered for. */
-function grantedScopes(client: RegisteredClient, requested: string | null): string[] {
-  if (requested === null || requested.trim() === "") return client.scopes;
-  const scopes = [...new Set(requested.split(" ").filter(Boolean))];
-  const unknown = scopes.filter((s) => !isScope(s));
-  if (unknown.length) throw new OAuthError("invalid_scope", `unknown scope ${unknown.join(" ")}`);
-  const notAllowed = scopes.filter((s) => !client.scopes.includes(s));
-  if (notAllowed.length) throw new OAuthError("invalid_scope", `client is not registered for ${notAllowed.join(" ")}`);
-  return scopes;
-}
-
-const MAX_FORM_BYTES = 16 * 1024;
-
-async function readForm(c: Context<AppEnv>): Promise<URLSearchParams> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) throw new OAuthError("invalid_request", "body must be application/x-www-form-urlencoded");
-  const bytes = await c.req.arrayBuffer();
-  if (bytes.byteLength > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "request body too large");
-  const form = new URLSearchParams(new TextDecoder().decode(bytes));
-  for (const key of new Set(form.keys())) {
-    if (form.getAll(key).length > 1) throw new OAuthError("invalid_request", `parameter ${key} repeated`);
-  }
-  return form;
-}
-
-async function tokenEndpoint(c: Context<AppEnv>): Promise<Response> {
+/** The claims of one of our access tokens, or undefined when it is not one (or has expired). */
+async function accessClaims(c: Ctx, token: string): Promise<AccessTokenClaims | undefined> {
   try {
-    const form = await readForm(c);
-    const client = await authenticateClient(c, form);
-    const grantType = form.get("grant_type");
-    if (!grantType) throw new OAuthError("invalid_request", "grant_type missing");
-    if (grantType !== JWT_BEARER) throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported`);
-    const assertion = form.get("assertion");
-    if (!assertion) throw new OAuthError("invalid_request", "assertion missing");
-    let subject: unknown;
-    try {
-      subject = decodeJwt(assertion).sub;
-    } catch {
-      throw new OAuthError("invalid_grant", "assertion is not a JWT");
-    }
-    if (typeof subject !== "string" || !TEL_URI.test(subject)) throw new OAuthError("invalid_grant", "assertion sub must be a tel: URI");
-    const scopes = grantedScopes(client, form.get("scope"));
-    const issuer = issuerOf(c.env, c.req.url);
-    const tokenEndpointUrl = `${issuer}/oauth/token`;
-    const verdict = await c.env.SUBSCRIBERS.getByName(subject).verifyDeviceAssertion(assertion, client.clientId, tokenEndpointUrl);
-    if (!verdict.ok) throw new OAuthError("invalid_grant", verdict.reason);
-    const { token, expiresIn } = await issueAccessToken(c.env, issuer, { sub: subject, client_id: client.clientId, scope: scopes.join(" ") });
-    return c.json({ access_token: token, token_type: "Bearer", expires_in: expiresIn, scope: scopes.join(" ") }, 200, NO_STORE);
+    return await verifyAccessToken(c.env, issuerOf(c.env, c.req.url), token);
   } catch (err) {
-    if (err instanceof OAuthError) return oauthError(c, err);
+    if (err instanceof InvalidTokenError) return undefined;
     throw err;
   }
 }
 
-export const oauthRoutes = router();
+/** Whether the owner of an access token still considers it live (revocation, relationship end). */
+async function accessTokenLive(c: Ctx, claims: AccessTokenClaims): Promise<boolean> {
+  if (TEL_URI.test(claims.sub)) return c.env.SUBSCRIBERS.getByName(claims.sub).isTokenLive(tokenRef(claims));
+  return c.env.OAUTH_CLIENTS.getByName(claims.client_id).isTokenLive(claims.jti);
+}
 
-oauthRoutes.post("/oauth/token", tokenEndpoint);
+async function revoke(c: Ctx): Promise<Response> {
+  const body = await readForm(c);
+  const issuer = issuerOf(c.env, c.req.url);
+  const client = await authenticateClient(c, body, [`${issuer}/oauth/revoke`, `${issuer}/oauth/token`, issuer]);
+  const token = body.get("token");
+  if (!token) throw new OAuthError("invalid_request", "token missing");
+  const hint = body.get("token_type_hint");
+  if (hint && hint !== "access_token" && hint !== "refresh_token") throw new OAuthError("unsupported_token_type", `token_type_hint ${hint} is not supported`);
+  const familyId = familyIdOf(token);
+  if (familyId) {
+    const family = c.env.TOKEN_FAMILIES.getByName(familyId);
+    const owner = await family.clientId();
+    if (owner !== undefined && owner !== client.clientId) throw new OAuthError("unauthorized_client", "the token was issued to another client");
+    if (owner !== undefined && (await family.introspect(token))) await family.revoke();
+  } else {
+    const claims = await accessClaims(c, token);
+    if (claims) {
+      if (claims.client_id !== client.clientId) throw new OAuthError("unauthorized_client", "the token was issued to another client");
+      if (TEL_URI.test(claims.sub)) await c.env.SUBSCRIBERS.getByName(claims.sub).revokeAccessTokens([{ jti: claims.jti, exp: claims.exp }]);
+      else await c.env.OAUTH_CLIENTS.getByName(claims.client_id).revokeToken(claims.jti, claims.exp);
+    }
+  }
+  // RFC 7009 §2.2: 200 whether or not the token was known, so nothing is learned by probing.
+  return c.body(null, 200, NO_STORE);
+}
+
+async function introspect(c: Ctx): Promise<Response> {
+  const body = await readForm(c);
+  const issuer = issuerOf(c.env, c.req.url);
+  const client = await authenticateClient(c, body, [`${issuer}/oauth/introspect`, `${issuer}/oauth/token`, issuer]);
+  if (!client.confidential) throw new OAuthError("invalid_client", "introspection needs client authentication");
+  const token = body.get("token");
+  if (!token) throw new OAuthError("invalid_request", "token missing");
+  const inactive = () => c.json({ active: false }, 200, NO_STORE);
+  const familyId = familyIdOf(token);
+  if (familyId) {
+    const grant = await c.env.TOKEN_FAMILIES.getByName(familyId).introspect(token);
+    if (!grant) return inactive();
+    return c.json({ active: true, token_type: "refresh_token", client_id: grant.clientId, sub: grant.sub, scope: grant.scope, exp: grant.exp, iss: issuer }, 200, NO_STORE);
+  }
+  const claims = await accessClaims(c, token);
+  if (!claims || !(await accessTokenLive(c, claims))) return inactive();
+  const { sub, client_id, scope, exp, iat, iss, aud, jti, act, twin_id } = claims;
+  return c.json({ active: true, token_type: "Bearer", sub, client_id, scope, exp, iat, iss, aud, jti, ...(act ? { act } : {}), ...(twin_id ? { twin_id } : {}) }, 200, NO_STORE);
+}
+
+oauthRoutes.post("/oauth/revoke", (c) => oauthEndpoint(c, () => revoke(c)));
+oauthRoutes.post("/oauth/introspect", (c) => oauthEndpoint(c, () => introspect(c)));
 oauthRoutes.openAPIRegistry.registerPath({
   method: "post",
-  path: "/oauth/token",
-  summary: "Token endpoint (RFC 6749): the jwt-bearer grant (RFC 7523)",
-  description:
-    "Client authentication: client_secret_basic or client_secret_post. The assertion is an HS256 JWT signed with the subscriber's device key: " +
-    "`iss` = client_id, `sub` = the subscriber's tel: URI, `aud` = this endpoint's URL, `exp` at most 5 minutes ahead, `jti` never reused. " +
-    `The answer is an RFC 9068 JWT access token signed ES256. Scopes: ${Object.keys(SCOPES).join(", ")}.`,
+  path: "/oauth/revoke",
+  summary: "Token revocation (RFC 7009)",
+  description: "Revoking a refresh token revokes its whole grant, access tokens included. Access tokens fail at once on every API and in introspection.",
   tags: ["OAuth"],
-  request: {
-    body: {
-      required: true,
-      content: {
-        "application/x-www-form-urlencoded": {
-          schema: z.object({ grant_type: z.literal(JWT_BEARER), assertion: z.string(), scope: z.string().optional() }),
-        },
-      },
-    },
-  },
+  request: { ...form(z.object({ token: z.string(), token_type_hint: z.enum(["access_token", "refresh_token"]).optional(), ...clientAuthFields })) },
+  responses: { 200: { description: "Revoked, or not a token of this client's (the same answer)" }, ...oauthErrors },
+});
+oauthRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/oauth/introspect",
+  summary: "Token introspection (RFC 7662), for authenticated clients such as resource servers",
+  tags: ["OAuth"],
+  request: { ...form(z.object({ token: z.string(), token_type_hint: z.string().optional(), ...clientAuthFields })) },
   responses: {
     200: {
-      description: "Access token",
-      content: {
-        "application/json": {
-          schema: z.object({ access_token: z.string(), token_type: z.literal("Bearer"), expires_in: z.number(), scope: z.string() }),
-        },
-      },
+      description: "`active` and, when active, the token's claims",
+      content: { "application/json": { schema: z.object({ active: z.boolean() }).catchall(z.unknown()) } },
     },
-    400: { description: "RFC 6749 §5.2 error", content: { "application/json": { schema: z.object({ error: z.string(), error_description: z.string() }) } } },
-    401: { description: "invalid_client", content: { "application/json": { schema: z.object({ error: z.string(), error_description: z.string() }) } } },
+    ...oauthErrors,
   },
 });
 
-oauthRoutes.get("/oauth/jwks", async (c) => c.json(await publicJwks(c.env), 200, { "Cache-Control": "public, max-age=300" }));
-oauthRoutes.openAPIRegistry.registerPath({
-  method: "get",
-  path: "/oauth/jwks",
-  summary: "The public keys that verify access tokens (RFC 7517)",
-  tags: ["OAuth"],
-  responses: { 200: { description: "JWK set", content: { "application/json": { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } } } },
-});

@@ -1,13 +1,17 @@
 // RFC 9068 JWT access tokens: issued with the active ES256 key, verified against the JWKS.
-// Key material is cached per isolate; a token naming an unknown kid refreshes the cache at most
-// once every few seconds, so forged kids cannot turn every request into a Durable Object call.
+// Key material is cached per isolate. The signing key is re-read at most once a minute, so a
+// rotation reaches every isolate within a minute; a token naming an unknown kid refreshes the
+// verification keys at most once every few seconds, so forged kids cannot turn every request
+// into a Durable Object call.
 import { importJWK, jwtVerify, SignJWT, errors as joseErrors, type JWK, type JWTPayload } from "jose";
 import type { Env } from "../env";
-import type { SigningKeySet } from "./signing-keys-object";
 
+/** OAU-002: the scopes of the Twinning feature. */
 export const SCOPES = {
   "twinning:primary": "Act as a primary device: activate, list, toggle and deactivate its twins (HLF-PD-*).",
   "twinning:secondary": "Act as a secondary device: request activation codes, query, toggle and end its own relationship (HLF-SD-*).",
+  "twinning:delegated":
+    "Act on the primary's network services as its twinned secondary (HLF-SD-009): sub is the primary, act names the secondary. Ends with the relationship.",
 } as const;
 export type Scope = keyof typeof SCOPES;
 export const isScope = (s: string): s is Scope => Object.hasOwn(SCOPES, s);
@@ -16,61 +20,94 @@ export interface AccessTokenClaims extends JWTPayload {
   sub: string;
   client_id: string;
   scope: string;
+  jti: string;
+  exp: number;
+  /** Set on tokens that live only as long as one twinning relationship (HLF-TE-004). */
+  twin_id?: string;
+  /** RFC 8693 actor: the secondary acting for the primary (HLF-SD-009). */
+  act?: { sub: string };
 }
+
+/** What a Durable Object needs to know to tell whether a token is still live. */
+export interface TokenRef {
+  jti: string;
+  exp: number;
+  twinId?: string;
+}
+export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
 
 interface KeyCache {
-  signing?: { kid: string; key: CryptoKey };
+  signing?: { kid: string; key: CryptoKey; loadedAt: number };
   verifying: Map<string, CryptoKey>;
+  jwks: JWK[];
   refreshedAt: number;
 }
-const cache: KeyCache = { verifying: new Map(), refreshedAt: 0 };
+const cache: KeyCache = { verifying: new Map(), jwks: [], refreshedAt: 0 };
+const SIGNING_KEY_MAX_AGE_MS = 60_000;
 const REFRESH_INTERVAL_MS = 5_000;
-
-async function loadKeys(env: Env): Promise<void> {
-  const set: SigningKeySet = await env.SIGNING_KEYS.getByName("signing-keys").keySet();
-  cache.signing = { kid: set.active.kid, key: (await importJWK(set.active.privateJwk, "ES256")) as CryptoKey };
-  for (const jwk of set.keys) {
-    if (jwk.kid && !cache.verifying.has(jwk.kid)) cache.verifying.set(jwk.kid, (await importJWK(jwk, "ES256")) as CryptoKey);
-  }
-  cache.refreshedAt = Date.now();
-}
-
-export async function publicJwks(env: Env): Promise<{ keys: JWK[] }> {
-  const set = await env.SIGNING_KEYS.getByName("signing-keys").keySet();
-  return { keys: set.keys };
-}
-
-export function issuerOf(env: Env, requestUrl: string): string {
-  return env.ISSUER ?? new URL(requestUrl).origin;
-}
 
 export function accessTokenTtl(env: Env): number {
   const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 3600);
   return Number.isFinite(ttl) && ttl > 0 ? ttl : 3600;
 }
 
+async function loadKeys(env: Env): Promise<void> {
+  const set = await env.SIGNING_KEYS.getByName("signing-keys").keySet(accessTokenTtl(env) * 1000);
+  cache.signing = { kid: set.active.kid, key: (await importJWK(set.active.privateJwk, "ES256")) as CryptoKey, loadedAt: Date.now() };
+  const verifying = new Map<string, CryptoKey>();
+  for (const jwk of set.keys) {
+    if (jwk.kid) verifying.set(jwk.kid, cache.verifying.get(jwk.kid) ?? ((await importJWK(jwk, "ES256")) as CryptoKey));
+  }
+  cache.verifying = verifying;
+  cache.jwks = set.keys;
+  cache.refreshedAt = Date.now();
+}
+
+/** Forgets the cached keys of this isolate (after a rotation made here). */
+export function forgetKeys(): void {
+  cache.signing = undefined;
+  cache.refreshedAt = 0;
+}
+
+export async function publicJwks(env: Env): Promise<{ keys: JWK[] }> {
+  if (Date.now() - cache.refreshedAt > REFRESH_INTERVAL_MS) await loadKeys(env);
+  return { keys: cache.jwks };
+}
+
+export function issuerOf(env: Env, requestUrl: string): string {
+  return env.ISSUER ?? new URL(requestUrl).origin;
+}
+
+/** The active signing key (for access tokens and the gateway's other signed artefacts). */
+export async function signingKey(env: Env): Promise<{ kid: string; key: CryptoKey }> {
+  if (!cache.signing || Date.now() - cache.signing.loadedAt > SIGNING_KEY_MAX_AGE_MS) await loadKeys(env);
+  return cache.signing!;
+}
+
 export async function issueAccessToken(
   env: Env,
   issuer: string,
-  claims: { sub: string; client_id: string; scope: string; [extra: string]: unknown },
-): Promise<{ token: string; expiresIn: number }> {
-  if (!cache.signing) await loadKeys(env);
-  const { kid, key } = cache.signing!;
+  claims: { sub: string; client_id: string; scope: string; twin_id?: string; act?: { sub: string } },
+): Promise<{ token: string; expiresIn: number; jti: string; exp: number }> {
+  const { kid, key } = await signingKey(env);
   const expiresIn = accessTokenTtl(env);
+  const jti = crypto.randomUUID();
+  const iat = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ ...claims })
     .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid })
     .setIssuer(issuer)
     .setAudience(issuer)
-    .setIssuedAt()
-    .setExpirationTime(`${expiresIn}s`)
-    .setJti(crypto.randomUUID())
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + expiresIn)
+    .setJti(jti)
     .sign(key);
-  return { token, expiresIn };
+  return { token, expiresIn, jti, exp: iat + expiresIn };
 }
 
 export class InvalidTokenError extends Error {}
 
-async function keyFor(env: Env, kid: string | undefined): Promise<CryptoKey> {
+/** The public key of `kid`, if it is one of ours that may still verify. */
+export async function keyFor(env: Env, kid: string | undefined): Promise<CryptoKey> {
   if (!kid) throw new InvalidTokenError("token has no kid");
   let key = cache.verifying.get(kid);
   if (!key && Date.now() - cache.refreshedAt > REFRESH_INTERVAL_MS) {
@@ -81,7 +118,10 @@ async function keyFor(env: Env, kid: string | undefined): Promise<CryptoKey> {
   return key;
 }
 
-/** Verifies signature, type, issuer, audience and lifetime. Throws InvalidTokenError with the reason. */
+/**
+ * Verifies signature (ES256 only: `none` and HMAC are refused), type, issuer, audience and
+ * lifetime. Throws InvalidTokenError with the reason. Revocation is the owner object's to check.
+ */
 export async function verifyAccessToken(env: Env, issuer: string, token: string): Promise<AccessTokenClaims> {
   try {
     const { payload } = await jwtVerify(token, (header) => keyFor(env, header.kid), {

@@ -1,12 +1,13 @@
 // The RESTful Network API for Twinning Devices: /twinning/v1/{userId}/...
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv, Env } from "../env";
+import type { AppEnv } from "../env";
 import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { unwrap } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
+import { codeTtlMs, homeMnos } from "./policy";
 import {
   ActivationCodeRequestSchema,
   ActivationCodeResponseSchema,
@@ -17,7 +18,6 @@ import {
   TwinListSchema,
   TwinResponseSchema,
   UserIdParam,
-  type Mno,
 } from "./schemas";
 
 const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
@@ -30,6 +30,8 @@ const guarded = (scope: "twinning:primary" | "twinning:secondary", tag: string) 
 const primary = guarded("twinning:primary", "Primary device");
 const secondary = guarded("twinning:secondary", "Secondary device");
 
+/** The caller's token, as the subscriber's object needs it to check that it is still live. */
+const token = (c: Context<AppEnv>) => c.get("auth")!.token;
 const iso = (ms: number) => new Date(ms).toISOString();
 const base = (c: Context<AppEnv>, address: string) => `${new URL(c.req.url).origin}/twinning/v1/${encodeURIComponent(address)}`;
 
@@ -55,19 +57,6 @@ const relationshipView = (c: Context<AppEnv>, address: string, r: RelationshipRe
   resourceURL: `${base(c, address)}/relationship`,
 });
 
-export function homeMnos(env: Env): Mno[] {
-  return (env.HOME_MNOS ?? "")
-    .split(",")
-    .map((s) => s.trim().match(/^([0-9]{3})-([0-9]{2,3})$/))
-    .filter((m): m is RegExpMatchArray => !!m)
-    .map((m) => ({ mcc: m[1]!, mnc: m[2]! }));
-}
-
-function codeTtlMs(env: Env): number {
-  const seconds = Number(env.ACTIVATION_CODE_TTL_SECONDS ?? 300);
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 300) * 1000;
-}
-
 export const twinningRoutes = router();
 
 // ------------------------------------------------------------------ secondary device
@@ -79,7 +68,9 @@ twinningRoutes.openapi(
     summary: "Request a one-time activation code (HLF-SD-001..003)",
     description:
       "The secondary device asks for a six-digit code to show its user, who enters it on the primary device. " +
-      "A new code revokes the previous one. `primaryMno` names the primary's MNO when the user chose it (HLF-SD-002, TE-006).",
+      "A new code revokes the previous one. `primaryMno` names the primary's MNO when the user chose it (HLF-SD-002, TE-006). " +
+      "The request doubles as an RFC 8628 device authorization: poll `/oauth/token` with `grant_type=urn:ietf:params:oauth:grant-type:device_code` and the returned `deviceCode` " +
+      "to receive the secondary's relationship-bound twinning token once the primary has activated the twin.",
     ...secondary,
     request: { params: UserIdParam, ...body(ActivationCodeRequestSchema, false) },
     responses: { 201: json(ActivationCodeResponseSchema, "The code, the MNO that generated it, and its expiry"), ...errorResponses(400, 401, 403, 413, 415, 503) },
@@ -87,9 +78,15 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { primaryMno } = c.req.valid("json") ?? {};
-    const issued = unwrap(await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(primaryMno, homeMnos(c.env), codeTtlMs(c.env)));
+    // The request doubles as an RFC 8628 device authorization for the calling application.
+    const deviceGrant = { clientId: c.get("auth")!.clientId, scope: "twinning:secondary" };
+    const issued = unwrap(await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(token(c), primaryMno, homeMnos(c.env), codeTtlMs(c.env), deviceGrant));
     const resourceURL = `${base(c, address)}/activationCodes/${issued.code}`;
-    return c.json({ activationCode: { code: issued.code, mno: issued.mno, expiresAt: iso(issued.expiresAt), resourceURL } }, 201, { Location: resourceURL });
+    return c.json(
+      { activationCode: { code: issued.code, mno: issued.mno, expiresAt: iso(issued.expiresAt), resourceURL, deviceCode: issued.deviceCode!, interval: issued.interval! } },
+      201,
+      { Location: resourceURL, "Cache-Control": "no-store" },
+    );
   },
 );
 
@@ -105,7 +102,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).relationship());
+    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).relationship(token(c)));
     return c.json({ relationship: relationshipView(c, address, rel) }, 200);
   },
 );
@@ -122,7 +119,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(c.req.valid("json").status));
+    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(token(c), c.req.valid("json").status));
     return c.json({ relationship: relationshipView(c, address, rel) }, 200);
   },
 );
@@ -139,7 +136,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    unwrap(await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary());
+    unwrap(await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary(token(c)));
     return c.body(null, 204);
   },
 );
@@ -161,7 +158,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { activationCode, name } = c.req.valid("json");
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(activationCode, name));
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(token(c), activationCode, name));
     const view = twinView(c, address, twin);
     return c.json({ twin: view }, 201, { Location: view.resourceURL });
   },
@@ -178,7 +175,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const twins = unwrap(await c.env.SUBSCRIBERS.getByName(address).listTwins());
+    const twins = unwrap(await c.env.SUBSCRIBERS.getByName(address).listTwins(token(c)));
     return c.json({ twinList: { twin: twins.map((t) => twinView(c, address, t)), resourceURL: `${base(c, address)}/twins` } }, 200);
   },
 );
@@ -195,7 +192,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).twin(twinId));
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).twin(token(c), twinId));
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
 );
@@ -213,7 +210,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(twinId, c.req.valid("json").status));
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(token(c), twinId, c.req.valid("json").status));
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
 );
@@ -230,7 +227,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
-    unwrap(await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(twinId));
+    unwrap(await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(token(c), twinId));
     return c.body(null, 204);
   },
 );

@@ -53,6 +53,8 @@ export const ActivationCodeResponseSchema = z
       mno: MnoSchema.openapi({ description: "The MNO that generated the code (HLF-SD-003)." }),
       expiresAt: z.string().datetime(),
       resourceURL: z.string().url(),
+      deviceCode: z.string().openapi({ description: "RFC 8628 device_code: poll /oauth/token with it for the twinning token (use case step 8)." }),
+      interval: z.number().int().openapi({ description: "Minimum seconds between polls." }),
     }),
   })
   .openapi("ActivationCodeResponse");

@@ -9,6 +9,8 @@ import type { Env } from "../env";
 import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, unwrap, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
+import type { TokenRef } from "../oauth/tokens";
+import { base64url, sha256 } from "../http/crypto";
 import type { Mno, TwinningStatus } from "./schemas";
 
 export type Actor = "primary" | "secondary";
@@ -45,6 +47,9 @@ export interface IssuedActivationCode {
   code: string;
   mno: Mno;
   expiresAt: number;
+  /** Present when the request also asked for a device grant: the secret the device polls with. */
+  deviceCode?: string;
+  interval?: number;
 }
 
 /** What a primary offers a secondary when it redeems the secondary's code (the prepare step). */
@@ -65,6 +70,19 @@ export interface StatusChange {
 }
 
 export type AssertionResult = { ok: true } | { ok: false; reason: string };
+
+/** A device authorization (RFC 8628) riding on an activation-code request. */
+export interface DeviceGrantRequest {
+  clientId: string;
+  scope: string;
+}
+
+export type DevicePoll =
+  | { ok: true; sub: string; scope: string; twinId: string }
+  | { ok: false; error: "authorization_pending" | "slow_down" | "expired_token" | "access_denied" | "invalid_grant"; description: string };
+
+/** The default polling interval of device grants (RFC 8628 §3.2), and the step of slow_down. */
+export const DEVICE_POLL_INTERVAL_S = 5;
 
 /** Messages one subscriber object sends another; every receiver is idempotent. */
 type OutboxMessage =
@@ -104,6 +122,11 @@ const SCHEMA = [
    CREATE TABLE current_code (id INTEGER PRIMARY KEY CHECK (id = 1), code TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, message TEXT NOT NULL,
      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL);`,
+  // v2 (Autho4API): revoked access tokens of this subscriber, relationship-bound device grants (RFC 8628)
+  `CREATE TABLE revoked_token (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+   CREATE TABLE device_grant (hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, scope TEXT NOT NULL, code TEXT NOT NULL,
+     expires_at INTEGER NOT NULL, interval_s INTEGER NOT NULL, last_poll_at INTEGER, issued_at INTEGER);
+   ALTER TABLE relationship ADD COLUMN via_code TEXT;`,
 ];
 
 interface ProfileRow extends Record<string, SqlStorageValue> {
@@ -218,7 +241,7 @@ export class SubscriberObject extends DurableObject<Env> {
       }
       const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship");
       if (rel) this.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
-      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM profile;");
+      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM profile;");
       return true;
     });
     await this.drainOutbox();
@@ -231,7 +254,7 @@ export class SubscriberObject extends DurableObject<Env> {
    * Checks an RFC 7523 assertion signed with this subscriber's device key and spends its jti.
    * The key never leaves the object.
    */
-  async verifyDeviceAssertion(assertion: string, clientId: string, audience: string): Promise<AssertionResult> {
+  async verifyDeviceAssertion(assertion: string, clientId: string, audience: string | string[]): Promise<AssertionResult> {
     const profile = this.profileRow();
     if (!profile) return { ok: false, reason: "unknown subject" };
     let payload;
@@ -259,17 +282,104 @@ export class SubscriberObject extends DurableObject<Env> {
     });
   }
 
+  // ---------------------------------------------------------------- tokens issued to this subscriber
+
+  /**
+   * Runs an API call for the holder of `token`, once the token is known to be live here: not
+   * revoked, and, for a token bound to a twinning relationship, that relationship still exists
+   * (HLF-TE-004, SD-007: deactivation ends such tokens at once; toggling Off does not, TE-003).
+   * The check rides on the call the API makes anyway, so it costs no extra round trip.
+   */
+  private asHolderOf<T>(token: TokenRef, fn: () => T | Promise<T>): Promise<Outcome<T>> {
+    return outcome(() => {
+      this.requireProfile();
+      const dead = this.tokenProblem(token);
+      if (dead) throw new ApiError(401, "POL0001", [`invalid_token: ${dead}`], { "WWW-Authenticate": `Bearer error="invalid_token", error_description="${dead}"` });
+      return fn();
+    });
+  }
+
+  private tokenProblem(token: TokenRef): string | undefined {
+    if (one(this.sql, "SELECT 1 AS x FROM revoked_token WHERE jti = ?", token.jti)) return "token revoked";
+    if (token.twinId && !this.relationshipLive(token.twinId)) return "twinning relationship ended";
+    return undefined;
+  }
+
+  private relationshipLive(activationId: string): boolean {
+    return !!one(this.sql, "SELECT 1 AS x FROM relationship WHERE activation_id = ? AND state = 'active' UNION ALL SELECT 1 FROM twin WHERE activation_id = ?", activationId, activationId);
+  }
+
+  /** RFC 7662: whether a token of this subscriber is still live. */
+  async isTokenLive(token: TokenRef): Promise<boolean> {
+    return !!this.profileRow() && !this.tokenProblem(token);
+  }
+
+  /** RFC 7009 and family revocation: these access tokens fail from now on. */
+  async revokeAccessTokens(tokens: { jti: string; exp: number }[]): Promise<void> {
+    const nowS = Math.floor(Date.now() / 1000);
+    this.tx(() => {
+      this.sql.exec("DELETE FROM revoked_token WHERE expires_at < ?", nowS);
+      for (const t of tokens) this.sql.exec("INSERT OR IGNORE INTO revoked_token (jti, expires_at) VALUES (?, ?)", t.jti, t.exp);
+    });
+  }
+
+  /**
+   * HLF-SD-009 (token exchange): the primary a live, relationship-bound secondary token may act
+   * for, and the relationship it is bound to.
+   */
+  async delegation(token: TokenRef): Promise<{ primary: string; twinId: string } | undefined> {
+    if (!token.twinId || !this.profileRow() || this.tokenProblem(token)) return undefined;
+    const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE activation_id = ? AND state = 'active'", token.twinId);
+    return rel ? { primary: rel.primary_address, twinId: rel.activation_id } : undefined;
+  }
+
+  /**
+   * RFC 8628 §3.4/3.5: one poll of a device grant. The grant is approved when the primary activated
+   * the twin with the grant's activation code; then it yields one relationship-bound token, once.
+   */
+  async pollDeviceGrant(deviceCode: string, clientId: string): Promise<DevicePoll> {
+    const hash = base64url(await sha256(deviceCode));
+    const now = Date.now();
+    return this.tx((): DevicePoll => {
+      const profile = this.profileRow();
+      const grant = one<{ client_id: string; scope: string; code: string; expires_at: number; interval_s: number; last_poll_at: number | null; issued_at: number | null }>(
+        this.sql, "SELECT * FROM device_grant WHERE hash = ?", hash);
+      if (!profile || !grant || grant.client_id !== clientId) return { ok: false, error: "invalid_grant", description: "unknown device_code" };
+      if (grant.issued_at !== null) return { ok: false, error: "invalid_grant", description: "device_code was already exchanged" };
+      const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE via_code = ?", grant.code);
+      if (rel?.state === "active") {
+        this.sql.exec("UPDATE device_grant SET issued_at = ? WHERE hash = ?", now, hash);
+        return { ok: true, sub: profile.address, scope: grant.scope, twinId: rel.activation_id };
+      }
+      if (grant.last_poll_at !== null && now - grant.last_poll_at < grant.interval_s * 1000) {
+        this.sql.exec("UPDATE device_grant SET interval_s = interval_s + ?, last_poll_at = ? WHERE hash = ?", DEVICE_POLL_INTERVAL_S, now, hash);
+        return { ok: false, error: "slow_down", description: `poll at most every ${grant.interval_s + DEVICE_POLL_INTERVAL_S} s` };
+      }
+      this.sql.exec("UPDATE device_grant SET last_poll_at = ? WHERE hash = ?", now, hash);
+      if (rel) return { ok: false, error: "authorization_pending", description: "the activation is being completed" };
+      if (grant.expires_at <= now) return { ok: false, error: "expired_token", description: "the activation code expired before a primary used it" };
+      const current = one<{ code: string }>(this.sql, "SELECT code FROM current_code")?.code;
+      if (current !== grant.code) return { ok: false, error: "access_denied", description: "the activation code was replaced, used elsewhere or refused" };
+      return { ok: false, error: "authorization_pending", description: "waiting for the primary device to enter the activation code" };
+    });
+  }
+
   // ---------------------------------------------------------------- secondary device (HLF-SD-*)
 
   /**
    * HLF-SD-001..003, HLF-TE-005/006: a fresh one-time code for this secondary. A newer code
    * revokes the previous one; the code's MNO is the one that generated it.
    */
-  issueActivationCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number): Promise<Outcome<IssuedActivationCode>> {
-    return outcome(() => this.issueCode(primaryMno, homeMnos, ttlMs));
+  issueActivationCode(token: TokenRef, primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number, deviceGrant?: DeviceGrantRequest): Promise<Outcome<IssuedActivationCode>> {
+    return this.asHolderOf(token, () => this.issueCode(primaryMno, homeMnos, ttlMs, deviceGrant));
   }
 
-  private async issueCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number): Promise<IssuedActivationCode> {
+  /** The device authorization endpoint's entry (RFC 8628 §3.1): the subscriber was identified by its device-key assertion. */
+  authorizeDevice(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number, deviceGrant: DeviceGrantRequest): Promise<Outcome<IssuedActivationCode>> {
+    return outcome(() => this.issueCode(primaryMno, homeMnos, ttlMs, deviceGrant));
+  }
+
+  private async issueCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number, deviceGrant?: DeviceGrantRequest): Promise<IssuedActivationCode> {
     const profile = this.requireProfile();
     this.assertMayBecomeSecondary();
     const ownMno = { mcc: profile.mcc, mnc: profile.mnc };
@@ -287,6 +397,11 @@ export class SubscriberObject extends DurableObject<Env> {
       if (await this.env.ACTIVATION_CODES.getByName(candidate).issue({ secondary: profile.address, mno, expiresAt })) code = candidate;
     }
     if (!code) throw serviceError(503, "no free activation code, retry");
+    // The device code routes back to this object: it names the subscriber, then 32 random bytes.
+    const device = deviceGrant ? await (async () => {
+      const secret = `${base64url(new TextEncoder().encode(profile.address))}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+      return { secret, hash: base64url(await sha256(secret)) };
+    })() : undefined;
     const previous = this.tx(() => {
       // The role may have changed while the code object answered.
       const conflict = this.roleConflictAsSecondary();
@@ -296,6 +411,13 @@ export class SubscriberObject extends DurableObject<Env> {
         "INSERT INTO current_code (id, code, expires_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET code = excluded.code, expires_at = excluded.expires_at",
         code, expiresAt,
       );
+      if (device) {
+        this.sql.exec("DELETE FROM device_grant WHERE expires_at < ?", Date.now() - 24 * 3600_000);
+        this.sql.exec(
+          "INSERT INTO device_grant (hash, client_id, scope, code, expires_at, interval_s) VALUES (?, ?, ?, ?, ?, ?)",
+          device.hash, deviceGrant!.clientId, deviceGrant!.scope, code, expiresAt, DEVICE_POLL_INTERVAL_S,
+        );
+      }
       return { prev };
     });
     if ("conflict" in previous) {
@@ -306,7 +428,7 @@ export class SubscriberObject extends DurableObject<Env> {
       // Best effort: acceptPrimary also refuses any code but the current one.
       await this.env.ACTIVATION_CODES.getByName(previous.prev).revoke(profile.address).catch(() => undefined);
     }
-    return { code, mno, expiresAt };
+    return { code, mno, expiresAt, ...(device ? { deviceCode: device.secret, interval: DEVICE_POLL_INTERVAL_S } : {}) };
   }
 
   private roleConflictAsSecondary(): string | undefined {
@@ -327,11 +449,8 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-SD-006: the primary this secondary is twinned with, and the status. */
-  relationship(): Promise<Outcome<RelationshipRecord>> {
-    return outcome(() => {
-      this.requireProfile();
-      return this.relationshipRecord();
-    });
+  relationship(token: TokenRef): Promise<Outcome<RelationshipRecord>> {
+    return this.asHolderOf(token, () => this.relationshipRecord());
   }
 
   private relationshipRecord(): RelationshipRecord {
@@ -348,8 +467,8 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-SD-004, TE-002: the toggle takes effect at the primary's object, then here. */
-  toggleFromSecondary(status: TwinningStatus): Promise<Outcome<RelationshipRecord>> {
-    return outcome(() => this.toggleAsSecondary(status));
+  toggleFromSecondary(token: TokenRef, status: TwinningStatus): Promise<Outcome<RelationshipRecord>> {
+    return this.asHolderOf(token, () => this.toggleAsSecondary(status));
   }
 
   private async toggleAsSecondary(status: TwinningStatus): Promise<RelationshipRecord> {
@@ -366,8 +485,8 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-SD-007, TE-004: the secondary ends the relationship for good. */
-  leaveFromSecondary(): Promise<Outcome<void>> {
-    return outcome(async () => {
+  leaveFromSecondary(token: TokenRef): Promise<Outcome<void>> {
+    return this.asHolderOf(token, async () => {
       const profile = this.requireProfile();
       const rel = this.activeRelationship();
       await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
@@ -383,8 +502,8 @@ export class SubscriberObject extends DurableObject<Env> {
    * secondary's object, then the twin row committed here. The commit here is the decision; the
    * alarm on either side completes or undoes whatever a dead request left half-done.
    */
-  activateTwin(code: string, requestedName: string | undefined): Promise<Outcome<TwinRecord>> {
-    return outcome(() => this.activate(code, requestedName));
+  activateTwin(token: TokenRef, code: string, requestedName: string | undefined): Promise<Outcome<TwinRecord>> {
+    return this.asHolderOf(token, () => this.activate(code, requestedName));
   }
 
   private async activate(code: string, requestedName: string | undefined): Promise<TwinRecord> {
@@ -493,24 +612,19 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-PD-003, PD-006: every twin with its status. */
-  listTwins(): Promise<Outcome<TwinRecord[]>> {
-    return outcome(() => {
-      this.requireProfile();
+  listTwins(token: TokenRef): Promise<Outcome<TwinRecord[]>> {
+    return this.asHolderOf(token, () => {
       return this.sql.exec<TwinRow>("SELECT * FROM twin ORDER BY activated_at, secondary").toArray().map(twinRecord);
     });
   }
 
-  twin(twinId: string): Promise<Outcome<TwinRecord>> {
-    return outcome(() => {
-      this.requireProfile();
-      return this.twinRecord(twinId);
-    });
+  twin(token: TokenRef, twinId: string): Promise<Outcome<TwinRecord>> {
+    return this.asHolderOf(token, () => this.twinRecord(twinId));
   }
 
   /** HLF-PD-002, TE-002/003: toggle from the primary; Off keeps the relationship. */
-  toggleFromPrimary(twinId: string, status: TwinningStatus): Promise<Outcome<TwinRecord>> {
-    return outcome(async () => {
-      this.requireProfile();
+  toggleFromPrimary(token: TokenRef, twinId: string, status: TwinningStatus): Promise<Outcome<TwinRecord>> {
+    return this.asHolderOf(token, async () => {
       const secondary = this.tx(() => {
         const twin = this.findTwin(twinId);
         this.changeTwinStatus(twin, status, "primary");
@@ -522,9 +636,8 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** HLF-PD-004, TE-004: the primary ends the relationship for good. */
-  deactivateFromPrimary(twinId: string): Promise<Outcome<void>> {
-    return outcome(async () => {
-      this.requireProfile();
+  deactivateFromPrimary(token: TokenRef, twinId: string): Promise<Outcome<void>> {
+    return this.asHolderOf(token, async () => {
       this.tx(() => {
         const twin = this.findTwin(twinId);
         this.sql.exec("DELETE FROM twin WHERE secondary = ?", twin.secondary);
@@ -559,10 +672,10 @@ export class SubscriberObject extends DurableObject<Env> {
       if (!current || current.code !== offer.code || current.expires_at <= Date.now()) return "invalid-code" as const;
       this.sql.exec("DELETE FROM current_code");
       this.sql.exec(
-        `INSERT INTO relationship (id, activation_id, primary_address, mcc, mnc, name, status, version, state, deadline, activated_at, changed_at, changed_by)
-         VALUES (1, ?, ?, ?, ?, ?, 'On', 1, 'pending', ?, ?, ?, 'primary')`,
+        `INSERT INTO relationship (id, activation_id, primary_address, mcc, mnc, name, status, version, state, deadline, activated_at, changed_at, changed_by, via_code)
+         VALUES (1, ?, ?, ?, ?, ?, 'On', 1, 'pending', ?, ?, ?, 'primary', ?)`,
         offer.activationId, offer.primary, offer.primaryMno.mcc, offer.primaryMno.mnc, offer.name,
-        Date.now() + ACTIVATION_DEADLINE_MS, offer.activatedAt, offer.activatedAt,
+        Date.now() + ACTIVATION_DEADLINE_MS, offer.activatedAt, offer.activatedAt, offer.code,
       );
       return "accepted" as const;
     });

@@ -1,0 +1,88 @@
+// Client authentication at the token, device authorization, revocation and introspection
+// endpoints: client_secret_basic (RFC 6749 §2.3.1), client_secret_post, private_key_jwt
+// (RFC 7523 §2.2) and none for public clients (RFC 6749 §2.1, only with the grants that allow it).
+import { decodeJwt } from "jose";
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
+import type { RegisteredClient } from "./client-object";
+import { OAuthError } from "./errors";
+
+export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface AuthenticatedClient extends RegisteredClient {
+  /** False for public clients, which proved nothing about themselves. */
+  confidential: boolean;
+}
+
+const unknown = () => new OAuthError("invalid_client", "unknown client or wrong credentials");
+
+function basicCredentials(header: string): [string, string] {
+  const m = header.match(/^Basic\s+([A-Za-z0-9+/]+=*)$/i);
+  if (!m) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
+  try {
+    const decoded = atob(m[1]!);
+    const colon = decoded.indexOf(":");
+    if (colon < 0) throw new Error();
+    const unescape = (s: string) => decodeURIComponent(s.replace(/\+/g, " "));
+    return [unescape(decoded.slice(0, colon)), unescape(decoded.slice(colon + 1))];
+  } catch {
+    throw new OAuthError("invalid_client", "malformed Basic credentials");
+  }
+}
+
+/** `audiences`: what a private_key_jwt assertion may name as `aud` (the endpoint URL or the issuer). */
+export async function authenticateClient(c: Context<AppEnv>, form: URLSearchParams, audiences: string[]): Promise<AuthenticatedClient> {
+  const header = c.req.header("authorization");
+  const assertionType = form.get("client_assertion_type");
+  const methods = [header !== undefined, form.has("client_secret"), assertionType !== null].filter(Boolean).length;
+  if (methods > 1) throw new OAuthError("invalid_request", "more than one client authentication method");
+  const clients = c.env.OAUTH_CLIENTS;
+
+  if (header !== undefined) {
+    const [id, secret] = basicCredentials(header);
+    if (!CLIENT_ID.test(id)) throw unknown();
+    const client = await clients.getByName(id).authenticateSecret(secret);
+    if (!client) throw unknown();
+    return { ...client, confidential: true };
+  }
+  if (assertionType !== null) {
+    if (assertionType !== CLIENT_ASSERTION_TYPE) throw new OAuthError("invalid_client", "unsupported client_assertion_type");
+    const assertion = form.get("client_assertion");
+    if (!assertion) throw new OAuthError("invalid_request", "client_assertion missing");
+    let iss: unknown;
+    try {
+      iss = decodeJwt(assertion).iss;
+    } catch {
+      throw new OAuthError("invalid_client", "client_assertion is not a JWT");
+    }
+    const id = form.get("client_id") ?? iss;
+    if (typeof id !== "string" || !CLIENT_ID.test(id) || id !== iss) throw unknown();
+    const result = await clients.getByName(id).authenticateAssertion(assertion, audiences);
+    if (!result.client) throw new OAuthError("invalid_client", result.reason ?? "client assertion rejected");
+    return { ...result.client, confidential: true };
+  }
+  const id = form.get("client_id");
+  if (!id || !CLIENT_ID.test(id)) throw new OAuthError("invalid_client", "client authentication required");
+  if (form.has("client_secret")) {
+    const client = await clients.getByName(id).authenticateSecret(form.get("client_secret")!);
+    if (!client) throw unknown();
+    return { ...client, confidential: true };
+  }
+  const client = await clients.getByName(id).info();
+  if (!client || client.authMethod !== "none") throw new OAuthError("invalid_client", "client authentication required");
+  return { ...client, confidential: false };
+}
+
+/** RFC 6749 §3.3: the requested scopes, every one of which the client must be registered for. */
+export function grantedScopes(client: RegisteredClient, requested: string | null, allowed?: readonly string[]): string[] {
+  const registered = client.scopes.filter((s) => !allowed || allowed.includes(s));
+  if (requested === null || requested.trim() === "") {
+    if (registered.length === 0) throw new OAuthError("invalid_scope", "no scope the client is registered for fits this grant");
+    return registered;
+  }
+  const scopes = [...new Set(requested.split(" ").filter(Boolean))];
+  const notAllowed = scopes.filter((s) => !registered.includes(s));
+  if (notAllowed.length) throw new OAuthError("invalid_scope", `scope not available to this client for this grant: ${notAllowed.join(" ")}`);
+  return scopes;
+}

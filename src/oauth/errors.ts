@@ -1,0 +1,59 @@
+// RFC 6749 §5.2 errors (and RFC 8628 §3.5 for device polling). OAuth endpoints answer in this
+// form rather than the OMA envelope, because that is what OAuth client libraries parse.
+import type { Context } from "hono";
+
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "unsupported_token_type"
+  | "authorization_pending"
+  | "slow_down"
+  | "expired_token"
+  | "access_denied";
+
+export class OAuthError extends Error {
+  constructor(
+    readonly code: OAuthErrorCode,
+    readonly description: string,
+  ) {
+    super(description);
+  }
+}
+
+export const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
+
+export function oauthErrorResponse(c: Context, err: OAuthError): Response {
+  const status = err.code === "invalid_client" ? 401 : 400;
+  const headers: Record<string, string> = { ...NO_STORE };
+  if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="oma-edge", charset="UTF-8"';
+  return c.json({ error: err.code, error_description: err.description }, status, headers);
+}
+
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** An application/x-www-form-urlencoded body (RFC 6749 §3.2), each parameter at most once. */
+export async function readForm(c: Context): Promise<URLSearchParams> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) throw new OAuthError("invalid_request", "body must be application/x-www-form-urlencoded");
+  const bytes = await c.req.arrayBuffer();
+  if (bytes.byteLength > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "request body too large");
+  const form = new URLSearchParams(new TextDecoder().decode(bytes));
+  for (const key of new Set(form.keys())) {
+    if (form.getAll(key).length > 1) throw new OAuthError("invalid_request", `parameter ${key} repeated`);
+  }
+  return form;
+}
+
+/** Runs an OAuth endpoint: its OAuthErrors become RFC 6749 answers; anything else is the app's. */
+export async function oauthEndpoint(c: Context, fn: () => Promise<Response>): Promise<Response> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OAuthError) return oauthErrorResponse(c, err);
+    throw err;
+  }
+}

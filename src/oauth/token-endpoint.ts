@@ -1,0 +1,171 @@
+// The token endpoint (RFC 6749 §3.2) and its grants. Each grant checks what the RFC asks and
+// hands a grant (subject, scopes, bindings) to one issuing function.
+import { decodeJwt } from "jose";
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
+import { fromBase64url } from "../http/crypto";
+import { TEL_URI } from "../twinning/schemas";
+import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
+import { NO_STORE, OAuthError, readForm } from "./errors";
+import { familyIdOf } from "./token-family-object";
+import { issueAccessToken, issuerOf, tokenRef, verifyAccessToken, InvalidTokenError } from "./tokens";
+
+export const GRANT = {
+  jwtBearer: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+  clientCredentials: "client_credentials",
+  authorizationCode: "authorization_code",
+  refreshToken: "refresh_token",
+  deviceCode: "urn:ietf:params:oauth:grant-type:device_code",
+  tokenExchange: "urn:ietf:params:oauth:grant-type:token-exchange",
+} as const;
+export const ALL_GRANTS: string[] = Object.values(GRANT);
+/** Grants a public client (no credentials) may use: those bound by PKCE, a device code, or rotation. */
+export const PUBLIC_CLIENT_GRANTS: readonly string[] = [GRANT.authorizationCode, GRANT.refreshToken, GRANT.deviceCode];
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+/** Scopes that only make sense for a given grant. */
+const SUBSCRIBER_SCOPES = ["twinning:primary", "twinning:secondary"] as const;
+
+interface Grant {
+  sub: string;
+  scope: string[];
+  twinId?: string;
+  act?: { sub: string };
+  /** Start a refresh-token family beside the access token. */
+  refreshable?: boolean;
+  /** An existing family this access token belongs to, and its rotated refresh token. */
+  familyId?: string;
+  refreshToken?: string;
+  /** The authorization code the family comes from, so a replay of the code can revoke it. */
+  codeId?: string;
+}
+
+type Ctx = Context<AppEnv>;
+const required = (form: URLSearchParams, name: string) => {
+  const value = form.get(name);
+  if (!value) throw new OAuthError("invalid_request", `${name} missing`);
+  return value;
+};
+
+async function jwtBearer(c: Ctx, form: URLSearchParams, client: AuthenticatedClient, issuer: string): Promise<Grant> {
+  const assertion = required(form, "assertion");
+  let subject: unknown;
+  try {
+    subject = decodeJwt(assertion).sub;
+  } catch {
+    throw new OAuthError("invalid_grant", "assertion is not a JWT");
+  }
+  if (typeof subject !== "string" || !TEL_URI.test(subject)) throw new OAuthError("invalid_grant", "assertion sub must be a tel: URI");
+  const scope = grantedScopes(client, form.get("scope"), SUBSCRIBER_SCOPES);
+  const verdict = await c.env.SUBSCRIBERS.getByName(subject).verifyDeviceAssertion(assertion, client.clientId, [`${issuer}/oauth/token`, issuer]);
+  if (!verdict.ok) throw new OAuthError("invalid_grant", verdict.reason);
+  return { sub: subject, scope };
+}
+
+async function clientCredentials(_c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
+  // 2-legged: the client acts for itself, so subscriber scopes would name nobody's resources.
+  const scope = grantedScopes(client, form.get("scope"));
+  return { sub: client.clientId, scope };
+}
+
+async function authorizationCode(c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
+  const code = required(form, "code");
+  const redirectUri = required(form, "redirect_uri");
+  const verifier = required(form, "code_verifier");
+  if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier)) throw new OAuthError("invalid_grant", "code_verifier is not an RFC 7636 verifier");
+  const result = await c.env.OAUTH_CLIENTS.getByName(client.clientId).redeemAuthCode(code, redirectUri, verifier);
+  if (!result.ok) {
+    if (result.familyToRevoke) await c.env.TOKEN_FAMILIES.getByName(result.familyToRevoke).revoke();
+    throw new OAuthError("invalid_grant", result.reason);
+  }
+  return { sub: result.sub, scope: result.scope.split(" "), refreshable: client.grantTypes.includes(GRANT.refreshToken), codeId: result.codeId };
+}
+
+async function refreshToken(c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
+  const token = required(form, "refresh_token");
+  const familyId = familyIdOf(token);
+  if (!familyId) throw new OAuthError("invalid_grant", "unknown refresh token");
+  const rotation = await c.env.TOKEN_FAMILIES.getByName(familyId).rotate(token, client.clientId);
+  if (!rotation.ok) throw new OAuthError("invalid_grant", rotation.reason);
+  const granted = rotation.grant.scope.split(" ");
+  // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+  const requested = form.get("scope");
+  const scope = requested ? [...new Set(requested.split(" ").filter(Boolean))] : granted;
+  const wider = scope.filter((s) => !granted.includes(s));
+  if (wider.length) throw new OAuthError("invalid_scope", `not in the original grant: ${wider.join(" ")}`);
+  return { sub: rotation.grant.sub, scope, familyId, refreshToken: rotation.refreshToken };
+}
+
+async function deviceCode(c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
+  const code = required(form, "device_code");
+  const address = new TextDecoder().decode(fromBase64url(code.split(".")[0] ?? "") ?? new Uint8Array());
+  if (!TEL_URI.test(address)) throw new OAuthError("invalid_grant", "unknown device_code");
+  const poll = await c.env.SUBSCRIBERS.getByName(address).pollDeviceGrant(code, client.clientId);
+  if (!poll.ok) throw new OAuthError(poll.error, poll.description);
+  return { sub: poll.sub, scope: poll.scope.split(" "), twinId: poll.twinId };
+}
+
+/**
+ * HLF-SD-009 through RFC 8693: a twinned secondary presents its relationship-bound token and gets
+ * one whose subject is the primary, with itself as the actor. It lives as long as the relationship.
+ */
+async function tokenExchange(c: Ctx, form: URLSearchParams, client: AuthenticatedClient, issuer: string): Promise<Grant> {
+  const subjectToken = required(form, "subject_token");
+  if (required(form, "subject_token_type") !== ACCESS_TOKEN_TYPE) throw new OAuthError("invalid_request", "subject_token_type must be an access token");
+  const requestedType = form.get("requested_token_type");
+  if (requestedType && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError("invalid_request", "only access tokens are issued");
+  const scope = grantedScopes(client, form.get("scope") ?? "twinning:delegated", ["twinning:delegated"]);
+  let claims;
+  try {
+    claims = await verifyAccessToken(c.env, issuer, subjectToken);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) throw new OAuthError("invalid_grant", `subject_token: ${err.message}`);
+    throw err;
+  }
+  if (!TEL_URI.test(claims.sub) || !claims.twin_id) throw new OAuthError("invalid_grant", "subject_token is not a twinned secondary's relationship token");
+  const delegation = await c.env.SUBSCRIBERS.getByName(claims.sub).delegation(tokenRef(claims));
+  if (!delegation) throw new OAuthError("invalid_grant", "the twinning relationship of subject_token has ended");
+  return { sub: delegation.primary, scope, twinId: delegation.twinId, act: { sub: claims.sub } };
+}
+
+const GRANTS: Record<string, (c: Ctx, form: URLSearchParams, client: AuthenticatedClient, issuer: string) => Promise<Grant>> = {
+  [GRANT.jwtBearer]: jwtBearer,
+  [GRANT.clientCredentials]: clientCredentials,
+  [GRANT.authorizationCode]: authorizationCode,
+  [GRANT.refreshToken]: refreshToken,
+  [GRANT.deviceCode]: deviceCode,
+  [GRANT.tokenExchange]: tokenExchange,
+};
+
+export async function tokenEndpoint(c: Ctx): Promise<Response> {
+  const form = await readForm(c);
+  const issuer = issuerOf(c.env, c.req.url);
+  const grantType = form.get("grant_type");
+  const client = await authenticateClient(c, form, [`${issuer}/oauth/token`, issuer]);
+  if (!grantType) throw new OAuthError("invalid_request", "grant_type missing");
+  const grantFn = GRANTS[grantType];
+  if (!grantFn) throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported`);
+  if (!client.grantTypes.includes(grantType)) throw new OAuthError("unauthorized_client", `client is not registered for ${grantType}`);
+  if (!client.confidential && !PUBLIC_CLIENT_GRANTS.includes(grantType)) throw new OAuthError("unauthorized_client", `${grantType} needs client authentication`);
+
+  const grant = await grantFn(c, form, client, issuer);
+  const scope = grant.scope.join(" ");
+  const access = await issueAccessToken(c.env, issuer, {
+    sub: grant.sub,
+    client_id: client.clientId,
+    scope,
+    ...(grant.twinId ? { twin_id: grant.twinId } : {}),
+    ...(grant.act ? { act: grant.act } : {}),
+  });
+  const body: Record<string, unknown> = { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn, scope };
+  if (grantType === GRANT.tokenExchange) body.issued_token_type = ACCESS_TOKEN_TYPE;
+  if (grant.familyId) {
+    await c.env.TOKEN_FAMILIES.getByName(grant.familyId).recordAccessToken(access.jti, access.exp);
+    body.refresh_token = grant.refreshToken;
+  } else if (grant.refreshable) {
+    const familyId = crypto.randomUUID();
+    body.refresh_token = await c.env.TOKEN_FAMILIES.getByName(familyId).start(familyId, { clientId: client.clientId, sub: grant.sub, scope }, access.jti, access.exp);
+    if (grant.codeId) await c.env.OAUTH_CLIENTS.getByName(client.clientId).recordCodeFamily(grant.codeId, familyId);
+  }
+  return c.json(body, 200, NO_STORE);
+}

@@ -1,0 +1,120 @@
+// One object per refresh-token family (one authorization grant), named by the family id that
+// prefixes each of its refresh tokens. Rotation (RFC 9700 §4.14.2): each refresh token is good for
+// one use and is replaced; presenting a replaced one means it leaked, so the whole family is revoked,
+// with every access token it issued.
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { base64url, sha256 } from "../http/crypto";
+import { migrate, one } from "../http/sql";
+import { TEL_URI } from "../twinning/schemas";
+
+export interface FamilyGrant {
+  clientId: string;
+  sub: string;
+  scope: string;
+}
+
+export type Rotation = { ok: true; grant: FamilyGrant; refreshToken: string } | { ok: false; reason: string };
+
+const FAMILY_SCHEMA = [
+  `CREATE TABLE family (id INTEGER PRIMARY KEY CHECK (id = 1), family_id TEXT NOT NULL, client_id TEXT NOT NULL, sub TEXT NOT NULL,
+     scope TEXT NOT NULL, current_hash TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER);
+   CREATE TABLE used_hash (hash TEXT PRIMARY KEY);
+   CREATE TABLE access_token (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);`,
+];
+
+/** Absolute lifetime of a family: after it, the subscriber authorises the application again. */
+const FAMILY_LIFETIME_MS = 30 * 24 * 3600_000;
+
+export const familyIdOf = (refreshToken: string): string | undefined => refreshToken.match(/^([0-9a-f-]{36})\.[A-Za-z0-9_-]{43}$/)?.[1];
+
+export class TokenFamilyObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    migrate(ctx, FAMILY_SCHEMA);
+  }
+
+  private async newToken(familyId: string): Promise<{ token: string; hash: string }> {
+    const token = `${familyId}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+    return { token, hash: base64url(await sha256(token)) };
+  }
+
+  /** Starts the family with its first refresh token and the access token issued beside it. */
+  async start(familyId: string, grant: FamilyGrant, accessJti: string, accessExp: number): Promise<string> {
+    const { token, hash } = await this.newToken(familyId);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "INSERT INTO family (id, family_id, client_id, sub, scope, current_hash, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
+        familyId, grant.clientId, grant.sub, grant.scope, hash, Date.now() + FAMILY_LIFETIME_MS,
+      );
+      this.sql.exec("INSERT INTO access_token (jti, exp) VALUES (?, ?)", accessJti, accessExp);
+    });
+    await this.ctx.storage.setAlarm(Date.now() + FAMILY_LIFETIME_MS);
+    return token;
+  }
+
+  private family() {
+    return one<{ family_id: string; client_id: string; sub: string; scope: string; current_hash: string; expires_at: number; revoked_at: number | null }>(
+      this.sql, "SELECT * FROM family");
+  }
+
+  /** Spends `refreshToken` and hands out its successor; a replayed one revokes the family. */
+  async rotate(refreshToken: string, clientId: string): Promise<Rotation> {
+    const presented = base64url(await sha256(refreshToken));
+    const next = await this.newToken(familyIdOf(refreshToken) ?? "");
+    const result = this.ctx.storage.transactionSync((): Rotation | "reuse" => {
+      const f = this.family();
+      if (!f || f.client_id !== clientId) return { ok: false, reason: "unknown refresh token" };
+      if (f.revoked_at !== null) return { ok: false, reason: "refresh token was revoked" };
+      if (f.expires_at <= Date.now()) return { ok: false, reason: "refresh token expired" };
+      if (presented !== f.current_hash) {
+        if (one(this.sql, "SELECT 1 AS x FROM used_hash WHERE hash = ?", presented)) return "reuse";
+        return { ok: false, reason: "unknown refresh token" };
+      }
+      this.sql.exec("INSERT INTO used_hash (hash) VALUES (?)", presented);
+      this.sql.exec("UPDATE family SET current_hash = ?", next.hash);
+      return { ok: true, grant: { clientId: f.client_id, sub: f.sub, scope: f.scope }, refreshToken: next.token };
+    });
+    if (result === "reuse") {
+      await this.revoke();
+      return { ok: false, reason: "refresh token was already used; the grant is revoked" };
+    }
+    return result;
+  }
+
+  async recordAccessToken(jti: string, exp: number): Promise<void> {
+    this.sql.exec("INSERT OR IGNORE INTO access_token (jti, exp) VALUES (?, ?)", jti, exp);
+  }
+
+  /** The family's grant when `refreshToken` is its live token (introspection). */
+  async introspect(refreshToken: string): Promise<(FamilyGrant & { exp: number }) | undefined> {
+    const f = this.family();
+    if (!f || f.revoked_at !== null || f.expires_at <= Date.now()) return undefined;
+    if (base64url(await sha256(refreshToken)) !== f.current_hash) return undefined;
+    return { clientId: f.client_id, sub: f.sub, scope: f.scope, exp: Math.floor(f.expires_at / 1000) };
+  }
+
+  async clientId(): Promise<string | undefined> {
+    return this.family()?.client_id;
+  }
+
+  /** Revokes the refresh token and every access token of the family (RFC 7009 §2.1). */
+  async revoke(): Promise<void> {
+    const f = this.family();
+    if (!f) return;
+    this.sql.exec("UPDATE family SET revoked_at = COALESCE(revoked_at, ?)", Date.now());
+    const nowS = Math.floor(Date.now() / 1000);
+    const tokens = this.sql.exec<{ jti: string; exp: number }>("SELECT jti, exp FROM access_token WHERE exp > ?", nowS).toArray();
+    if (tokens.length === 0) return;
+    if (TEL_URI.test(f.sub)) await this.env.SUBSCRIBERS.getByName(f.sub).revokeAccessTokens(tokens);
+    else await Promise.all(tokens.map((t) => this.env.OAUTH_CLIENTS.getByName(f.client_id).revokeToken(t.jti, t.exp)));
+  }
+
+  override async alarm(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    migrate(this.ctx, FAMILY_SCHEMA);
+  }
+}
