@@ -93,8 +93,16 @@ async function readTicket(c: Ctx, ticket: string): Promise<ConsentTicket | undef
   }
 }
 
+/** What each scope lets the application do, in the subscriber's words rather than the developer's. */
+const CONSENT_TEXT: Record<string, string> = {
+  "twinning:primary": "Twin watches, cars and other devices with your line, list them, switch them on or off, and remove them.",
+  "twinning:secondary": "Twin this device with your phone's line, see its twinning status, switch it on or off, and end it.",
+};
+
 function consentPage(client: RegisteredClient, ticket: string, subscriber: string, scopes: string[]): string {
-  const items = scopes.map((s) => `<li><strong>${escapeHtml(s)}</strong>: ${escapeHtml(isScope(s) ? SCOPES[s] : s)}</li>`).join("");
+  const items = scopes
+    .map((s) => `<li><strong>${escapeHtml(s)}</strong>: ${escapeHtml(CONSENT_TEXT[s] ?? (isScope(s) ? SCOPES[s] : s))}</li>`)
+    .join("");
   return page(
     `Authorise ${client.name}`,
     `<h1><span id="client-name">${escapeHtml(client.name)}</span> asks for access</h1>
