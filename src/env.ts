@@ -3,6 +3,7 @@ import type { ActivationCodeObject } from "./twinning/activation-code-object";
 import type { OAuthClientObject } from "./oauth/client-object";
 import type { SigningKeysObject } from "./oauth/signing-keys-object";
 import type { TokenFamilyObject } from "./oauth/token-family-object";
+import type { NotificationChannelObject } from "./notify/channel-object";
 
 export interface Env {
   SUBSCRIBERS: DurableObjectNamespace<SubscriberObject>;
@@ -10,6 +11,7 @@ export interface Env {
   OAUTH_CLIENTS: DurableObjectNamespace<OAuthClientObject>;
   SIGNING_KEYS: DurableObjectNamespace<SigningKeysObject>;
   TOKEN_FAMILIES: DurableObjectNamespace<TokenFamilyObject>;
+  CHANNELS: DurableObjectNamespace<NotificationChannelObject>;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;
@@ -25,6 +27,10 @@ export interface Env {
    */
   SUBSCRIBER_IDENTIFICATION?: string;
   TRUSTED_SUBSCRIBER_HEADER?: string;
+  /** "true" only in local development: callbacks may use http on loopback. */
+  CALLBACK_ALLOW_LOOPBACK?: string;
+  /** How long a failing notification is retried before it is dropped and counted (default 86400). */
+  NOTIFY_RETRY_WINDOW_SECONDS?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { correlator: string; auth?: import("./http/auth").TokenContext } };

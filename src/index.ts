@@ -8,6 +8,7 @@ import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
 import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
+import { notifyRoutes } from "./notify/routes";
 import { renderReference } from "./docs/reference-page";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -15,6 +16,7 @@ export { ActivationCodeObject } from "./twinning/activation-code-object";
 export { OAuthClientObject } from "./oauth/client-object";
 export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
+export { NotificationChannelObject } from "./notify/channel-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -30,11 +32,13 @@ app.use(
 );
 app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);
+app.use("/notificationchannel/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
+app.route("/", notifyRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -53,7 +57,8 @@ const openApiConfig = {
     title: "oma-edge",
     version: "1.0.0",
     description:
-      "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0), its OAuth 2.0 token endpoint, and the operator admin API. " +
+      "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0) with its notifications and the OMA Notification Channel, " +
+      "the OAuth 2.0 authorization server (Autho4API), and the operator admin API. " +
       "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
   },
 };

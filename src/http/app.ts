@@ -31,7 +31,8 @@ export const correlator: MiddlewareHandler<AppEnv> = async (c, next) => {
   const id = given && CORRELATOR.test(given) ? given : crypto.randomUUID();
   c.set("correlator", id);
   await next();
-  c.res.headers.set("x-correlator", id);
+  // A WebSocket upgrade's 101 comes from the channel object with immutable headers.
+  if (c.res.status !== 101) c.res.headers.set("x-correlator", id);
 };
 
 /** JSON bodies must say so; anything else is refused before it is parsed. */

@@ -23,8 +23,9 @@ function bearer(c: Context): string | undefined {
 const invalidToken = (why: string) =>
   new ApiError(401, "POL0001", [`invalid_token: ${why}`], { "WWW-Authenticate": `Bearer error="invalid_token", error_description="${why}"` });
 
-/** RFC 6750: a valid access token carrying `scope`, else 401 invalid_token or 403 insufficient_scope. */
-export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+/** RFC 6750: a valid access token carrying one of `scopes`, else 401 invalid_token or 403 insufficient_scope. */
+export function requireScope(...scopes: Scope[]): MiddlewareHandler<AppEnv> {
+  const wanted = scopes.join(" ");
   return async (c, next) => {
     const token = bearer(c);
     if (!token) throw invalidToken("missing bearer token");
@@ -35,13 +36,13 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
       if (err instanceof InvalidTokenError) throw invalidToken(err.message);
       throw err;
     }
-    const scopes = claims.scope.split(" ");
-    if (!scopes.includes(scope)) {
-      throw new ApiError(403, "POL0001", [`insufficient_scope: ${scope} required`], {
-        "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${scope}"`,
+    const granted = claims.scope.split(" ");
+    if (!scopes.some((s) => granted.includes(s))) {
+      throw new ApiError(403, "POL0001", [`insufficient_scope: ${wanted} required`], {
+        "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${wanted}"`,
       });
     }
-    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes, token: tokenRef(claims) });
+    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes: granted, token: tokenRef(claims) });
     await next();
   };
 }

@@ -11,6 +11,7 @@ import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
 import type { TokenRef } from "../oauth/tokens";
 import { base64url, sha256 } from "../http/crypto";
+import { NOTIFY_SCHEMA, NotificationQueue, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
 import type { Mno, TwinningStatus } from "./schemas";
 
 export type Actor = "primary" | "secondary";
@@ -89,7 +90,7 @@ type OutboxMessage =
   | { method: "confirmActivation"; activationId: string }
   | { method: "abortActivation"; activationId: string }
   | { method: "applyStatus"; activationId: string; change: StatusChange }
-  | { method: "relationshipEnded"; activationId: string }
+  | { method: "relationshipEnded"; activationId: string; by: Actor }
   | { method: "secondaryLeft"; secondary: string; activationId: string };
 
 /** HLF-TE-005 brute-force guard: failed codes per primary and the window they count in. */
@@ -127,6 +128,8 @@ const SCHEMA = [
    CREATE TABLE device_grant (hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, scope TEXT NOT NULL, code TEXT NOT NULL,
      expires_at INTEGER NOT NULL, interval_s INTEGER NOT NULL, last_poll_at INTEGER, issued_at INTEGER);
    ALTER TABLE relationship ADD COLUMN via_code TEXT;`,
+  // v3 (notifications): subscriptions and their ordered delivery queue
+  NOTIFY_SCHEMA,
 ];
 
 interface ProfileRow extends Record<string, SqlStorageValue> {
@@ -175,11 +178,13 @@ const twinRecord = (r: TwinRow): TwinRecord => ({
 
 export class SubscriberObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly notifications: NotificationQueue;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     migrate(ctx, SCHEMA);
+    this.notifications = new NotificationQueue(this.sql, env);
   }
 
   private tx<T>(fn: () => T): T {
@@ -234,14 +239,14 @@ export class SubscriberObject extends DurableObject<Env> {
       const profile = this.profileRow();
       if (!profile) return false;
       for (const twin of this.sql.exec<TwinRow>("SELECT * FROM twin").toArray()) {
-        this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id });
+        this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id, by: "primary" });
       }
       for (const r of this.sql.exec<{ activation_id: string; secondary: string | null }>("SELECT activation_id, secondary FROM reservation").toArray()) {
         if (r.secondary) this.enqueue(r.secondary, { method: "abortActivation", activationId: r.activation_id });
       }
       const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship");
       if (rel) this.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
-      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM profile;");
+      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM delivery; DELETE FROM subscription; DELETE FROM profile;");
       return true;
     });
     await this.drainOutbox();
@@ -477,7 +482,7 @@ export class SubscriberObject extends DurableObject<Env> {
     const change = await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
     if (!change) {
       // The primary ended the relationship meanwhile; its outbox message may still be in flight.
-      await this.relationshipEnded(rel.activation_id);
+      await this.relationshipEnded(rel.activation_id, "primary");
       throw notFound("relationship", "twinning relationship");
     }
     await this.applyStatus(rel.activation_id, change);
@@ -490,7 +495,7 @@ export class SubscriberObject extends DurableObject<Env> {
       const profile = this.requireProfile();
       const rel = this.activeRelationship();
       await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
-      await this.relationshipEnded(rel.activation_id);
+      await this.relationshipEnded(rel.activation_id, "secondary");
     });
   }
 
@@ -569,6 +574,7 @@ export class SubscriberObject extends DurableObject<Env> {
         secondary, name, activationId, redemption.mno.mcc, redemption.mno.mnc, now, now,
       );
       this.enqueue(secondary, { method: "confirmActivation", activationId });
+      this.notify({ event: "Activated", primary: profile.address, secondary, name, status: "On", actor: "primary", at: now });
       return true;
     });
     if (!committed) {
@@ -641,18 +647,20 @@ export class SubscriberObject extends DurableObject<Env> {
       this.tx(() => {
         const twin = this.findTwin(twinId);
         this.sql.exec("DELETE FROM twin WHERE secondary = ?", twin.secondary);
-        this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id });
+        this.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id, by: "primary" });
+        this.notify({ event: "Deactivated", primary: this.profileRow()!.address, secondary: twin.secondary, name: twin.name, actor: "primary", at: Date.now() });
       });
       await this.drainOutbox();
     });
   }
 
-  /** The one place a twin's status changes. Notifications (issue 4) hook in here, in the same transaction. */
+  /** The one place a twin's status changes; its notifications are queued in the same transaction. */
   private changeTwinStatus(twin: TwinRow, status: TwinningStatus, by: Actor): StatusChange {
     if (twin.status === status) return { status, version: twin.version, at: twin.changed_at, by: twin.changed_by };
     const change: StatusChange = { status, version: twin.version + 1, at: Date.now(), by };
     this.sql.exec("UPDATE twin SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE secondary = ?", status, change.version, change.at, by, twin.secondary);
     this.enqueue(twin.secondary, { method: "applyStatus", activationId: twin.activation_id, change });
+    this.notify({ event: "StatusChanged", primary: this.profileRow()!.address, secondary: twin.secondary, name: twin.name, status, actor: by, at: change.at });
     return change;
   }
 
@@ -684,7 +692,12 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   async confirmActivation(activationId: string): Promise<void> {
-    this.sql.exec("UPDATE relationship SET state = 'active', deadline = NULL WHERE activation_id = ? AND state = 'pending'", activationId);
+    this.tx(() => {
+      if (this.sql.exec("UPDATE relationship SET state = 'active', deadline = NULL WHERE activation_id = ? AND state = 'pending'", activationId).rowsWritten === 0) return;
+      const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship")!;
+      this.notify({ event: "Activated", primary: rel.primary_address, secondary: this.profileRow()?.address ?? "", name: rel.name, status: rel.status, actor: "primary", at: rel.activated_at });
+    });
+    await this.scheduleAlarm();
   }
 
   async abortActivation(activationId: string): Promise<void> {
@@ -702,14 +715,26 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** On the secondary: a status decided by the primary. Older versions are ignored. */
   async applyStatus(activationId: string, change: StatusChange): Promise<void> {
-    this.sql.exec(
-      "UPDATE relationship SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE activation_id = ? AND version < ?",
-      change.status, change.version, change.at, change.by, activationId, change.version,
-    );
+    this.tx(() => {
+      const applied = this.sql.exec(
+        "UPDATE relationship SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE activation_id = ? AND version < ?",
+        change.status, change.version, change.at, change.by, activationId, change.version,
+      ).rowsWritten > 0;
+      const rel = applied ? one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE state = 'active'") : undefined;
+      // HLF-SD-008: the secondary hears of a toggle once it has taken effect (and only of newer ones: order holds).
+      if (rel) this.notify({ event: "StatusChanged", primary: rel.primary_address, secondary: this.profileRow()?.address ?? "", name: rel.name, status: change.status, actor: change.by, at: change.at });
+    });
+    await this.scheduleAlarm();
   }
 
-  async relationshipEnded(activationId: string): Promise<void> {
-    this.sql.exec("DELETE FROM relationship WHERE activation_id = ?", activationId);
+  async relationshipEnded(activationId: string, by: Actor): Promise<void> {
+    this.tx(() => {
+      const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE activation_id = ?", activationId);
+      if (!rel) return;
+      this.sql.exec("DELETE FROM relationship WHERE activation_id = ?", activationId);
+      if (rel.state === "active") this.notify({ event: "Deactivated", primary: rel.primary_address, secondary: this.profileRow()?.address ?? "", name: rel.name, actor: by, at: Date.now() });
+    });
+    await this.scheduleAlarm();
   }
 
   /** On the primary: the secondary toggled (HLF-SD-004). Undefined when the twin is gone. */
@@ -726,8 +751,11 @@ export class SubscriberObject extends DurableObject<Env> {
   /** On the primary: the secondary ended the relationship (HLF-SD-007). */
   async secondaryLeft(secondary: string, activationId: string): Promise<void> {
     this.tx(() => {
-      if (this.sql.exec("DELETE FROM twin WHERE secondary = ? AND activation_id = ?", secondary, activationId).rowsWritten > 0) {
-        this.enqueue(secondary, { method: "relationshipEnded", activationId }, Date.now() + OUTBOX_RETRY_BASE_MS);
+      const twin = one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ? AND activation_id = ?", secondary, activationId);
+      if (twin) {
+        this.sql.exec("DELETE FROM twin WHERE secondary = ?", secondary);
+        this.enqueue(secondary, { method: "relationshipEnded", activationId, by: "secondary" }, Date.now() + OUTBOX_RETRY_BASE_MS);
+        this.notify({ event: "Deactivated", primary: this.profileRow()?.address ?? "", secondary, name: twin.name, actor: "secondary", at: Date.now() });
       }
     });
     await this.scheduleAlarm();
@@ -749,7 +777,7 @@ export class SubscriberObject extends DurableObject<Env> {
       case "applyStatus":
         return peer.applyStatus(message.activationId, message.change);
       case "relationshipEnded":
-        return peer.relationshipEnded(message.activationId);
+        return peer.relationshipEnded(message.activationId, message.by ?? "primary");
       case "secondaryLeft":
         return peer.secondaryLeft(message.secondary, message.activationId);
     }
@@ -781,10 +809,11 @@ export class SubscriberObject extends DurableObject<Env> {
         SELECT MIN(next_at) AS t FROM outbox
         UNION ALL SELECT MIN(deadline) FROM reservation
         UNION ALL SELECT deadline FROM relationship WHERE state = 'pending'
-        UNION ALL SELECT MIN(at) + ${FAILED_CODE_WINDOW_MS} FROM failed_code)`)?.t;
+        UNION ALL SELECT MIN(at) + ${FAILED_CODE_WINDOW_MS} FROM failed_code
+        UNION ALL SELECT MIN(next_at) FROM delivery)`)?.t;
     const due = [next, at].filter((t): t is number => typeof t === "number");
     if (due.length === 0) return;
-    const when = Math.min(...due);
+    const when = Math.max(Date.now(), Math.min(...due));
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > when) await this.ctx.storage.setAlarm(when);
   }
@@ -811,5 +840,54 @@ export class SubscriberObject extends DurableObject<Env> {
       }
     }
     await this.drainOutbox();
+    await this.notifications.deliverDue({ allowLoopback: this.env.CALLBACK_ALLOW_LOOPBACK === "true", retryWindowMs: notifyRetryWindowMs(this.env) });
+    await this.scheduleAlarm();
   }
+
+  // ---------------------------------------------------------------- notifications (HLF-PD-007, SD-008)
+
+  /** Queues an event for this subscriber's subscriptions; the alarm delivers it. Inside the change's transaction. */
+  private notify(event: TwinningEvent): void {
+    if (event.secondary === "" || event.primary === "") return;
+    this.notifications.enqueue(event);
+  }
+
+  subscribe(token: TokenRef, s: NewSubscription): Promise<Outcome<{ subscription: SubscriptionRecord; signingSecret?: string; created: boolean }>> {
+    return this.asHolderOf(token, () => {
+      try {
+        return this.notifications.subscribe(s);
+      } catch (err) {
+        if (err instanceof RangeError) throw new ApiError(403, "POL0001", [err.message]);
+        throw err;
+      }
+    });
+  }
+
+  subscriptions(token: TokenRef): Promise<Outcome<SubscriptionRecord[]>> {
+    return this.asHolderOf(token, () => this.notifications.list());
+  }
+
+  subscription(token: TokenRef, id: string): Promise<Outcome<SubscriptionRecord>> {
+    return this.asHolderOf(token, () => {
+      const s = this.notifications.get(id);
+      if (!s) throw notFound("subscriptionId", id);
+      return s;
+    });
+  }
+
+  unsubscribe(token: TokenRef, id: string): Promise<Outcome<void>> {
+    return this.asHolderOf(token, () => {
+      if (!this.notifications.unsubscribe(id)) throw notFound("subscriptionId", id);
+    });
+  }
+
+  /** Delivery counters, for the operator and for tests. */
+  async notificationStats(): Promise<{ delivered: number; dropped: number; queued: number }> {
+    return this.notifications.stats();
+  }
+}
+
+function notifyRetryWindowMs(env: Env): number {
+  const s = Number(env.NOTIFY_RETRY_WINDOW_SECONDS ?? 86_400);
+  return (Number.isFinite(s) && s > 0 ? s : 86_400) * 1000;
 }
