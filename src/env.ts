@@ -4,6 +4,7 @@ import type { OAuthClientObject } from "./oauth/client-object";
 import type { SigningKeysObject } from "./oauth/signing-keys-object";
 import type { TokenFamilyObject } from "./oauth/token-family-object";
 import type { NotificationChannelObject } from "./notify/channel-object";
+import type { DeviceObject } from "./dm/device-object";
 
 export interface Env {
   SUBSCRIBERS: DurableObjectNamespace<SubscriberObject>;
@@ -12,6 +13,7 @@ export interface Env {
   SIGNING_KEYS: DurableObjectNamespace<SigningKeysObject>;
   TOKEN_FAMILIES: DurableObjectNamespace<TokenFamilyObject>;
   CHANNELS: DurableObjectNamespace<NotificationChannelObject>;
+  DEVICES: DurableObjectNamespace<DeviceObject>;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;

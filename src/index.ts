@@ -9,6 +9,7 @@ import { oauthRoutes } from "./oauth/routes";
 import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
+import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { renderReference } from "./docs/reference-page";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -17,28 +18,33 @@ export { OAuthClientObject } from "./oauth/client-object";
 export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
+export { DeviceObject } from "./dm/device-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
 app.use("*", correlator);
-app.use(
-  "*",
+const limit = (maxSize: number) =>
   bodyLimit({
-    maxSize: MAX_BODY_BYTES,
+    maxSize,
     onError: () => {
-      throw new ApiError(413, "SVC0002", ["body", `request body larger than ${MAX_BODY_BYTES} bytes`]);
+      throw new ApiError(413, "SVC0002", ["body", `request body larger than ${maxSize} bytes`]);
     },
-  }),
-);
+  });
+// SyncML messages and DM jobs (large objects) may be bigger than the JSON APIs' bodies.
+const jsonLimit = limit(MAX_BODY_BYTES);
+const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
+app.use("*", (c, next) => (new URL(c.req.url).pathname.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
 app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
+app.use("/dm/v1/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
+app.route("/", dmRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -58,7 +64,7 @@ const openApiConfig = {
     version: "1.0.0",
     description:
       "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0) with its notifications and the OMA Notification Channel, " +
-      "the OAuth 2.0 authorization server (Autho4API), and the operator admin API. " +
+      "the OAuth 2.0 authorization server (Autho4API), OMA Device Management (SyncML DM 1.2 over XML and WBXML, with northbound jobs), and the operator admin API. " +
       "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
   },
 };

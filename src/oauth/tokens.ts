@@ -12,6 +12,7 @@ export const SCOPES = {
   "twinning:secondary": "Act as a secondary device: request activation codes, query, toggle and end its own relationship (HLF-SD-*).",
   "twinning:delegated":
     "Act on the primary's network services as its twinned secondary (HLF-SD-009): sub is the primary, act names the secondary. Ends with the relationship.",
+  "dm:manage": "Queue device-management jobs and read their results, management trees and notifications (DM web services, for service providers).",
 } as const;
 export type Scope = keyof typeof SCOPES;
 export const isScope = (s: string): s is Scope => Object.hasOwn(SCOPES, s);

@@ -1,0 +1,278 @@
+// OMA DM: the device-facing SyncML DM 1.2 endpoint (/dm), the operator's device provisioning,
+// and the northbound jobs, tree and notification resources that service providers use.
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { router } from "../http/app";
+import { requireAdmin, requireScope } from "../http/auth";
+import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
+import { errorResponses } from "../http/schemas";
+import { CodecError, decodeMessage, type Encoding } from "../codec";
+import type { JobCommandSpec } from "./jobs";
+
+type Ctx = Context<AppEnv>;
+export const dmRoutes = router();
+
+/** The four content types deployed DM clients send (spec README); the answer uses the same one. */
+const CONTENT_TYPES: Record<string, Encoding> = {
+  "application/vnd.syncml.dm+xml": "xml",
+  "application/vnd.syncml.dm+wbxml": "wbxml",
+  "application/vnd.syncml+xml": "xml",
+  "application/vnd.syncml+wbxml": "wbxml",
+};
+/** The codec's own limit; the device is told MaxMsgSize well below it. */
+export const MAX_DM_MESSAGE_BYTES = 1024 * 1024;
+const DEV_ID = /^[\x21-\x7e]{1,128}$/;
+
+const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+
+// ------------------------------------------------------------------ the device endpoint
+
+async function deviceMessage(c: Ctx, routedDevId?: string): Promise<Response> {
+  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const encoding = CONTENT_TYPES[type];
+  if (!encoding) throw new ApiError(415, "SVC0002", ["Content-Type", `one of ${Object.keys(CONTENT_TYPES).join(", ")}`]);
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.length > MAX_DM_MESSAGE_BYTES) throw new ApiError(413, "SVC0002", ["body", `a SyncML message of at most ${MAX_DM_MESSAGE_BYTES} bytes`]);
+  let message;
+  try {
+    message = decodeMessage(body, { encoding });
+  } catch (err) {
+    if (err instanceof CodecError) throw invalidInput("body", `malformed SyncML ${encoding.toUpperCase()}: ${err.message}`);
+    throw err;
+  }
+  const devId = message.header.source.locURI;
+  if (!DEV_ID.test(devId)) throw invalidInput("SyncHdr/Source/LocURI", "the device id");
+  if (routedDevId !== undefined && routedDevId !== devId) throw invalidInput("SyncHdr/Source/LocURI", "the device this RespURI belongs to");
+  if (message.header.verProto !== "DM/1.2") throw invalidInput("SyncHdr/VerProto", "DM/1.2");
+  const respUri = `${new URL(c.req.url).origin}/dm/s/${encodeURIComponent(devId)}`;
+  const hmac = c.req.header("x-syncml-hmac");
+  const answer = unwrap(await c.env.DEVICES.getByName(devId).handleMessage({ message, body, encoding, respUri, ...(hmac ? { hmac } : {}) }, type));
+  return new Response(answer.body, { status: 200, headers: answer.headers });
+}
+
+dmRoutes.post("/dm", (c) => deviceMessage(c));
+dmRoutes.post("/dm/s/:devId", (c) => deviceMessage(c, c.req.param("devId")));
+dmRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/dm",
+  summary: "SyncML DM 1.2 device endpoint (XML or WBXML)",
+  description:
+    "Devices send SyncML DM 1.2 packages as application/vnd.syncml.dm+xml, application/vnd.syncml.dm+wbxml or the generic application/vnd.syncml+xml / +wbxml, " +
+    "and get the answer in the same encoding. The server's SyncHdr carries a RespURI (/dm/s/{devId}) for the rest of the session. Authentication: " +
+    "syncml:auth-basic, syncml:auth-md5 (Cred) or syncml:auth-MAC (x-syncml-hmac header), challenged with 401/407 and a fresh NextNonce; the server authenticates " +
+    "itself with Cred (auth-md5) or a signed x-syncml-hmac response header.",
+  tags: ["Device management"],
+  request: { body: { required: true, content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.syncml.dm+xml": { schema: z.string() } } } },
+  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415) },
+});
+
+// ------------------------------------------------------------------ operator: device accounts
+
+const DevIdParam = z.object({
+  devId: z.string().regex(DEV_ID, "the device id the client sends as its LocURI").openapi({ param: { name: "devId", in: "path" }, example: "IMEI:493005100592800" }),
+});
+const AuthTypeSchema = z.enum(["syncml:auth-basic", "syncml:auth-md5", "syncml:auth-MAC"]);
+const DeviceAccountSchema = z
+  .object({
+    serverId: z.string().min(1).max(128),
+    authType: AuthTypeSchema,
+    clientUsername: z.string().min(1).max(128),
+    clientPassword: z.string().min(8).max(256).openapi({ description: "The device's DM password. Never returned." }),
+    serverPassword: z.string().min(8).max(256).openapi({ description: "The server's own secret (server authentication, package 0 digest). Never returned." }),
+    subscriber: z.string().regex(/^tel:\+[1-9][0-9]{1,14}$/).optional(),
+  })
+  .strict()
+  .openapi("DeviceAccount");
+const DeviceSchema = z
+  .object({
+    device: z.object({ devId: z.string(), serverId: z.string(), authType: AuthTypeSchema, clientUsername: z.string(), subscriber: z.string().optional(), resourceURL: z.string().url() }),
+  })
+  .openapi("Device");
+
+const deviceView = (c: Ctx, d: { devId: string; serverId: string; authType: z.infer<typeof AuthTypeSchema>; clientUsername: string; subscriber?: string }) => ({
+  device: { devId: d.devId, serverId: d.serverId, authType: d.authType, clientUsername: d.clientUsername, ...(d.subscriber ? { subscriber: d.subscriber } : {}), resourceURL: `${new URL(c.req.url).origin}/admin/v1/devices/${encodeURIComponent(d.devId)}` },
+});
+const admin = { middleware: requireAdmin, security: [{ adminToken: [] }], tags: ["Operator admin"] };
+
+dmRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/admin/v1/devices/{devId}",
+    summary: "Provision (or update) a managed device and its DM account",
+    ...admin,
+    request: { params: DevIdParam, body: { required: true, content: { "application/json": { schema: DeviceAccountSchema } } } },
+    responses: { 201: json(DeviceSchema, "Provisioned"), 200: json(DeviceSchema, "Updated"), ...errorResponses(400, 401, 413, 415) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    const { created, device } = await c.env.DEVICES.getByName(devId).provision({ devId, ...c.req.valid("json") });
+    return created ? c.json(deviceView(c, device), 201) : c.json(deviceView(c, device), 200);
+  },
+);
+
+dmRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/v1/devices/{devId}",
+    summary: "A managed device",
+    ...admin,
+    request: { params: DevIdParam },
+    responses: { 200: json(DeviceSchema, "The device"), ...errorResponses(401, 404) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    const device = await c.env.DEVICES.getByName(devId).device();
+    if (!device) throw notFound("devId", devId);
+    return c.json(deviceView(c, device), 200);
+  },
+);
+
+dmRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/admin/v1/devices/{devId}",
+    summary: "Remove a managed device with its jobs, tree and sessions",
+    ...admin,
+    request: { params: DevIdParam },
+    responses: { 204: { description: "Removed" }, ...errorResponses(401, 404) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    if (!(await c.env.DEVICES.getByName(devId).deprovision())) throw notFound("devId", devId);
+    return c.body(null, 204);
+  },
+);
+
+// ------------------------------------------------------------------ northbound: jobs, tree, notifications
+
+/** The operator's admin token, or a service provider's token with the dm:manage scope. */
+const requireManager: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const expected = c.env.ADMIN_TOKEN;
+  if (expected && c.req.header("authorization") === `Bearer ${expected}`) return next();
+  return requireScope("dm:manage")(c, next);
+};
+const manager = { middleware: requireManager, security: [{ bearerAuth: ["dm:manage"] }, { adminToken: [] as string[] }] as Record<string, string[]>[], tags: ["Device management"] };
+
+const Uri = z.string().min(1).max(1024).regex(/^[^\s]+$/, "a management tree URI");
+const CommandSchema: z.ZodType<JobCommandSpec> = z.lazy(() =>
+  z.union([
+    z.object({ kind: z.enum(["Get", "Delete"]), target: Uri }).strict(),
+    z.object({ kind: z.enum(["Add", "Replace"]), target: Uri, data: z.string().max(4 * 1024 * 1024).optional(), format: z.string().max(32).optional(), type: z.string().max(128).optional() }).strict(),
+    z.object({ kind: z.literal("Copy"), target: Uri, source: Uri }).strict(),
+    z.object({ kind: z.literal("Exec"), target: Uri, data: z.string().max(65_536).optional(), correlator: z.string().max(128).optional() }).strict(),
+    z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(CommandSchema).min(1).max(100) }).strict(),
+    z.object({ kind: z.literal("Alert"), code: z.enum(["1100", "1101", "1102", "1103", "1104"]), items: z.array(z.string().max(1024)).min(1).max(32), options: z.string().max(256).optional() }).strict(),
+  ]),
+) as z.ZodType<JobCommandSpec>;
+const JobRequestSchema = z.object({ commands: z.array(CommandSchema).min(1).max(100) }).strict().openapi("JobRequest");
+const JobSchema = z.object({ job: z.record(z.string(), z.unknown()) }).openapi("Job");
+const JobIdParam = DevIdParam.extend({ jobId: z.string().uuid().openapi({ param: { name: "jobId", in: "path" } }) });
+
+const jobView = (c: Ctx, devId: string, job: object & { jobId: string }) => ({ job: { ...job, resourceURL: `${new URL(c.req.url).origin}/dm/v1/devices/${encodeURIComponent(devId)}/jobs/${job.jobId}` } });
+
+dmRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/dm/v1/devices/{devId}/jobs",
+    summary: "Queue management commands for the device's next session",
+    description:
+      "Commands on management-tree URIs (./DevInfo/Mod, ./FUMO/...): Get, Add, Replace, Delete, Copy, Exec, Atomic, Sequence and the user-interaction Alerts 1100-1104. " +
+      "They go out in the device's next DM session (send a notification to start one); each command's status and results come back here. A session that dies midway " +
+      "leaves the job resumable: commands without a status go out again whole (an Atomic stays atomic).",
+    ...manager,
+    request: { params: DevIdParam, body: { required: true, content: { "application/json": { schema: JobRequestSchema } } } },
+    responses: { 201: json(JobSchema, "Queued"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    const job = unwrap(await c.env.DEVICES.getByName(devId).queueJob(c.req.valid("json").commands));
+    const view = jobView(c, devId, job);
+    return c.json(view, 201, { Location: view.job.resourceURL });
+  },
+);
+
+dmRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/dm/v1/devices/{devId}/jobs/{jobId}",
+    summary: "A job: each command's status, results and generic alerts",
+    ...manager,
+    request: { params: JobIdParam },
+    responses: { 200: json(JobSchema, "The job"), ...errorResponses(401, 403, 404) },
+  }),
+  async (c) => {
+    const { devId, jobId } = c.req.valid("param");
+    return c.json(jobView(c, devId, unwrap(await c.env.DEVICES.getByName(devId).job(jobId))), 200);
+  },
+);
+
+dmRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/dm/v1/devices/{devId}/tree",
+    summary: "The server's view of the device's management tree (DevInfo, DevDetail and every Results received)",
+    ...manager,
+    request: { params: DevIdParam },
+    responses: { 200: json(z.object({ tree: z.record(z.string(), z.object({ value: z.string(), format: z.string().optional(), type: z.string().optional(), updatedAt: z.string() })) }), "The tree"), ...errorResponses(401, 403, 404) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    return c.json({ tree: unwrap(await c.env.DEVICES.getByName(devId).tree()) }, 200);
+  },
+);
+
+const NotificationRequestSchema = z
+  .object({ uiMode: z.enum(["not-specified", "background", "informative", "user-interaction"]).optional(), initiator: z.literal("server").optional() })
+  .strict()
+  .openapi("DmNotificationRequest");
+const NotificationSchema = z.object({
+  id: z.string(),
+  sessionId: z.string().openapi({ description: "The 16-bit session id in hex: the SessionID of the session the device opens with Alert 1200." }),
+  package0: z.string().openapi({ description: "The trigger message, base64 (OMA-TS-DM_Notification-V1_2 §6)." }),
+  contentType: z.literal("application/vnd.syncml.notification"),
+  wspContentType: z.literal(0x44),
+  createdAt: z.string().datetime(),
+});
+
+const notificationView = (n: { id: string; sessionId: string; package0: string; createdAt: number }) => ({
+  id: n.id,
+  sessionId: n.sessionId,
+  package0: n.package0,
+  contentType: "application/vnd.syncml.notification" as const,
+  wspContentType: 0x44 as const,
+  createdAt: new Date(n.createdAt).toISOString(),
+});
+
+dmRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/dm/v1/devices/{devId}/notifications",
+    summary: "Ask the device to open a session: build package 0 and hand it to the push connector",
+    description: "The package 0 waits in the device's outbox (GET on this path) for an SMS/WAP-push gateway to send with WSP content type 0x44.",
+    ...manager,
+    request: { params: DevIdParam, body: { required: false, content: { "application/json": { schema: NotificationRequestSchema } } } },
+    responses: { 201: json(z.object({ notification: NotificationSchema }), "Built and queued"), ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    const req = (c.req.valid("json") ?? {}) as z.infer<typeof NotificationRequestSchema>;
+    const n = unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
+    return c.json({ notification: notificationView(n) }, 201);
+  },
+);
+
+dmRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/dm/v1/devices/{devId}/notifications",
+    summary: "The push outbox: package 0 messages not yet answered by a session",
+    ...manager,
+    request: { params: DevIdParam },
+    responses: { 200: json(z.object({ notificationList: z.array(NotificationSchema) }), "Pending notifications"), ...errorResponses(401, 403, 404) },
+  }),
+  async (c) => {
+    const { devId } = c.req.valid("param");
+    return c.json({ notificationList: unwrap(await c.env.DEVICES.getByName(devId).notifications()).map(notificationView) }, 200);
+  },
+);

@@ -1,0 +1,69 @@
+// The DM server's own checks of its session engine with hand-written messages; the full device
+// simulator (written from the spec) is in test/dm/.
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { authMd5Digest, decodeMessage, encodeMessage, nonceFromNextNonce, type SyncMLMessage } from "../src/codec";
+import { ADMIN, call, enc, ORIGIN } from "./helpers";
+
+const devId = `IMEI:${Date.now()}`;
+const hdr = (msgId: string, extra: Partial<SyncMLMessage["header"]> = {}): SyncMLMessage["header"] => ({
+  verDTD: "1.2", verProto: "DM/1.2", sessionId: "1A", msgId, target: { locURI: `${ORIGIN}/dm` }, source: { locURI: devId }, meta: { maxMsgSize: 8192 }, ...extra,
+});
+
+async function post(url: string, m: SyncMLMessage, encoding: "xml" | "wbxml" = "wbxml") {
+  const res = await SELF.fetch(url, { method: "POST", headers: { "Content-Type": `application/vnd.syncml.dm+${encoding}` }, body: encodeMessage(m, encoding) });
+  expect(res.status, await res.clone().text()).toBe(200);
+  expect(res.headers.get("content-type")).toBe(`application/vnd.syncml.dm+${encoding}`);
+  return decodeMessage(new Uint8Array(await res.arrayBuffer()), { encoding });
+}
+
+describe("SyncML DM 1.2 session engine", () => {
+  it("challenges, authenticates with auth-md5, runs a queued Get and ends the session", async () => {
+    expect((await call("PUT", `/admin/v1/devices/${enc(devId)}`, { headers: ADMIN, body: { serverId: "oma-edge", authType: "syncml:auth-md5", clientUsername: devId, clientPassword: "device-secret", serverPassword: "server-secret" } })).status).toBe(201);
+    const job = await call("POST", `/dm/v1/devices/${enc(devId)}/jobs`, { headers: ADMIN, body: { commands: [{ kind: "Get", target: "./DevInfo/Mod" }] } });
+    expect(job.status, job.text).toBe(201);
+    const pkg1 = (msgId: string, cred?: string): SyncMLMessage => ({
+      header: hdr(msgId, cred ? { cred: { meta: { type: "syncml:auth-md5", format: "b64" }, data: cred } } : {}),
+      body: [
+        { kind: "Alert", cmdId: "1", data: "1201", items: [] },
+        { kind: "Replace", cmdId: "2", items: [{ source: { locURI: "./DevInfo/DevId" }, data: devId }, { source: { locURI: "./DevInfo/Man" }, data: "Acme" }] },
+      ],
+      final: true,
+    });
+    const challenge = await post(`${ORIGIN}/dm`, pkg1("1"));
+    const st = challenge.body[0]!;
+    expect(st).toMatchObject({ kind: "Status", cmd: "SyncHdr", data: "407" });
+    const nonce = (st as { chal?: { meta: { nextNonce?: string } } }).chal!.meta.nextNonce!;
+    const pkg2 = await post(`${ORIGIN}/dm`, pkg1("2", authMd5Digest(devId, "device-secret", nonceFromNextNonce(nonce))));
+    expect(pkg2.body[0]).toMatchObject({ kind: "Status", cmd: "SyncHdr", data: "212" });
+    expect(pkg2.header.respURI).toBe(`${ORIGIN}/dm/s/${enc(devId)}`);
+    expect(pkg2.header.cred?.data).toBe(authMd5Digest("oma-edge", "server-secret", new Uint8Array()));
+    const get = pkg2.body.find((c) => c.kind === "Get")!;
+    expect(get).toMatchObject({ kind: "Get", items: [{ target: { locURI: "./DevInfo/Mod" } }] });
+    const pkg4 = await post(pkg2.header.respURI!, {
+      header: hdr("3"),
+      body: [
+        { kind: "Status", cmdId: "1", msgRef: "2", cmdRef: "0", cmd: "SyncHdr", data: "212" },
+        { kind: "Status", cmdId: "2", msgRef: "2", cmdRef: get.cmdId, cmd: "Get", data: "200" },
+        { kind: "Results", cmdId: "3", msgRef: "2", cmdRef: get.cmdId, items: [{ source: { locURI: "./DevInfo/Mod" }, meta: { format: "chr" }, data: "Model-9" }] },
+      ],
+      final: true,
+    });
+    expect(pkg4.body.filter((c) => c.kind !== "Status")).toEqual([]);
+    expect(pkg4.final).toBe(true);
+    const done = await call("GET", new URL(job.json.job.resourceURL).pathname, { headers: ADMIN });
+    expect(done.json.job).toMatchObject({ state: "done", commands: [{ kind: "Get", status: "200", results: [{ source: "./DevInfo/Mod", data: "Model-9" }] }] });
+    const tree = await call("GET", `/dm/v1/devices/${enc(devId)}/tree`, { headers: ADMIN });
+    expect(tree.json.tree["./DevInfo/Mod"].value).toBe("Model-9");
+    expect(tree.json.tree["./DevInfo/Man"].value).toBe("Acme");
+  });
+
+  it("malformed SyncML and unknown devices get a clear error", async () => {
+    const bad = await SELF.fetch(`${ORIGIN}/dm`, { method: "POST", headers: { "Content-Type": "application/vnd.syncml.dm+xml" }, body: "<SyncML><SyncHdr>" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).requestError.serviceException.variables.join(" ")).toMatch(/byte/);
+    const unknown = await SELF.fetch(`${ORIGIN}/dm`, { method: "POST", headers: { "Content-Type": "application/vnd.syncml.dm+xml" }, body: encodeMessage({ header: { ...hdr("1"), source: { locURI: "IMEI:000" } }, body: [], final: true }, "xml") });
+    expect(unknown.status).toBe(404);
+    expect((await SELF.fetch(`${ORIGIN}/dm`, { method: "POST", headers: { "Content-Type": "text/xml" }, body: "<x/>" })).status).toBe(415);
+  });
+});
