@@ -155,16 +155,19 @@ const requireManager: MiddlewareHandler<AppEnv> = async (c, next) => {
 const manager = { middleware: requireManager, security: [{ bearerAuth: ["dm:manage"] }, { adminToken: [] as string[] }] as Record<string, string[]>[], tags: ["Device management"] };
 
 const Uri = z.string().min(1).max(1024).regex(/^[^\s]+$/, "a management tree URI");
-const CommandSchema: z.ZodType<JobCommandSpec> = z.lazy(() =>
-  z.union([
-    z.object({ kind: z.enum(["Get", "Delete"]), target: Uri }).strict(),
-    z.object({ kind: z.enum(["Add", "Replace"]), target: Uri, data: z.string().max(4 * 1024 * 1024).optional(), format: z.string().max(32).optional(), type: z.string().max(128).optional() }).strict(),
-    z.object({ kind: z.literal("Copy"), target: Uri, source: Uri }).strict(),
-    z.object({ kind: z.literal("Exec"), target: Uri, data: z.string().max(65_536).optional(), correlator: z.string().max(128).optional() }).strict(),
-    z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(CommandSchema).min(1).max(100) }).strict(),
-    z.object({ kind: z.literal("Alert"), code: z.enum(["1100", "1101", "1102", "1103", "1104"]), items: z.array(z.string().max(1024)).min(1).max(32), options: z.string().max(256).optional() }).strict(),
-  ]),
-) as z.ZodType<JobCommandSpec>;
+const simpleCommands = [
+  z.object({ kind: z.enum(["Get", "Delete"]), target: Uri }).strict(),
+  z.object({ kind: z.enum(["Add", "Replace"]), target: Uri, data: z.string().max(4 * 1024 * 1024).optional(), format: z.string().max(32).optional(), type: z.string().max(128).optional() }).strict(),
+  z.object({ kind: z.literal("Copy"), target: Uri, source: Uri }).strict(),
+  z.object({ kind: z.literal("Exec"), target: Uri, data: z.string().max(65_536).optional(), correlator: z.string().max(128).optional() }).strict(),
+  z.object({ kind: z.literal("Alert"), code: z.enum(["1100", "1101", "1102", "1103", "1104"]), items: z.array(z.string().max(1024)).min(1).max(32), options: z.string().max(256).optional() }).strict(),
+] as const;
+const SimpleCommandSchema = z.union(simpleCommands).openapi("DmCommand");
+/** Atomic and Sequence nest two levels deep (an Atomic holding a Sequence, or the reverse), which is what DM 1.2 devices accept. */
+const InnerCommandSchema = z.union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(SimpleCommandSchema).min(1).max(100) }).strict()]);
+const CommandSchema = z
+  .union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict()])
+  .openapi("DmJobCommand");
 const JobRequestSchema = z.object({ commands: z.array(CommandSchema).min(1).max(100) }).strict().openapi("JobRequest");
 const JobSchema = z.object({ job: z.record(z.string(), z.unknown()) }).openapi("Job");
 const JobIdParam = DevIdParam.extend({ jobId: z.string().uuid().openapi({ param: { name: "jobId", in: "path" } }) });
@@ -186,7 +189,7 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    const job = unwrap(await c.env.DEVICES.getByName(devId).queueJob(c.req.valid("json").commands));
+    const job = unwrap(await c.env.DEVICES.getByName(devId).queueJob(c.req.valid("json").commands as JobCommandSpec[]));
     const view = jobView(c, devId, job);
     return c.json(view, 201, { Location: view.job.resourceURL });
   },
