@@ -31,6 +31,8 @@ export interface Env {
   TRUSTED_SUBSCRIBER_HEADER?: string;
   /** "true" only in local development: callbacks may use http on loopback. */
   CALLBACK_ALLOW_LOOPBACK?: string;
+  /** Optional HTTP push connector (an SMS/WAP-push gateway) that receives each DM package 0. */
+  DM_PUSH_WEBHOOK?: string;
   /** How long a failing notification is retried before it is dropped and counted (default 86400). */
   NOTIFY_RETRY_WINDOW_SECONDS?: string;
 }

@@ -9,6 +9,7 @@ import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
 import type { JobCommandSpec } from "./jobs";
+import { callbackUrlProblem } from "../notify/callback-url";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();
@@ -252,7 +253,9 @@ dmRoutes.openapi(
     method: "post",
     path: "/dm/v1/devices/{devId}/notifications",
     summary: "Ask the device to open a session: build package 0 and hand it to the push connector",
-    description: "The package 0 waits in the device's outbox (GET on this path) for an SMS/WAP-push gateway to send with WSP content type 0x44.",
+    description:
+      "The package 0 waits in the device's outbox (GET on this path) for an SMS/WAP-push gateway to send with WSP content type 0x44; with DM_PUSH_WEBHOOK set, " +
+      "it is also POSTed there as application/vnd.syncml.notification with X-WSP-Content-Type: 0x44.",
     ...manager,
     request: { params: DevIdParam, body: { required: false, content: { "application/json": { schema: NotificationRequestSchema } } } },
     responses: { 201: json(z.object({ notification: NotificationSchema }), "Built and queued"), ...errorResponses(400, 401, 403, 404) },
@@ -261,6 +264,19 @@ dmRoutes.openapi(
     const { devId } = c.req.valid("param");
     const req = (c.req.valid("json") ?? {}) as z.infer<typeof NotificationRequestSchema>;
     const n = unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
+    // Optional push connector: an SMS/WAP-push gateway that takes the binary package 0 (WSP content type 0x44).
+    const webhook = c.env.DM_PUSH_WEBHOOK;
+    if (webhook && !callbackUrlProblem(webhook, { allowLoopback: c.env.CALLBACK_ALLOW_LOOPBACK === "true" })) {
+      c.executionCtx.waitUntil(
+        fetch(webhook, {
+          method: "POST",
+          redirect: "manual",
+          signal: AbortSignal.timeout(10_000),
+          headers: { "Content-Type": "application/vnd.syncml.notification", "X-WSP-Content-Type": "0x44", "X-DM-Device-Id": devId },
+          body: Uint8Array.from(atob(n.package0), (ch) => ch.charCodeAt(0)),
+        }).then((r) => r.body?.cancel(), (err) => console.warn(`push connector failed: ${err instanceof Error ? err.message : String(err)}`)),
+      );
+    }
     return c.json({ notification: notificationView(n) }, 201);
   },
 );
