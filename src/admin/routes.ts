@@ -9,7 +9,7 @@ import type { JSONWebKeySet } from "jose";
 import { ALL_GRANTS, GRANT, PUBLIC_CLIENT_GRANTS } from "../oauth/token-endpoint";
 import { forgetKeys } from "../oauth/tokens";
 import { invalidInput, notFound } from "../http/errors";
-import { errorResponses } from "../http/schemas";
+import { errorResponses, json } from "../http/schemas";
 import { SCOPES, isScope } from "../oauth/tokens";
 import { MnoSchema, TEL_URI } from "../twinning/schemas";
 import type { SubscriberProfile } from "../twinning/subscriber-object";
@@ -92,7 +92,6 @@ const RegisteredClientSchema = z
   .openapi("RegisteredClient", { description: "The secret is shown once; only its hash is stored." });
 
 const admin = { middleware: requireAdmin, security: [{ adminToken: [] }], tags: ["Operator admin"] };
-const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 
 const subscriberView = (c: Context<AppEnv>, p: SubscriberProfile) => ({
   subscriber: {

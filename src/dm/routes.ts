@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { router } from "../http/app";
 import { requireAdmin, requireScope } from "../http/auth";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
-import { errorResponses } from "../http/schemas";
+import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
 import type { JobCommandSpec } from "./jobs";
 import { callbackUrlProblem } from "../notify/callback-url";
@@ -25,7 +25,6 @@ const CONTENT_TYPES: Record<string, Encoding> = {
 export const MAX_DM_MESSAGE_BYTES = 1024 * 1024;
 const DEV_ID = /^[\x21-\x7e]{1,128}$/;
 
-const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 
 // ------------------------------------------------------------------ the device endpoint
 

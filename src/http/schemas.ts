@@ -32,3 +32,10 @@ export const errorResponses = (...codes: number[]) =>
       },
     ]),
   );
+
+/** A JSON response of `schema` (OpenAPI response object). */
+export const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+/** A required JSON request body of `schema`. */
+export const jsonBody = <T, R extends boolean = true>(schema: T, required?: R) => ({
+  body: { content: { "application/json": { schema } }, required: (required ?? true) as R },
+});

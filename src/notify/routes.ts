@@ -7,7 +7,7 @@ import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { base64url } from "../http/crypto";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
-import { errorResponses } from "../http/schemas";
+import { errorResponses, json, jsonBody } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
 import { callbackUrlProblem } from "./callback-url";
 import type { ChannelInfo } from "./channel-object";
@@ -21,8 +21,6 @@ const guarded = (tag: string) => ({
   security: [{ bearerAuth: ["twinning:primary"] }, { bearerAuth: ["twinning:secondary"] }],
   tags: [tag],
 });
-const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
-const body = <T>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
 const token = (c: Ctx) => c.get("auth")!.token;
 const origin = (c: Ctx) => new URL(c.req.url).origin;
 
@@ -97,7 +95,7 @@ notifyRoutes.openapi(
       "each with a unique `notificationId` to de-duplicate, `callbackData`, and an HMAC-SHA256 signature header. `notifyURL` must be https (no credentials, no private, link-local or metadata " +
       "addresses), or the callbackURL of one of the subscriber's Notification Channels. A repeated `clientCorrelator` returns the existing subscription (200).",
     ...guarded("Notifications"),
-    request: { params: UserIdParam, ...body(SubscriptionRequestSchema) },
+    request: { params: UserIdParam, ...jsonBody(SubscriptionRequestSchema) },
     responses: { 201: json(SubscriptionSchema, "Created"), 200: json(SubscriptionSchema, "The existing subscription with this clientCorrelator"), ...errorResponses(400, 401, 403, 413, 415) },
   }),
   async (c) => {
@@ -240,7 +238,7 @@ notifyRoutes.openapi(
     summary: "Create a Notification Channel (long polling or WebSockets)",
     description: "For devices, which cannot receive HTTP callbacks. Notifications that arrive while no client is connected wait in the channel until read or until it expires.",
     ...guarded("Notification Channel"),
-    request: { params: UserIdParam, ...body(ChannelRequestSchema) },
+    request: { params: UserIdParam, ...jsonBody(ChannelRequestSchema) },
     responses: { 201: json(ChannelSchema, "The channel"), ...errorResponses(400, 401, 403, 413, 415) },
   }),
   async (c) => {
@@ -301,7 +299,7 @@ notifyRoutes.openapi(
     path: "/notificationchannel/v1/{userId}/channels/{channelId}/channelLifeTime",
     summary: "Refresh a channel's lifetime",
     ...guarded("Notification Channel"),
-    request: { params: ChannelIdParam, ...body(LifetimeSchema) },
+    request: { params: ChannelIdParam, ...jsonBody(LifetimeSchema) },
     responses: { 200: json(ChannelSchema, "The channel with its new lifetime"), ...errorResponses(400, 401, 403, 404) },
   }),
   async (c) => {

@@ -5,7 +5,7 @@ import type { AppEnv } from "../env";
 import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { unwrap } from "../http/errors";
-import { errorResponses } from "../http/schemas";
+import { errorResponses, json, jsonBody } from "../http/schemas";
 import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
 import { codeTtlMs, homeMnos } from "./policy";
 import {
@@ -20,8 +20,6 @@ import {
   UserIdParam,
 } from "./schemas";
 
-const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
-const body = <T, R extends boolean = true>(schema: T, required?: R) => ({ body: { content: { "application/json": { schema } }, required: (required ?? true) as R } });
 const guarded = (scope: "twinning:primary" | "twinning:secondary", tag: string) => ({
   middleware: requireScope(scope),
   security: [{ bearerAuth: [scope] }],
@@ -72,7 +70,7 @@ twinningRoutes.openapi(
       "The request doubles as an RFC 8628 device authorization: poll `/oauth/token` with `grant_type=urn:ietf:params:oauth:grant-type:device_code` and the returned `deviceCode` " +
       "to receive the secondary's relationship-bound twinning token once the primary has activated the twin.",
     ...secondary,
-    request: { params: UserIdParam, ...body(ActivationCodeRequestSchema, false) },
+    request: { params: UserIdParam, ...jsonBody(ActivationCodeRequestSchema, false) },
     responses: { 201: json(ActivationCodeResponseSchema, "The code, the MNO that generated it, and its expiry"), ...errorResponses(400, 401, 403, 413, 415, 503) },
   }),
   async (c) => {
@@ -114,7 +112,7 @@ twinningRoutes.openapi(
     summary: "Toggle the twinning status from the secondary (HLF-SD-004)",
     description: "Off keeps the relationship (HLF-TE-003); the change persists (HLF-TE-002).",
     ...secondary,
-    request: { params: UserIdParam, ...body(StatusUpdateSchema) },
+    request: { params: UserIdParam, ...jsonBody(StatusUpdateSchema) },
     responses: { 200: json(RelationshipResponseSchema, "The relationship after the toggle"), ...errorResponses(400, 401, 403, 404, 413, 415) },
   }),
   async (c) => {
@@ -152,7 +150,7 @@ twinningRoutes.openapi(
       "Twins the secondary that requested `activationCode`; status is On (use case step 7). Without `name` the enabler names it `twin-N` (HLF-TE-007). " +
       "Unknown, used and expired codes get the same 400; after 5 failed codes in 15 minutes the primary gets 429 until the window passes.",
     ...primary,
-    request: { params: UserIdParam, ...body(TwinActivationRequestSchema) },
+    request: { params: UserIdParam, ...jsonBody(TwinActivationRequestSchema) },
     responses: { 201: json(TwinResponseSchema, "The new twin"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
@@ -204,7 +202,7 @@ twinningRoutes.openapi(
     summary: "Toggle a twin On or Off from the primary (HLF-PD-002, PD-005)",
     description: "Off keeps the relationship (HLF-TE-003); the change persists (HLF-TE-002).",
     ...primary,
-    request: { params: TwinIdParam, ...body(StatusUpdateSchema) },
+    request: { params: TwinIdParam, ...jsonBody(StatusUpdateSchema) },
     responses: { 200: json(TwinResponseSchema, "The twin after the toggle"), ...errorResponses(400, 401, 403, 404, 413, 415) },
   }),
   async (c) => {
