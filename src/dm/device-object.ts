@@ -147,6 +147,8 @@ const SCHEMA = [
 
 const randomNonce = () => base64(crypto.getRandomValues(new Uint8Array(16)));
 
+type Account = NonNullable<ReturnType<DeviceObject["account"]>>;
+
 export class DeviceObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
@@ -457,13 +459,13 @@ export class DeviceObject extends DurableObject<Env> {
     // ---- the server's package: what is left of it, the next chunk, or new commands from the job queue
     const commands: Command[] = [];
     if (session.outgoingObject) {
-      const chunk = this.nextChunk(session, cmdId);
+      const chunk = this.fittingChunk(account, session, incoming, statuses, cmdId);
       if (chunk) commands.push(chunk);
     } else if (session.pending.length) {
       commands.push(...session.pending);
       session.pending = [];
     } else if (Object.keys(session.inFlight).length === 0) {
-      commands.push(...this.nextJobCommands(session, cmdId));
+      commands.push(...this.nextJobCommands(account, session, incoming, statuses, cmdId));
     }
     return this.respond(account, session, incoming, statuses, commands, true);
   }
@@ -609,18 +611,18 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   /** The oldest unfinished job's unanswered commands, in order. */
-  private nextJobCommands(session: SessionState, cmdId: () => string): Command[] {
+  private nextJobCommands(account: Account, session: SessionState, incoming: IncomingMessage, statuses: Command[], cmdId: () => string): Command[] {
     const rows = this.sql.exec<{ doc: string }>("SELECT doc FROM job WHERE state IN ('queued', 'running') ORDER BY seq").toArray();
     for (const row of rows) {
       const job: Job = JSON.parse(row.doc);
       const out: Command[] = [];
       for (const [i, c] of job.commands.entries()) {
         if (c.status !== undefined) continue;
-        if ((c.kind === "Replace" || c.kind === "Add") && c.data !== undefined && valueSize(c.data) > this.chunkBudget(session)) {
+        if ((c.kind === "Replace" || c.kind === "Add") && c.data !== undefined && valueSize(c.data) > session.maxMsgSize / 2) {
           // A large object: alone in its message, in chunks (OMA-TS-DM_Protocol §8.5).
           if (out.length) break;
           session.outgoingObject = { cmdId: "", jobId: job.jobId, path: [i], offset: 0 };
-          const first = this.nextChunk(session, cmdId);
+          const first = this.fittingChunk(account, session, incoming, statuses, cmdId);
           if (first) out.push(first);
           break;
         }
@@ -637,12 +639,33 @@ export class DeviceObject extends DurableObject<Env> {
     return [];
   }
 
+  /**
+   * The next chunk, as large as fits in this message beside its statuses under the device's
+   * MaxMsgSize (XML escaping can make text longer than its bytes, so it shrinks until it fits).
+   */
+  private fittingChunk(account: Account, session: SessionState, incoming: IncomingMessage, statuses: Command[], cmdId: () => string): Command | undefined {
+    const base = this.buildMessage(account, session, incoming, statuses, [], false).length;
+    let budget = session.maxMsgSize - base - 256;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const snapshot = JSON.stringify({ lo: session.outgoingObject, inFlight: session.inFlight, sent: session.sent, next: session.nextCmdId });
+      const chunk = this.nextChunk(session, cmdId, budget);
+      if (!chunk || this.buildMessage(account, session, incoming, statuses, [chunk], false).length <= session.maxMsgSize) return chunk;
+      const saved = JSON.parse(snapshot);
+      session.outgoingObject = saved.lo;
+      session.inFlight = saved.inFlight;
+      session.sent = saved.sent;
+      session.nextCmdId = saved.next;
+      budget = Math.floor(budget * 0.7);
+    }
+    throw new ApiError(500, "SVC0001", ["no chunk of the large object fits in the device's MaxMsgSize"]);
+  }
+
   private chunkBudget(session: SessionState): number {
     return Math.max(256, session.maxMsgSize - MESSAGE_HEADROOM);
   }
 
   /** The next chunk of the large object being sent: Meta Size on the first, MoreData on all but the last. */
-  private nextChunk(session: SessionState, cmdId: () => string): Command | undefined {
+  private nextChunk(session: SessionState, cmdId: () => string, budgetBytes = this.chunkBudget(session)): Command | undefined {
     const lo = session.outgoingObject;
     if (!lo) return undefined;
     const job = this.loadJob(lo.jobId);
@@ -652,7 +675,7 @@ export class DeviceObject extends DurableObject<Env> {
       return undefined;
     }
     const bytes = new TextEncoder().encode(cmd.data);
-    const budget = this.chunkBudget(session);
+    const budget = Math.max(64, budgetBytes);
     let end = Math.min(bytes.length, lo.offset + budget);
     // Never split a UTF-8 sequence.
     while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end--;
@@ -691,45 +714,54 @@ export class DeviceObject extends DurableObject<Env> {
   ): OutgoingMessage {
     const hdr = incoming.message.header;
     session.serverMsgId++;
-    const serverNonce = nonceFromNextNonce(account.server_nonce);
-    const build = (cmds: Command[], isFinal: boolean): SyncMLMessage => ({
-      header: {
-        verDTD: "1.2",
-        verProto: "DM/1.2",
-        sessionId: hdr.sessionId,
-        msgId: String(session.serverMsgId),
-        target: { locURI: hdr.source.locURI },
-        source: { locURI: hdr.target.locURI },
-        respURI: incoming.respUri,
-        ...(account.auth_type !== "syncml:auth-MAC" && !session.serverAuthAccepted
-          ? { cred: { meta: { type: "syncml:auth-md5", format: "b64" }, data: authMd5Digest(account.server_id, account.server_password, serverNonce) } }
-          : {}),
-        meta: { maxMsgSize: SERVER_MAX_MSG_SIZE, maxObjSize: MAX_INCOMING_OBJECT },
-      },
-      body: [...statuses, ...cmds],
-      ...(isFinal ? { final: true } : {}),
-    });
+    // The nonce the device may have handed over in this very message (its Status for our SyncHdr).
+    const serverNonce = nonceFromNextNonce(this.account()!.server_nonce);
+    const build = (cmds: Command[], isFinal: boolean) => this.buildMessage(account, session, incoming, [...statuses], cmds, isFinal, serverNonce);
     let send = commands;
-    let body = encodeMessage(build(send, final), incoming.encoding);
+    let body = build(send, final);
     while (body.length > session.maxMsgSize && send.length > 0) {
       send = send.slice(0, -1);
-      body = encodeMessage(build(send, false), incoming.encoding);
+      body = build(send, false);
     }
     const leftover = commands.slice(send.length);
     if (leftover.length) {
       if (send.length === 0) throw new ApiError(500, "SVC0001", ["a single command does not fit in the device's MaxMsgSize"]);
       session.pending = [...leftover, ...session.pending];
     }
-    if (final && leftover.length === 0 && !session.outgoingObject && commands.length === 0 && Object.keys(session.inFlight).length === 0) {
+    if (session.authenticated && final && leftover.length === 0 && !session.outgoingObject && commands.length === 0 && Object.keys(session.inFlight).length === 0) {
       // Nothing more to say and nothing awaited: the session ends with this message (§8.3).
       session.ended = true;
       session.sent = [];
     }
-    if (session.outgoingObject) body = encodeMessage(build(send, false), incoming.encoding);
+    if (session.outgoingObject) body = build(send, false);
     this.saveSession(session);
     const headers: Record<string, string> = { "Content-Type": session.contentType };
     if (account.auth_type === "syncml:auth-MAC") headers["x-syncml-hmac"] = hmacHeader({ username: account.server_id, password: account.server_password, nonce: serverNonce, body });
     return { body, headers };
+  }
+
+  /** The encoded message the server sends next (the MsgID it will carry is the next one). */
+  private buildMessage(account: Account, session: SessionState, incoming: IncomingMessage, statuses: Command[], cmds: Command[], isFinal: boolean, serverNonce?: Uint8Array): Uint8Array {
+    const hdr = incoming.message.header;
+    const nonce = serverNonce ?? nonceFromNextNonce(this.account()!.server_nonce);
+    const message: SyncMLMessage = {
+      header: {
+        verDTD: "1.2",
+        verProto: "DM/1.2",
+        sessionId: hdr.sessionId,
+        msgId: String(serverNonce ? session.serverMsgId : session.serverMsgId + 1),
+        target: { locURI: hdr.source.locURI },
+        source: { locURI: hdr.target.locURI },
+        respURI: incoming.respUri,
+        ...(account.auth_type !== "syncml:auth-MAC" && !session.serverAuthAccepted
+          ? { cred: { meta: { type: "syncml:auth-md5", format: "b64" }, data: authMd5Digest(account.server_id, account.server_password, nonce) } }
+          : {}),
+        meta: { maxMsgSize: SERVER_MAX_MSG_SIZE, maxObjSize: MAX_INCOMING_OBJECT },
+      },
+      body: [...statuses, ...cmds],
+      ...(isFinal ? { final: true } : {}),
+    };
+    return encodeMessage(message, incoming.encoding);
   }
 
   /** Test and diagnostics: the package 0 of a notification, decoded. */
