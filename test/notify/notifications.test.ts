@@ -108,13 +108,20 @@ describe("Toggle notifications by callback (HLF-PD-007, SD-008)", () => {
     await subscribe(s, box);
     await call("PUT", `/twinning/v1/${enc(p.address)}/twins/w/status`, { token: p.token, body: { status: "Off" } });
     await until(box, 1, 500);
-    // A day later: the retry window has passed.
-    await runInDurableObject(env.SUBSCRIBERS.getByName(s.address), async (_o, state) => {
-      state.storage.sql.exec("UPDATE delivery SET first_at = first_at - ?, next_at = 0", 86_400_000);
-      await state.storage.setAlarm(Date.now());
-    });
-    await runDurableObjectAlarm(env.SUBSCRIBERS.getByName(s.address));
-    expect(await env.SUBSCRIBERS.getByName(s.address).notificationStats()).toMatchObject({ delivered: 0, dropped: 1, queued: 0 });
+    // A day later: the retry window has passed. (A retry already in flight may still reschedule
+    // once with its older view, so the next attempt is made due until the drop is seen.)
+    const stub = env.SUBSCRIBERS.getByName(s.address);
+    await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE delivery SET first_at = first_at - ?", 86_400_000));
+    let stats = await stub.notificationStats();
+    for (let i = 0; i < 20 && stats.dropped === 0; i++) {
+      await runInDurableObject(stub, async (_o, state) => {
+        state.storage.sql.exec("UPDATE delivery SET next_at = 0");
+        await state.storage.setAlarm(Date.now());
+      });
+      await runDurableObjectAlarm(stub);
+      stats = await stub.notificationStats();
+    }
+    expect(stats).toMatchObject({ delivered: 0, dropped: 1, queued: 0 });
   });
 
   it("order holds over 50 rapid toggles", async () => {
