@@ -86,7 +86,7 @@ describe("wrangler dev (e2e)", () => {
     if (persistTo) await rm(persistTo, { recursive: true, force: true });
   });
 
-  it("HLF-TE-001/TE-002: relationships and status survive a restart of the dev server", async () => {
+  it("HLF-TE-001/TE-002: relationships, status and queued DM jobs survive a restart of the dev server", async () => {
     persistTo = await mkdtemp(join(tmpdir(), "oma-edge-e2e-"));
     const t0 = Date.now();
 
@@ -118,6 +118,15 @@ describe("wrangler dev (e2e)", () => {
     expect(off.status, off.text).toBe(200);
     expect(off.json.twin.status).toBe("Off");
 
+    // A device-management job queued before the restart must still be there after it.
+    const devId = `IMEI:${Date.now()}${process.pid % 100}`;
+    const dev = await call(base, "PUT", `/admin/v1/devices/${enc(devId)}`, {
+      headers: ADMIN, body: { serverId: "oma-edge", authType: "syncml:auth-md5", clientUsername: devId, clientPassword: "device-secret", serverPassword: "server-secret" },
+    });
+    expect(dev.status, dev.text).toBe(201);
+    const job = await call(base, "POST", `/dm/v1/devices/${enc(devId)}/jobs`, { headers: ADMIN, body: { commands: [{ kind: "Get", target: "./DevInfo/Mod" }] } });
+    expect(job.status, job.text).toBe(201);
+
     const firstOutput = first.output();
     await first.stop();
     await expect(fetch(`${base}/openapi.json`, { signal: AbortSignal.timeout(2_000) }), "the first server is really down").rejects.toThrow();
@@ -148,6 +157,10 @@ describe("wrangler dev (e2e)", () => {
     const relAgain = await call(base, "GET", `/twinning/v1/${enc(secondary.address)}/relationship`, { token: freshToken });
     expect(relAgain.status, relAgain.text).toBe(200);
     expect(relAgain.json.relationship.status).toBe("Off");
+
+    const jobAfter = await call(base, "GET", `/dm/v1/devices/${enc(devId)}/jobs/${job.json.job.jobId}`, { headers: ADMIN });
+    expect(jobAfter.status, jobAfter.text).toBe(200);
+    expect(jobAfter.json.job).toMatchObject({ state: "queued", commands: [{ kind: "Get", target: "./DevInfo/Mod" }] });
 
     // Neither start-up tried to reach the internet (update check, cf.json, telemetry): the
     // network guard preloaded into wrangler reports any non-loopback connection or DNS lookup.
