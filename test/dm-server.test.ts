@@ -67,3 +67,24 @@ describe("SyncML DM 1.2 session engine", () => {
     expect((await SELF.fetch(`${ORIGIN}/dm`, { method: "POST", headers: { "Content-Type": "text/xml" }, body: "<x/>" })).status).toBe(415);
   });
 });
+
+describe("northbound access (DM web services)", () => {
+  it("a service provider's dm:manage token queues jobs; other scopes and revoked tokens are refused", async () => {
+    const { registerClient } = await import("./helpers");
+    const sp = await call("POST", "/admin/v1/clients", { headers: ADMIN, body: { name: "FOTA provider", scopes: ["dm:manage"], grant_types: ["client_credentials"] } });
+    const otherApp = await registerClient(["twinning:primary"]);
+    const token = async (id: string, secret: string) =>
+      (await SELF.fetch(`${ORIGIN}/oauth/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${id}:${secret}`)}` }, body: "grant_type=client_credentials" }).then((r) => r.json())) as { access_token: string };
+    const spToken = (await token(sp.json.client_id, sp.json.client_secret)).access_token;
+    const dev = `IMEI:sp-${Date.now()}`;
+    await call("PUT", `/admin/v1/devices/${enc(dev)}`, { headers: ADMIN, body: { serverId: "oma-edge", authType: "syncml:auth-basic", clientUsername: dev, clientPassword: "device-secret", serverPassword: "server-secret" } });
+    const path = `/dm/v1/devices/${enc(dev)}/jobs`;
+    const body = { commands: [{ kind: "Exec", target: "./FUMO/Pkg1/Update", correlator: "c1" }] };
+    expect((await call("POST", path, { token: spToken, body })).status).toBe(201);
+    expect((await call("POST", path, { body })).status).toBe(401);
+    const other = (await token(otherApp.client_id, otherApp.client_secret)).access_token;
+    expect((await call("POST", path, { token: other, body })).status).toBe(403);
+    await SELF.fetch(`${ORIGIN}/oauth/revoke`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${sp.json.client_id}:${sp.json.client_secret}`)}` }, body: `token=${spToken}` });
+    expect((await call("POST", path, { token: spToken, body })).status).toBe(401);
+  });
+});

@@ -27,6 +27,7 @@ import {
 } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
+import { constantTimeEqual } from "../http/crypto";
 import { commandAt, itemText, jobCommand, settle, toSyncML, valueSize, type CommandPath, type GenericAlert, type Job, type JobCommandSpec } from "./jobs";
 
 export type AuthType = "syncml:auth-basic" | "syncml:auth-md5" | "syncml:auth-MAC";
@@ -712,7 +713,6 @@ export class DeviceObject extends DurableObject<Env> {
     commands: Command[],
     final: boolean,
   ): OutgoingMessage {
-    const hdr = incoming.message.header;
     session.serverMsgId++;
     // The nonce the device may have handed over in this very message (its Status for our SyncHdr).
     const serverNonce = nonceFromNextNonce(this.account()!.server_nonce);
@@ -792,8 +792,4 @@ function normaliseUri(uri: string): string {
   return uri.startsWith("./") || uri.startsWith("/") ? uri : `./${uri}`;
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
-  return x.length === y.length && crypto.subtle.timingSafeEqual(x, y);
-}
 

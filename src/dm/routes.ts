@@ -1,10 +1,10 @@
 // OMA DM: the device-facing SyncML DM 1.2 endpoint (/dm), the operator's device provisioning,
 // and the northbound jobs, tree and notification resources that service providers use.
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { requireAdmin, requireScope } from "../http/auth";
+import { requireAdmin, requireAdminOrScope } from "../http/auth";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
@@ -147,11 +147,7 @@ dmRoutes.openapi(
 // ------------------------------------------------------------------ northbound: jobs, tree, notifications
 
 /** The operator's admin token, or a service provider's token with the dm:manage scope. */
-const requireManager: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const expected = c.env.ADMIN_TOKEN;
-  if (expected && c.req.header("authorization") === `Bearer ${expected}`) return next();
-  return requireScope("dm:manage")(c, next);
-};
+const requireManager = requireAdminOrScope("dm:manage");
 const manager = { middleware: requireManager, security: [{ bearerAuth: ["dm:manage"] }, { adminToken: [] as string[] }] as Record<string, string[]>[], tags: ["Device management"] };
 
 const Uri = z.string().min(1).max(1024).regex(/^[^\s]+$/, "a management tree URI");

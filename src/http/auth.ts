@@ -61,12 +61,34 @@ export function userIdOf(c: Context<AppEnv>, userId: string): string {
   return userId;
 }
 
-/** The operator admin API: `Authorization: Bearer <ADMIN_TOKEN>`. No token configured, no admin API. */
-export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** Whether the request carries the operator's admin token (compared in constant time). */
+export async function hasAdminToken(c: Context<AppEnv>): Promise<boolean> {
   const expected = c.env.ADMIN_TOKEN;
   const token = bearer(c);
-  if (!expected || !token || !(await secretsEqual(token, expected))) {
+  return !!expected && !!token && (await secretsEqual(token, expected));
+}
+
+/** The operator admin API: `Authorization: Bearer <ADMIN_TOKEN>`. No token configured, no admin API. */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!(await hasAdminToken(c))) {
     throw new ApiError(401, "POL0001", ["invalid_token: admin token required"], { "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"' });
   }
   await next();
 };
+
+/** The operator's admin token, or an access token with one of `scopes` (e.g. a service provider's dm:manage). */
+export function requireAdminOrScope(...scopes: Scope[]): MiddlewareHandler<AppEnv> {
+  const byScope = requireScope(...scopes);
+  return async (c, next) => {
+    if (await hasAdminToken(c)) return next();
+    return byScope(c, async () => {
+      // These routes touch no subscriber object that would check revocation on the way, so ask the token's owner.
+      const auth = c.get("auth")!;
+      const live = TEL_URI.test(auth.subscriber)
+        ? await c.env.SUBSCRIBERS.getByName(auth.subscriber).isTokenLive(auth.token)
+        : await c.env.OAUTH_CLIENTS.getByName(auth.clientId).isTokenLive(auth.token.jti);
+      if (!live) throw invalidToken("token revoked");
+      await next();
+    });
+  };
+}

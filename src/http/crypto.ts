@@ -26,3 +26,9 @@ export async function secretsEqual(a: string, b: string): Promise<boolean> {
   const [ha, hb] = await Promise.all([sha256(a), sha256(b)]);
   return crypto.subtle.timingSafeEqual(ha, hb);
 }
+
+/** Synchronous comparison for code that cannot await (inside a transaction); leaks only the length. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const [x, y] = [new TextEncoder().encode(a), new TextEncoder().encode(b)];
+  return x.length === y.length && crypto.subtle.timingSafeEqual(x, y);
+}

@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { jwtVerify, errors as joseErrors } from "jose";
 import type { Env } from "../env";
-import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, unwrap, type Outcome } from "../http/errors";
+import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
 import type { TokenRef } from "../oauth/tokens";
