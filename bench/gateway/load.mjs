@@ -1,0 +1,92 @@
+// The load generator: autocannon on loopback at a fixed connection count and duration, with
+// latencies taken from autocannon's own per-response timer (float ms, 2xx only) and the CPU time
+// workerd and this process used during the run.
+import { createRequire } from "node:module";
+import { PROJECT_ROOT } from "./build.mjs";
+import { cpuMsOf, memoryOf } from "./runtime.mjs";
+import { join } from "node:path";
+import { readdirSync } from "node:fs";
+
+/** Open file descriptors of workerd: about 3 per live SQLite-backed Durable Object. */
+const openFiles = (pid) => readdirSync(`/proc/${pid}/fd`).length;
+
+const autocannon = createRequire(join(PROJECT_ROOT, "package.json"))("autocannon");
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function fire(opts, onResponse) {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+    if (onResponse) instance.on("response", onResponse);
+    opts.onInstance?.(instance);
+  });
+}
+
+/**
+ * One measured run. `spec`: { url, method, path, headers, body, requests, connections, duration,
+ * warmup (s), pid (workerd), units(result) -> completed units (default: 2xx responses),
+ * unitLatencies -> array the spec fills itself (for multi-request units) }.
+ */
+export async function measure(spec) {
+  const base = {
+    url: spec.url,
+    connections: spec.connections,
+    pipelining: 1,
+    timeout: 30,
+    // autocannon ends a run (at its duration, or on stop()) at the next sample tick: 100 ms
+    // ticks keep 0.5 s warm-ups and an activation run stopped early (pool used up) accurate.
+    sampleInt: 100,
+    method: spec.method ?? "GET",
+    headers: spec.headers,
+    body: spec.body,
+    requests: spec.requests,
+  };
+  if (spec.warmup > 0) {
+    spec.onPhase?.("warmup");
+    await fire({ ...base, duration: spec.warmup, onInstance: spec.onInstance });
+  }
+  spec.onPhase?.("measure");
+  const latencies = [];
+  const statuses = {};
+  const cpu0 = cpuMsOf(spec.pid);
+  const self0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const result = await fire({ ...base, duration: spec.duration, onInstance: spec.onInstance }, (_client, status, _bytes, ms) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (status >= 200 && status < 300) latencies.push(ms);
+  });
+  const wallMs = performance.now() - wall0;
+  const workerdCpuMs = cpuMsOf(spec.pid) - cpu0;
+  const self = process.cpuUsage(self0);
+  const seconds = result.duration; // actual, shorter when the run stopped early
+  const ok = result["2xx"];
+  const total = result.requests.total;
+  const sample = spec.unitLatencies ?? latencies;
+  const sorted = Float64Array.from(sample).sort();
+  const units = spec.units ? spec.units() : ok;
+  return {
+    seconds,
+    requests: total,
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statuses,
+    rps: ok / seconds,
+    unitsPerSecond: units / seconds,
+    units,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
+    workerdCpuUsPerRequest: total ? (workerdCpuMs * 1000) / total : NaN,
+    workerdCpuUsPerUnit: units ? (workerdCpuMs * 1000) / units : NaN,
+    workerdCpuPercent: (workerdCpuMs / wallMs) * 100,
+    loadGeneratorCpuPercent: ((self.user + self.system) / 1000 / wallMs) * 100,
+    workerdRssAfter: memoryOf(spec.pid).rss,
+    workerdOpenFilesAfter: openFiles(spec.pid),
+  };
+}

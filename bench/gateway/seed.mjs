@@ -1,0 +1,39 @@
+// The state the benchmarks run on, made through the gateway's real HTTP API with the admin token.
+import { pool } from "./client.mjs";
+
+const RUN = "7"; // address prefix; each run has its own storage anyway
+
+/**
+ * `subscribers` twinned pairs (primary + secondary, one twin each) for the read and toggle paths,
+ * one hot primary with `hotTwins` twins, and `activationPrimaries` fresh primaries for activation
+ * (their secondaries come from topUpActivationPool).
+ */
+export async function seed(gw, { subscribers, hotTwins, activationPrimaries, concurrency }) {
+  const client = await gw.registerClient();
+  const device = () => gw.device(client, RUN);
+  const primaries = await pool(subscribers, concurrency, device);
+  const secondaries = await pool(subscribers, concurrency, device);
+  const pairs = primaries.map((primary, i) => ({ primary, secondary: secondaries[i] }));
+  await pool(subscribers, concurrency, (i) => gw.twin(pairs[i].primary, pairs[i].secondary, "watch"));
+
+  const hotPrimary = await device();
+  const hotSecondaries = await pool(hotTwins, concurrency, device);
+  await pool(hotTwins, Math.min(concurrency, 8), (i) => gw.twin(hotPrimary, hotSecondaries[i], `h${i}`));
+
+  const activationPrimariesList = await pool(activationPrimaries, concurrency, device);
+  return {
+    client,
+    pairs,
+    hot: { primary: hotPrimary, secondaries: hotSecondaries },
+    activation: { primaries: activationPrimariesList, pool: [] },
+  };
+}
+
+/** Fresh secondaries (provisioned, with a token) until the pool holds `size`. */
+export async function topUpActivationPool(gw, seeded, size, concurrency) {
+  const missing = size - seeded.activation.pool.length;
+  if (missing <= 0) return 0;
+  const fresh = await pool(missing, concurrency, () => gw.device(seeded.client, RUN));
+  seeded.activation.pool.push(...fresh);
+  return missing;
+}
