@@ -124,6 +124,22 @@ export async function keyFor(env: Env, kid: string | undefined): Promise<CryptoK
  * lifetime. Throws InvalidTokenError with the reason. Revocation is the owner object's to check.
  */
 export async function verifyAccessToken(env: Env, issuer: string, token: string): Promise<AccessTokenClaims> {
+  const cached = verified.get(token);
+  const nowS = Math.floor(Date.now() / 1000);
+  if (cached && cached.issuer === issuer && cached.claims.exp > nowS) return cached.claims;
+  const claims = await verifyUncached(env, issuer, token);
+  // Only whole, verified tokens are remembered, until they expire; revocation is not the cache's
+  // business: the owner object checks it on every call.
+  if (verified.size >= VERIFIED_CACHE_MAX) verified.delete(verified.keys().next().value!);
+  verified.set(token, { issuer, claims });
+  return claims;
+}
+
+/** Per-isolate cache of verified tokens: an ES256 check costs more than the rest of a read. */
+const verified = new Map<string, { issuer: string; claims: AccessTokenClaims }>();
+const VERIFIED_CACHE_MAX = 10_000;
+
+async function verifyUncached(env: Env, issuer: string, token: string): Promise<AccessTokenClaims> {
   try {
     const { payload } = await jwtVerify(token, (header) => keyFor(env, header.kid), {
       algorithms: ["ES256"],

@@ -193,8 +193,12 @@ export class SubscriberObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- provisioning (admin API)
 
+  /** Only provision and deprovision change the profile, so it is read from SQLite once per instance. */
+  private profileCache: ProfileRow | null | undefined;
+
   private profileRow(): ProfileRow | undefined {
-    return one<ProfileRow>(this.sql, "SELECT * FROM profile");
+    if (this.profileCache === undefined) this.profileCache = one<ProfileRow>(this.sql, "SELECT * FROM profile") ?? null;
+    return this.profileCache ?? undefined;
   }
 
   private requireProfile(): ProfileRow {
@@ -219,6 +223,7 @@ export class SubscriberObject extends DurableObject<Env> {
          ON CONFLICT (id) DO UPDATE SET mcc = excluded.mcc, mnc = excluded.mnc, device_key = excluded.device_key`,
         address, mno.mcc, mno.mnc, deviceKey, Date.now(),
       );
+      this.profileCache = undefined;
       return !existing;
     });
     return { created, profile: (await this.profile())! };
@@ -247,6 +252,7 @@ export class SubscriberObject extends DurableObject<Env> {
       const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship");
       if (rel) this.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
       this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM delivery; DELETE FROM subscription; DELETE FROM profile;");
+      this.profileCache = null;
       return true;
     });
     await this.drainOutbox();
@@ -783,8 +789,34 @@ export class SubscriberObject extends DurableObject<Env> {
     }
   }
 
+  private draining?: Promise<void>;
+  private drainAgain = false;
+
+  /**
+   * Delivers due outbox messages. One drain runs at a time per object: a request that finds one
+   * running waits for it, and it goes round once more for what was enqueued meanwhile, so a hot
+   * primary does not deliver the same rows from many concurrent requests.
+   */
+  private drainOutbox(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      try {
+        do {
+          this.drainAgain = false;
+          await this.drainOnce();
+        } while (this.drainAgain);
+      } finally {
+        this.draining = undefined;
+      }
+    })();
+    return this.draining;
+  }
+
   /** Delivers due outbox messages in order per target; a failed one is retried by the alarm with backoff. */
-  private async drainOutbox(): Promise<void> {
+  private async drainOnce(): Promise<void> {
     const due = this.sql.exec<{ id: number; target: string; message: string; attempts: number }>(
       "SELECT id, target, message, attempts FROM outbox WHERE next_at <= ? ORDER BY id", Date.now()).toArray();
     const blocked = new Set<string>();
