@@ -820,11 +820,12 @@ export class SubscriberObject extends DurableObject<Env> {
     const due = this.sql.exec<{ id: number; target: string; message: string; attempts: number }>(
       "SELECT id, target, message, attempts FROM outbox WHERE next_at <= ? ORDER BY id", Date.now()).toArray();
     const blocked = new Set<string>();
+    const delivered: number[] = [];
     for (const row of due) {
       if (blocked.has(row.target)) continue;
       try {
         await this.deliver(row.target, JSON.parse(row.message));
-        this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
+        delivered.push(row.id);
       } catch (err) {
         blocked.add(row.target);
         const delay = Math.min(OUTBOX_RETRY_MAX_MS, OUTBOX_RETRY_BASE_MS * 2 ** row.attempts) * (0.5 + Math.random() / 2);
@@ -832,6 +833,9 @@ export class SubscriberObject extends DurableObject<Env> {
         console.warn(`outbox delivery to peer failed, attempt ${row.attempts + 1}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    // Removed together, in one synchronous turn, so the storage commits them once; a crash before
+    // that only means a redelivery, which every receiver ignores.
+    for (const id of delivered) this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
     await this.scheduleAlarm();
   }
 
@@ -846,11 +850,20 @@ export class SubscriberObject extends DurableObject<Env> {
     const due = [next, at].filter((t): t is number => typeof t === "number");
     if (due.length === 0) return;
     const when = Math.max(Date.now(), Math.min(...due));
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > when) await this.ctx.storage.setAlarm(when);
+    // The alarm time is mirrored in memory after the first read, so setting it usually joins the
+    // caller's own write instead of costing a round trip and a commit of its own.
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > when) {
+      this.alarmAt = when;
+      void this.ctx.storage.setAlarm(when);
+    }
   }
 
+  /** The scheduled alarm as this instance last set or read it; undefined until first read. */
+  private alarmAt: number | null | undefined;
+
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const now = Date.now();
     // Reservations past their deadline are aborted; a secondary that already accepted hears so.
     this.tx(() => {
