@@ -9,7 +9,7 @@ import {
 } from "./layout";
 import { emit, textAlloc, tapeCount, textFill, setTapeCount, setTextFill } from "./tape";
 import { nameLen, lookup, LANG_SYNCML, LANG_DEVINF, T_SYNCML, T_DEVINF, TOK_DATA, TOK_DEVINF, TOK_SYNCML } from "./tables";
-import { utf8Seq } from "./xml";
+import { putUtf8, utf8Seq } from "./xml";
 
 export const SWITCH_PAGE: u32 = 0x00;
 export const END: u32 = 0x01;
@@ -63,16 +63,6 @@ function checkText(s: usize, e: usize): i32 {
   return 0;
 }
 
-function putUtf8(q: usize, cp: u32): usize {
-  if (cp < 0x80) { store<u8>(q, <u8>cp); return 1; }
-  if (cp < 0x800) { store<u8>(q, <u8>(0xc0 | (cp >> 6))); store<u8>(q, <u8>(0x80 | (cp & 0x3f)), 1); return 2; }
-  if (cp < 0x10000) {
-    store<u8>(q, <u8>(0xe0 | (cp >> 12))); store<u8>(q, <u8>(0x80 | ((cp >> 6) & 0x3f)), 1);
-    store<u8>(q, <u8>(0x80 | (cp & 0x3f)), 2); return 3;
-  }
-  store<u8>(q, <u8>(0xf0 | (cp >> 18))); store<u8>(q, <u8>(0x80 | ((cp >> 12) & 0x3f)), 1);
-  store<u8>(q, <u8>(0x80 | ((cp >> 6) & 0x3f)), 2); store<u8>(q, <u8>(0x80 | (cp & 0x3f)), 3); return 4;
-}
 
 /**
  * Parses one WBXML document in [start, end) onto the tape. `embedded` is set for a DevInf document

@@ -70,7 +70,7 @@ function find2(p: usize, end: usize, a: u32, b: u32): usize {
 }
 
 /** Writes code point cp as UTF-8 at q; returns the number of bytes. */
-function putUtf8(q: usize, cp: u32): usize {
+export function putUtf8(q: usize, cp: u32): usize {
   if (cp < 0x80) { store<u8>(q, <u8>cp); return 1; }
   if (cp < 0x800) { store<u8>(q, <u8>(0xc0 | (cp >> 6))); store<u8>(q, <u8>(0x80 | (cp & 0x3f)), 1); return 2; }
   if (cp < 0x10000) {
