@@ -5,9 +5,13 @@
 // workerd that `wrangler dev` runs (wrangler's own Miniflare) with the gateway AND the reference
 // Workers in one process, each on a direct loopback socket (no dev proxy, no Miniflare entry
 // worker), seeds subscribers, a client, tokens and twins through the real HTTP API, then drives
-// every benchmark with autocannon at a fixed connection count and duration. Each gateway benchmark
+// every benchmark with autocannon at a fixed connection count and duration (complete SyncML DM sessions,
+// which must read each server package to answer it, with their own fixed-concurrency loop:
+// bench/gateway/dm.mjs). Each gateway benchmark
 // runs right after a fresh run of its reference and the ratio is taken per pair, because the
-// machine is shared. See BENCHMARKS.md, "Gateway".
+// machine is shared. After the workerd runs, the WBXML codec against libwbxml (bench/codec.mjs, when
+// ../shared/bench/libwbxml-ref and libwbxml2-dev are there; skipped with the reason otherwise).
+// See BENCHMARKS.md, "Gateway".
 //
 //   npm run bench                 full run: 3 rounds, 500 twinned pairs, then CPU profiles and
 //                                 storage commits per unit on a second workerd (~8.5 minutes)
@@ -21,7 +25,9 @@
 //          --state DIR (where Durable Object storage lives; default /dev/shm, in memory; a disk
 //          directory such as /tmp adds this machine's fsync, as `wrangler dev` has it),
 //          --out FILE (default bench/results.json),
-//          --no-build-wasm (use the existing build/codec.wasm instead of `npm run build:wasm`).
+//          --no-build-wasm (use the existing build/codec.wasm instead of `npm run build:wasm`),
+//          --dm-devices N (DM devices, default 4 per connection), --codec-seconds S (bench/codec.mjs
+//          seconds per measurement; default 2, quick 0.5).
 // Prints a table and writes bench/results.json; CPU profiles go to build/bench/*.cpuprofile.
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -36,6 +42,8 @@ import { measure } from "./gateway/load.mjs";
 import { profileWhile, summarise } from "./gateway/profile.mjs";
 import { countSyncs, straceAvailable } from "./gateway/syscalls.mjs";
 import { printReport, summariseRounds } from "./gateway/report.mjs";
+import { codecCostPerSession, verifyDmSession } from "./gateway/dm.mjs";
+import { codecVsLibwbxml } from "./gateway/codec-ref.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
@@ -54,6 +62,10 @@ const config = {
   subscribers: number("subscribers", quick ? 100 : 500),
   hotTwins: 32,
   activationPrimaries: quick ? 50 : 250,
+  // SyncML DM: devices split among the connections (4 each), so no device has two sessions at once.
+  dmDevices: number("dm-devices", 4 * number("connections", 32)),
+  // bench/codec.mjs seconds per measurement (the codec against libwbxml, after the workerd runs).
+  codecSeconds: number("codec-seconds", quick ? 0.5 : 2),
   seedConcurrency: 32,
   // Every activation leaves a reservation alarm on the primary and a deadline alarm on the
   // secondary that fire 30 s later (ACTIVATION_DEADLINE_MS) and write. The full run lets that
@@ -160,10 +172,21 @@ async function main() {
 
     const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
     let t = Date.now();
-    const seeded = await seed(gw, { subscribers: config.subscribers, hotTwins: config.hotTwins, activationPrimaries: config.activationPrimaries, concurrency: config.seedConcurrency });
+    const seeded = await seed(gw, { subscribers: config.subscribers, hotTwins: config.hotTwins, activationPrimaries: config.activationPrimaries, dmDevices: config.dmDevices, concurrency: config.seedConcurrency });
     const seededAt = Date.now();
     const memoryAfterSeed = memoryOf(runtime.pid);
-    log(`seeded ${config.subscribers} twinned pairs, a hot primary with ${config.hotTwins} twins, ${config.activationPrimaries} activation primaries in ${((seededAt - t) / 1000).toFixed(1)}s; workerd RSS ${mib(memoryAfterSeed.rss)}`);
+    log(`seeded ${config.subscribers} twinned pairs, a hot primary with ${config.hotTwins} twins, ${config.activationPrimaries} activation primaries, ${config.dmDevices} DM devices in ${((seededAt - t) / 1000).toFixed(1)}s; workerd RSS ${mib(memoryAfterSeed.rss)}`);
+    // One DM session checked end to end (job done, the Get's result in the tree); its messages
+    // also serve the codec estimate after the run.
+    let dmRecord;
+    let dmVerifyError;
+    try {
+      dmRecord = await verifyDmSession({ url: runtime.urls.gateway, adminToken: ADMIN_TOKEN, device: seeded.dm.devices[0] });
+      log(`DM session verified: WBXML packages of ${dmRecord.pkg1.length}, ${dmRecord.pkg2.length}, ${dmRecord.pkg3.length}, ${dmRecord.pkg4.length} bytes`);
+    } catch (err) {
+      dmVerifyError = err.message;
+      log(`DM session check FAILED: ${err.message}`);
+    }
 
     const list = benchmarks({ urls: runtime.urls, seed: seeded, subscribers: config.subscribers });
     const rounds = [];
@@ -182,19 +205,21 @@ async function main() {
           const added = await topUpActivationPool(gw, seeded, poolSize(), config.seedConcurrency);
           if (added) log(`activation pool: +${added} fresh secondaries in ${((Date.now() - t) / 1000).toFixed(1)}s`);
         }
-        const spec = b.spec();
         const poolBefore = seeded.activation.pool.length;
         const activation = b.id === "activation";
-        const result = await measure({
-          ...spec,
+        const opts = {
           connections: config.connections,
           duration: activation ? config.activationDuration : config.duration,
           warmup: activation ? config.activationWarmup : config.warmup,
           pid: runtime.pid,
-        });
+        };
+        // A benchmark with its own load loop (DM sessions) runs itself; the rest are autocannon specs.
+        const spec = b.run ? undefined : b.spec();
+        const result = b.run ? await b.run(opts) : await measure({ ...spec, ...opts });
         if (activation) Object.assign(result, { poolBefore, popped: spec.popped() });
+        if (result.firstError) log(`${b.id}: first failed unit: ${result.firstError}`);
         if (Object.keys(result.statuses).some((s) => s >= "500")) result.workerdOutputTail = runtime.output().slice(-4000);
-        if (spec.exhausted?.()) {
+        if (spec?.exhausted?.()) {
           result.poolExhausted = true;
           result.non2xx -= spec.noops();
         }
@@ -216,6 +241,15 @@ async function main() {
     await runtime.dispose();
     runtime = undefined;
 
+    // ------------------------------------------------------------------ the codec, alone on the machine
+    // The server's codec work per DM session (the same WASM on Node), and the codec against libwbxml.
+    const dmCodec = dmRecord ? await codecCostPerSession(dmRecord, quick ? 0.5 : 1) : undefined;
+    if (dmCodec) log(`DM codec work per session (Node, same WASM): ${dmCodec.totalUs} us (decode pkg1 ${dmCodec.decodePkg1Us}, encode pkg2 ${dmCodec.encodePkg2Us}, decode pkg3 ${dmCodec.decodePkg3Us}, encode pkg4 ${dmCodec.encodePkg4Us})`);
+    t = Date.now();
+    const codecRef = codecVsLibwbxml(config.codecSeconds);
+    if (codecRef.skipped) log(`codec vs libwbxml skipped: ${codecRef.skipped}`);
+    else log(`codec vs libwbxml (${codecRef.command}, ${((Date.now() - t) / 1000).toFixed(0)}s): encode ${codecRef.encodeRatio}x, decode ${codecRef.decodeRatio}x (documents/s, ours / libwbxml)`);
+
     // ------------------------------------------------------------------ diagnostics
     let diagnostics = {};
     if (config.profile || config.syscalls) diagnostics = await diagnosticsRun(built, work);
@@ -231,6 +265,8 @@ async function main() {
       workerdMemory: memory,
       summary,
       notBuiltYet: NOT_BUILT_YET,
+      dm: { verifyError: dmVerifyError, bytes: dmCodec?.bytes, codecPerSession: dmCodec, job: "queued inside the measured flow (POST /dm/v1/devices/{devId}/jobs, then 2 DM round trips)" },
+      codecVsLibwbxml: codecRef,
       rounds,
       storageCommits: diagnostics.commits,
       profiles: diagnostics.profiles,
@@ -242,6 +278,8 @@ async function main() {
     log(`wrote ${outFile} (${results.wallSeconds}s in all)`);
 
     const broken = summary.filter((s) => s.errorShare > MAX_ERROR_SHARE);
+    if (dmVerifyError) console.error(`BROKEN: dm-session: the checked session failed: ${dmVerifyError}`);
+    if (dmVerifyError) process.exitCode = 1;
     if (broken.length) {
       for (const s of broken) console.error(`BROKEN: ${s.id}: ${(s.errorShare * 100).toFixed(1)}% of answers were not 2xx (${JSON.stringify(s.statuses)})`);
       process.exitCode = 1;
@@ -263,11 +301,14 @@ async function main() {
     runtime = await startRuntime({ build: built, persistDir: join(work, "diagnostics"), inspectorPort });
     const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
     const n = Math.min(config.subscribers, config.diagnosticSubscribers);
-    const seeded = await seed(gw, { subscribers: n, hotTwins: config.hotTwins, activationPrimaries: 20, concurrency: config.seedConcurrency });
+    const seeded = await seed(gw, { subscribers: n, hotTwins: config.hotTwins, activationPrimaries: 20, dmDevices: config.dmDevices, concurrency: config.seedConcurrency });
     const seededAt = Date.now();
     log(`diagnostics: second workerd (inspector on), seeded ${n} pairs`);
     const list = benchmarks({ urls: runtime.urls, seed: seeded, subscribers: n });
-    const run = (b, seconds) => measure({ ...b.spec(), connections: config.connections, duration: seconds, warmup: 0, pid: runtime.pid });
+    const run = (b, seconds) => {
+      const opts = { connections: config.connections, duration: seconds, warmup: 0, pid: runtime.pid };
+      return b.run ? b.run(opts) : measure({ ...b.spec(), ...opts });
+    };
     const ensurePool = (seconds) => topUpActivationPool(gw, seeded, Math.min(config.maxActivationPool, Math.ceil(450 * seconds * 1.3) + 2 * config.connections), config.seedConcurrency);
 
     const commits = {};
@@ -281,7 +322,7 @@ async function main() {
     }
     async function countCommits() {
       await settle(seededAt, "the seeding's activation alarms before counting commits");
-      for (const id of ["ref-do-write", "ref-do-write-hot", "read", "toggle", "toggle-hot", "token", "verify-cached", "activation"]) {
+      for (const id of ["ref-do-write", "ref-do-write-hot", "read", "toggle", "toggle-hot", "token", "verify-cached", "dm-session", "activation"]) {
         const b = list.find((x) => x.id === id);
         if (id === "activation") await ensurePool(4);
         const warm = await run(b, 0.5);
@@ -302,7 +343,7 @@ async function main() {
     if (config.profile) {
       const profileDir = join(PROJECT_ROOT, "build", "bench");
       mkdirSync(profileDir, { recursive: true });
-      for (const id of ["read", "toggle", "toggle-hot", "token", "activation"]) {
+      for (const id of ["read", "toggle", "toggle-hot", "token", "dm-session", "activation"]) {
         const b = list.find((x) => x.id === id);
         // Activation last, on an isolate warmed by the others: no warm-up run to eat the pool.
         const seconds = id === "activation" ? 1.2 : config.profileSeconds;
@@ -311,7 +352,7 @@ async function main() {
         const { profile, result } = await profileWhile(inspectorPort, "gateway", () => run(b, seconds));
         const file = join(profileDir, `${id}.cpuprofile`);
         writeFileSync(file, JSON.stringify(profile));
-        profiles[id] = { file, rpsWhileProfiling: Math.round(result.rps), ...summarise(profile, built.gatewayDir) };
+        profiles[id] = { file, rpsWhileProfiling: Math.round(result.rps), unitsPerSecondWhileProfiling: Math.round(result.unitsPerSecond), ...summarise(profile, built.gatewayDir) };
         log(`profiled ${id}: ${profiles[id].sampledMs} ms sampled, ${profiles[id].rpsWhileProfiling} req/s while profiling -> ${file}`);
       }
     }

@@ -43,6 +43,7 @@ export function summariseRounds(list, rounds) {
       requestsPerSecond: median(runs.map((r) => r.rps)),
       p50: median(runs.map((r) => r.p50)),
       p99: median(runs.map((r) => r.p99)),
+      ...(runs.some((r) => r.dmP50 !== undefined) ? { dmP50: median(runs.map((r) => r.dmP50)), dmP99: median(runs.map((r) => r.dmP99)) } : {}),
       workerdCpuUsPerUnit: median(runs.map((r) => r.workerdCpuUsPerUnit)),
       workerdCpuPercent: median(runs.map((r) => r.workerdCpuPercent)),
       loadGeneratorCpuPercent: median(runs.map((r) => r.loadGeneratorCpuPercent)),
@@ -55,6 +56,7 @@ export function summariseRounds(list, rounds) {
       row.ref = b.ref;
       row.ratio = median(pairs.map(([r, ref]) => rate(r) / ref.rps));
       row.p99Ratio = median(pairs.map(([r, ref]) => r.p99 / ref.p99));
+      row.p50Ratio = median(pairs.map(([r, ref]) => r.p50 / ref.p50));
       row.ratioPerRun = pairs.map(([r, ref]) => Math.round((1000 * rate(r)) / ref.rps) / 1000);
       // The same comparison in workerd CPU time per unit: what the throughput ratio would be if
       // both were CPU-bound on an idle core. Robust to the machine's load; blind to I/O waits.
@@ -105,6 +107,16 @@ export function markdownTable(results) {
       `| ${row.title}${row.poolExhausted ? " †" : ""} | ${perSecond} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ${fmt(row.workerdCpuUsPerUnit)} | ${vs} | ${row.ref ? pct(row.ratio) : ""}${also} | ${row.ref ? pct(row.cpuRatio) : ""} | ${row.ref ? `${fmt(row.p99Ratio, 2)}x` : ""} | ${targetText(row)} |`,
     );
   }
+  const cr = results.codecVsLibwbxml;
+  if (cr?.skipped) lines.push(`| WBXML codec vs libwbxml (bench/codec.mjs) | – | – | – | – | | | | | skipped: ${cr.skipped} |`);
+  else if (cr) {
+    for (const dir of ["encode", "decode"]) {
+      const ours = cr.ours[dir];
+      const lib = cr.libwbxml[dir];
+      const what = dir === "encode" ? "encode XML → WBXML" : "decode WBXML → XML";
+      lines.push(`| WBXML codec (WASM on Node) vs libwbxml (native C), ${what}, corpus | ${fmt(ours?.docsPerS)} docs (${fmt(ours?.MBps, 1)} MB/s) | | | | libwbxml: ${fmt(lib?.docsPerS)} docs (${fmt(lib?.MBps, 1)} MB/s) | ${fmt(cr[`${dir}Ratio`], 2)}x | | | ≥ 2x (see "Codec"): ${cr[`${dir}Ratio`] >= 2 ? "**met**" : "**missed**"} |`);
+    }
+  }
   for (const n of results.notBuiltYet) lines.push(`| ${n.title} | – | – | – | – | | | | | ${n.note} |`);
   const b = results.bundle;
   lines.push(`| Worker bundle (index.js + .wasm, gzip -9) | ${fmt(b.gzipBytes / 1024, 1)} KiB (${fmt(b.rawBytes / 1024, 1)} KiB raw) | | | | | | | | < 1 MB: ${b.meetsTarget ? "**met**" : "**missed**"} |`);
@@ -145,6 +157,23 @@ export function profileTable(results) {
   return out.join("\n");
 }
 
+export function dmText(results) {
+  const row = results.summary.find((r) => r.id === "dm-session");
+  if (!row) return "";
+  const out = [
+    `DM session: ${fmt(row.perSecond)} sessions/s (${fmt(row.requestsPerSecond)} req/s), ${pct(row.ratio)} of the bare DO write's requests/s; ` +
+      `session latency (job POST -> closing message) p50 ${fmt(row.p50, 2)} ms (${fmt(row.p50Ratio, 1)}x the write's p50), p99 ${fmt(row.p99, 2)} ms (${fmt(row.p99Ratio, 1)}x); ` +
+      `the 2 DM round trips alone p50 ${fmt(row.dmP50, 2)} ms, p99 ${fmt(row.dmP99, 2)} ms; workerd CPU ${fmt(row.workerdCpuUsPerUnit)} us/session; per run ${row.perRun.join(", ")}`,
+  ];
+  const dm = results.dm;
+  if (dm?.verifyError) out.push(`DM session check FAILED: ${dm.verifyError}`);
+  if (dm?.codecPerSession) {
+    const c = dm.codecPerSession;
+    out.push(`DM codec work per session (Node, same WASM): ${c.totalUs} us = decode pkg1 ${c.decodePkg1Us} + encode pkg2 ${c.encodePkg2Us} + decode pkg3 ${c.decodePkg3Us} + encode pkg4 ${c.encodePkg4Us}; WBXML bytes ${c.bytes.pkg1}/${c.bytes.pkg2}/${c.bytes.pkg3}/${c.bytes.pkg4}`);
+  }
+  return out.join("\n");
+}
+
 export function printReport(results) {
   const m = results.machine;
   console.log(`\n## Gateway benchmark (${results.config.mode}): ${results.command}`);
@@ -155,6 +184,8 @@ export function printReport(results) {
   console.log(markdownTable(results));
   console.log("");
   console.log(verificationTable(results));
+  const dm = dmText(results);
+  if (dm) console.log(`\n${dm}`);
   const commits = commitsTable(results);
   if (commits) console.log(`\n${commits}`);
   const profiles = profileTable(results);

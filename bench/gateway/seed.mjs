@@ -1,14 +1,16 @@
 // The state the benchmarks run on, made through the gateway's real HTTP API with the admin token.
 import { pool } from "./client.mjs";
+import { seedDmDevices } from "./dm.mjs";
 
 const RUN = "7"; // address prefix; each run has its own storage anyway
 
 /**
  * `subscribers` twinned pairs (primary + secondary, one twin each) for the read and toggle paths,
  * one hot primary with `hotTwins` twins, and `activationPrimaries` fresh primaries for activation
- * (their secondaries come from topUpActivationPool).
+ * (their secondaries come from topUpActivationPool), and `dmDevices` DM devices (auth-basic accounts,
+ * no job yet: the DM benchmark queues one per session).
  */
-export async function seed(gw, { subscribers, hotTwins, activationPrimaries, concurrency }) {
+export async function seed(gw, { subscribers, hotTwins, activationPrimaries, dmDevices = 0, concurrency }) {
   const client = await gw.registerClient();
   const device = () => gw.device(client, RUN);
   const primaries = await pool(subscribers, concurrency, device);
@@ -21,7 +23,9 @@ export async function seed(gw, { subscribers, hotTwins, activationPrimaries, con
   await pool(hotTwins, Math.min(concurrency, 8), (i) => gw.twin(hotPrimary, hotSecondaries[i], `h${i}`));
 
   const activationPrimariesList = await pool(activationPrimaries, concurrency, device);
+  const dm = { devices: await seedDmDevices(gw, dmDevices, concurrency, RUN) };
   return {
+    dm,
     client,
     pairs,
     hot: { primary: hotPrimary, secondaries: hotSecondaries },
