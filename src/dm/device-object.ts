@@ -144,6 +144,8 @@ const SCHEMA = [
    CREATE TABLE notification (id TEXT PRIMARY KEY, session_num INTEGER NOT NULL, package0 TEXT NOT NULL, created_at INTEGER NOT NULL, consumed_at INTEGER);
    CREATE TABLE generic_alert (seq INTEGER PRIMARY KEY AUTOINCREMENT, correlator TEXT, doc TEXT NOT NULL);
    CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);`,
+  // v2: the session engine looks up unfinished jobs in queue order on every message
+  `CREATE INDEX job_by_state ON job (state, seq);`,
 ];
 
 const randomNonce = () => base64(crypto.getRandomValues(new Uint8Array(16)));
