@@ -84,8 +84,6 @@ export interface OutgoingMessage {
 /** The server's own limit on what it accepts in one message (announced as MaxMsgSize). */
 const SERVER_MAX_MSG_SIZE = 512 * 1024;
 const DEFAULT_CLIENT_MAX_MSG_SIZE = 64 * 1024;
-/** Bytes kept free in each message for the header, statuses and encoding overhead. */
-const MESSAGE_HEADROOM = 1024;
 const SESSION_IDLE_MS = 10 * 60_000;
 const MAX_FAILED_AUTH_PER_SESSION = 5;
 const MAX_INCOMING_OBJECT = 16 * 1024 * 1024;
@@ -107,6 +105,8 @@ interface IncomingObject {
   format?: string;
   type?: string;
   parts: string[];
+  /** Bytes received so far (kept as a sum: the chunks of a 1 MB object are not recounted per message). */
+  received: number;
   binary: boolean;
 }
 
@@ -542,11 +542,12 @@ export class DeviceObject extends DurableObject<Env> {
       let lo = session.incomingObject;
       if (item.moreData || (lo && lo.cmdRef === cmdRef && lo.source === source)) {
         if (!lo || lo.cmdRef !== cmdRef || lo.source !== source) {
-          lo = { cmdRef, source, parts: [], binary: item.data instanceof Uint8Array, ...(item.meta?.size !== undefined ? { size: item.meta.size } : {}), ...(item.meta?.format ? { format: item.meta.format } : {}), ...(item.meta?.type ? { type: item.meta.type } : {}) };
+          lo = { cmdRef, source, parts: [], received: 0, binary: item.data instanceof Uint8Array, ...(item.meta?.size !== undefined ? { size: item.meta.size } : {}), ...(item.meta?.format ? { format: item.meta.format } : {}), ...(item.meta?.type ? { type: item.meta.type } : {}) };
           if (flight) Object.assign(lo, { jobId: flight.jobId, path: flight.path });
         }
-        lo.parts.push(item.data instanceof Uint8Array ? text.data : typeof item.data === "string" ? item.data : text.data);
-        const received = lo.parts.reduce((n, p) => n + (lo!.binary ? atob(p).length : new TextEncoder().encode(p).length), 0);
+        lo.parts.push(text.data);
+        lo.received += item.data instanceof Uint8Array ? item.data.length : valueSize(item.data ?? "");
+        const received = lo.received;
         if (received > MAX_INCOMING_OBJECT) {
           delete session.incomingObject;
           return "413";
@@ -663,12 +664,8 @@ export class DeviceObject extends DurableObject<Env> {
     throw new ApiError(500, "SVC0001", ["no chunk of the large object fits in the device's MaxMsgSize"]);
   }
 
-  private chunkBudget(session: SessionState): number {
-    return Math.max(256, session.maxMsgSize - MESSAGE_HEADROOM);
-  }
-
   /** The next chunk of the large object being sent: Meta Size on the first, MoreData on all but the last. */
-  private nextChunk(session: SessionState, cmdId: () => string, budgetBytes = this.chunkBudget(session)): Command | undefined {
+  private nextChunk(session: SessionState, cmdId: () => string, budgetBytes: number): Command | undefined {
     const lo = session.outgoingObject;
     if (!lo) return undefined;
     const job = this.loadJob(lo.jobId);
