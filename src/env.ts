@@ -5,6 +5,7 @@ import type { SigningKeysObject } from "./oauth/signing-keys-object";
 import type { TokenFamilyObject } from "./oauth/token-family-object";
 import type { NotificationChannelObject } from "./notify/channel-object";
 import type { DeviceObject } from "./dm/device-object";
+import type { DmAccountObject } from "./dm/v2/account-object";
 
 export interface Env {
   SUBSCRIBERS: DurableObjectNamespace<SubscriberObject>;
@@ -14,6 +15,8 @@ export interface Env {
   TOKEN_FAMILIES: DurableObjectNamespace<TokenFamilyObject>;
   CHANNELS: DurableObjectNamespace<NotificationChannelObject>;
   DEVICES: DurableObjectNamespace<DeviceObject>;
+  /** DM accounts (DM 2.0): credentials, registered devices, sessions; named by accountId. */
+  DM_ACCOUNTS: DurableObjectNamespace<DmAccountObject>;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;

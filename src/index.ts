@@ -10,6 +10,7 @@ import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
+import { dm2AdminRoutes } from "./dm/v2/admin-routes";
 import { renderReference } from "./docs/reference-page";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -19,6 +20,7 @@ export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { DeviceObject } from "./dm/device-object";
+export { DmAccountObject } from "./dm/v2/account-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -45,6 +47,7 @@ app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
 app.route("/", dmRoutes);
+app.route("/", dm2AdminRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
