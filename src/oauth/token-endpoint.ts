@@ -25,7 +25,7 @@ export const PUBLIC_CLIENT_GRANTS: readonly string[] = [GRANT.authorizationCode,
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 /** Scopes that only make sense for a given grant. */
-const SUBSCRIBER_SCOPES = ["twinning:primary", "twinning:secondary"] as const;
+const SUBSCRIBER_SCOPES = ["twinning:primary", "twinning:secondary", "webrtc:call"] as const;
 
 interface Grant {
   sub: string;
