@@ -17,6 +17,10 @@ export interface Env {
   DEVICES: DurableObjectNamespace<DeviceObject>;
   /** DM accounts (DM 2.0): credentials, registered devices, sessions; named by accountId. */
   DM_ACCOUNTS: DurableObjectNamespace<DmAccountObject>;
+  /** Token endpoint and device authorization requests per client_id (wrangler.toml [[ratelimits]]). */
+  OAUTH_CLIENT_RATE_LIMIT: RateLimit;
+  /** Device authorization requests per subscriber. */
+  DEVICE_AUTHORIZATION_RATE_LIMIT: RateLimit;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;
