@@ -33,6 +33,10 @@ export interface Env {
   CALLBACK_ALLOW_LOOPBACK?: string;
   /** Optional HTTP push connector (an SMS/WAP-push gateway) that receives each DM package 0. */
   DM_PUSH_WEBHOOK?: string;
+  /** Key (a Worker secret, at least 16 characters) that seals each device's DM server secret at rest. */
+  DM_SECRET_KEY?: string;
+  /** Shortest DM password accepted when a device is provisioned (default 8). */
+  DM_MIN_PASSWORD_LENGTH?: string;
   /** How long a failing notification is retried before it is dropped and counted (default 86400). */
   NOTIFY_RETRY_WINDOW_SECONDS?: string;
 }
