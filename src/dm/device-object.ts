@@ -162,7 +162,10 @@ export class DeviceObject extends DurableObject<Env> {
   /** Schema steps for an object that has storage; the conversion of plain-text secrets in between. */
   async migrateStorage(): Promise<void> {
     if (!this.provisioned) return;
-    migrate(this.ctx, SCHEMA.slice(0, 3));
+    const version = one<{ version: number }>(this.sql, "SELECT version FROM _schema")?.version ?? 0;
+    if (version >= SCHEMA.length) return;
+    // Up to v3 in SQL; the rows converted in JS (hashing, sealing); then v4 drops the plain-text columns.
+    if (version < 3) migrate(this.ctx, SCHEMA.slice(0, 3));
     if (!(await this.upgradeSecrets())) return;
     migrate(this.ctx, SCHEMA);
   }

@@ -99,12 +99,16 @@ function minPasswordLength(env: AppEnv["Bindings"]): number {
 
 const DeviceSchema = z
   .object({
-    device: z.object({ devId: z.string(), serverId: z.string(), authType: AuthTypeSchema, clientUsername: z.string(), subscriber: z.string().optional(), resourceURL: z.string().url() }),
+    device: z.object({
+      devId: z.string(), serverId: z.string(), authType: AuthTypeSchema, clientUsername: z.string(), subscriber: z.string().optional(),
+      authLockedUntil: z.number().int().optional().openapi({ description: "Set while the device is locked out after 5 wrong credentials in 15 minutes (ms since the epoch); re-provisioning lifts it." }),
+      resourceURL: z.string().url(),
+    }),
   })
   .openapi("Device");
 
-const deviceView = (c: Ctx, d: { devId: string; serverId: string; authType: z.infer<typeof AuthTypeSchema>; clientUsername: string; subscriber?: string }) => ({
-  device: { devId: d.devId, serverId: d.serverId, authType: d.authType, clientUsername: d.clientUsername, ...(d.subscriber ? { subscriber: d.subscriber } : {}), resourceURL: `${new URL(c.req.url).origin}/admin/v1/devices/${encodeURIComponent(d.devId)}` },
+const deviceView = (c: Ctx, d: { devId: string; serverId: string; authType: z.infer<typeof AuthTypeSchema>; clientUsername: string; subscriber?: string; authLockedUntil?: number }) => ({
+  device: { devId: d.devId, serverId: d.serverId, authType: d.authType, clientUsername: d.clientUsername, ...(d.subscriber ? { subscriber: d.subscriber } : {}), ...(d.authLockedUntil ? { authLockedUntil: d.authLockedUntil } : {}), resourceURL: `${new URL(c.req.url).origin}/admin/v1/devices/${encodeURIComponent(d.devId)}` },
 });
 const admin = { middleware: requireAdmin, security: [{ adminToken: [] }], tags: ["Operator admin"] };
 
