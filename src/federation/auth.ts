@@ -5,6 +5,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../http/errors";
 import { base64url, sha256 } from "../http/crypto";
+import { enforceRateLimit } from "../http/rate-limit";
 import { InvalidTokenError, issuerOf, verifyAccessToken } from "../oauth/tokens";
 import { FEDERATION_SCOPE } from "./client";
 import type { PeerRecord } from "./peer-registry-object";
@@ -41,6 +42,7 @@ export const requirePeer: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!peer || claims.sub !== claims.client_id) throw invalidToken("the token's client is not a registered peer operator");
   // A token obtained before this issuer was (re)registered for the MNO belongs to an earlier trust.
   if (typeof claims.iat === "number" && claims.iat * 1000 < peer.trustedSince - CLOCK_SKEW_MS) throw invalidToken("token issued before the peer was registered");
+  await enforceRateLimit({ binding: c.env.FEDERATION_PEER_RATE_LIMIT, period: 10, what: `federation requests from MNO ${peer.mno}` }, peer.mno);
   c.set("peer", peer);
   await next();
 };
