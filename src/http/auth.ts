@@ -12,6 +12,8 @@ export interface TokenContext {
   scopes: string[];
   /** Handed to the subscriber's object, which decides whether the token is still live (revocation, HLF-TE-004). */
   token: TokenRef;
+  /** RFC 8693 `act.sub`: the twinned secondary acting for `subscriber` with a delegated token (HLF-SD-009). */
+  actor?: string;
 }
 
 function bearer(c: Context): string | undefined {
@@ -42,7 +44,7 @@ export function requireScope(...scopes: Scope[]): MiddlewareHandler<AppEnv> {
         "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${wanted}"`,
       });
     }
-    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes: granted, token: tokenRef(claims) });
+    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes: granted, token: tokenRef(claims), ...(claims.act?.sub ? { actor: claims.act.sub } : {}) });
     await next();
   };
 }

@@ -130,22 +130,30 @@ export class NotificationQueue {
 
   /** Queues `event` for every live subscription. Call inside the transaction of the change. */
   enqueue(event: TwinningEvent): number {
+    return this.enqueueNotification("twinningNotification", {
+      event: event.event,
+      primary: event.primary,
+      secondary: event.secondary,
+      name: event.name,
+      ...(event.status ? { status: event.status } : {}),
+      actor: event.actor,
+      timestamp: new Date(event.at).toISOString(),
+    });
+  }
+
+  /**
+   * Queues a notification of any kind for every live subscription: `{[root]: {notificationId,
+   * ...fields, callbackData}}`, delivered like the twinning ones (signed, ordered, at least once).
+   * Other capabilities that keep their own subscriptions (WebRTC signaling) use it. Call inside the
+   * transaction of the change.
+   */
+  enqueueNotification(root: string, fields: Record<string, unknown>): number {
     const now = Date.now();
     const subs = this.live(now);
     for (const s of subs) {
       const notificationId = crypto.randomUUID();
       const body = JSON.stringify({
-        twinningNotification: {
-          notificationId,
-          event: event.event,
-          primary: event.primary,
-          secondary: event.secondary,
-          name: event.name,
-          ...(event.status ? { status: event.status } : {}),
-          actor: event.actor,
-          timestamp: new Date(event.at).toISOString(),
-          ...(s.callback_data !== null ? { callbackData: s.callback_data } : {}),
-        },
+        [root]: { notificationId, ...fields, ...(s.callback_data !== null ? { callbackData: s.callback_data } : {}) },
       });
       this.sql.exec("INSERT INTO delivery (subscription_id, notification_id, body, first_at, next_at) VALUES (?, ?, ?, ?, ?)", s.id, notificationId, body, now, now);
     }

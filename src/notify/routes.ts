@@ -9,7 +9,7 @@ import { base64url } from "../http/crypto";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
-import { callbackUrlProblem } from "./callback-url";
+import { notifyTarget } from "./notify-target";
 import type { ChannelInfo } from "./channel-object";
 import type { SubscriptionRecord } from "./queue";
 
@@ -72,19 +72,6 @@ const subscriptionView = (c: Ctx, address: string, s: SubscriptionRecord, signin
   ...(signingSecret ? { signingSecret } : {}),
 });
 
-const CHANNEL_CALLBACK = /^\/notificationchannel\/v1\/([^/]+)\/channels\/([A-Za-z0-9_-]{22})\/callback$/;
-
-/** The channel a notifyURL names when it is one of this gateway's channel callbackURLs. */
-function ownChannel(c: Ctx, notifyURL: string): { owner: string; channelId: string } | undefined {
-  try {
-    const url = new URL(notifyURL);
-    const m = url.origin === origin(c) ? url.pathname.match(CHANNEL_CALLBACK) : null;
-    return m ? { owner: decodeURIComponent(m[1]!), channelId: m[2]! } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 notifyRoutes.openapi(
   createRoute({
     method: "post",
@@ -101,22 +88,14 @@ notifyRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { callbackReference, clientCorrelator, duration } = c.req.valid("json").subscription;
-    const channel = ownChannel(c, callbackReference.notifyURL);
-    if (channel) {
-      if (channel.owner !== address || !(await c.env.CHANNELS.getByName(channel.channelId).info(address))) {
-        throw invalidInput("subscription.callbackReference.notifyURL", "not a channel of this subscriber");
-      }
-    } else {
-      const problem = callbackUrlProblem(callbackReference.notifyURL, { allowLoopback: c.env.CALLBACK_ALLOW_LOOPBACK === "true" });
-      if (problem) throw invalidInput("subscription.callbackReference.notifyURL", problem);
-    }
+    const channel = await notifyTarget(c, address, callbackReference.notifyURL, "subscription.callbackReference.notifyURL");
     const result = unwrap(
       await c.env.SUBSCRIBERS.getByName(address).subscribe(token(c), {
         clientId: c.get("auth")!.clientId,
         notifyURL: callbackReference.notifyURL,
         ...(callbackReference.callbackData !== undefined ? { callbackData: callbackReference.callbackData } : {}),
         ...(clientCorrelator ? { clientCorrelator } : {}),
-        ...(channel ? { channelId: channel.channelId } : {}),
+        ...(channel.channelId ? { channelId: channel.channelId } : {}),
         ...(duration ? { expiresAt: Date.now() + duration * 1000 } : {}),
       }),
     );

@@ -6,7 +6,8 @@ import type { AppEnv } from "../env";
 import { fromBase64url } from "../http/crypto";
 import { TEL_URI } from "../twinning/schemas";
 import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
-import { NO_STORE, OAuthError, readForm } from "./errors";
+import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
+import { clientRequests } from "./rate-limits";
 import { familyIdOf } from "./token-family-object";
 import { issueAccessToken, issuerOf, tokenRef, verifyAccessToken, InvalidTokenError } from "./tokens";
 
@@ -24,7 +25,7 @@ export const PUBLIC_CLIENT_GRANTS: readonly string[] = [GRANT.authorizationCode,
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 /** Scopes that only make sense for a given grant. */
-const SUBSCRIBER_SCOPES = ["twinning:primary", "twinning:secondary"] as const;
+const SUBSCRIBER_SCOPES = ["twinning:primary", "twinning:secondary", "webrtc:call"] as const;
 
 interface Grant {
   sub: string;
@@ -142,6 +143,7 @@ export async function tokenEndpoint(c: Ctx): Promise<Response> {
   const issuer = issuerOf(c.env, c.req.url);
   const grantType = form.get("grant_type");
   const client = await authenticateClient(c, form, [`${issuer}/oauth/token`, issuer]);
+  await enforceOAuthRateLimit(clientRequests(c.env), client.clientId);
   if (!grantType) throw new OAuthError("invalid_request", "grant_type missing");
   const grantFn = GRANTS[grantType];
   if (!grantFn) throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported`);

@@ -13,6 +13,7 @@ export const SCOPES = {
   "twinning:delegated":
     "Act on the primary's network services as its twinned secondary (HLF-SD-009): sub is the primary, act names the secondary. Ends with the relationship.",
   "dm:manage": "Queue device-management jobs and read their results, management trees and notifications (DM web services, for service providers).",
+  "webrtc:call": "Place, answer and end WebRTC calls of the subscriber, and receive its call invitations (RESTful Network API for WebRTC Signaling).",
 } as const;
 export type Scope = keyof typeof SCOPES;
 export const isScope = (s: string): s is Scope => Object.hasOwn(SCOPES, s);

@@ -630,6 +630,15 @@ export class SubscriberObject extends DurableObject<Env> {
     });
   }
 
+  /**
+   * The secondaries twinned with this primary and their status, for another capability of the
+   * gateway acting on the shared identity (WebRTC forking rings those that are On, HLF-TE-002/003).
+   * No token: no client reaches it; the capability has already checked its own caller.
+   */
+  async twinStatuses(): Promise<{ secondary: string; status: TwinningStatus }[]> {
+    return this.sql.exec<{ secondary: string; status: TwinningStatus }>("SELECT secondary, status FROM twin ORDER BY activated_at, secondary").toArray().map((r) => ({ secondary: r.secondary, status: r.status }));
+  }
+
   twin(token: TokenRef, twinId: string): Promise<Outcome<TwinRecord>> {
     return this.asHolderOf(token, () => this.twinRecord(twinId));
   }
