@@ -24,6 +24,8 @@ export interface Env {
   DEVICE_AUTHORIZATION_RATE_LIMIT: RateLimit;
   /** Federation API requests per calling peer operator. */
   FEDERATION_PEER_RATE_LIMIT: RateLimit;
+  /** /dm messages per device id (wrangler.toml [[ratelimits]]). */
+  DM_DEVICE_RATE_LIMIT: RateLimit;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;

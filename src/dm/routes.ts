@@ -10,6 +10,7 @@ import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
 import type { JobCommandSpec } from "./job-model";
 import { callbackUrlProblem } from "../notify/callback-url";
+import { enforceRateLimit } from "../http/rate-limit";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();
@@ -45,6 +46,8 @@ async function deviceMessage(c: Ctx, routed?: { devId: string; secret: string })
   if (!DEV_ID.test(devId)) throw invalidInput("SyncHdr/Source/LocURI", "the device id");
   if (routed !== undefined && routed.devId !== devId) throw invalidInput("SyncHdr/Source/LocURI", "the device this RespURI belongs to");
   if (message.header.verProto !== "DM/1.2") throw invalidInput("SyncHdr/VerProto", "DM/1.2");
+  // Counted per device before its object is reached (an unknown device id is counted too).
+  await enforceRateLimit({ binding: c.env.DM_DEVICE_RATE_LIMIT, period: 10, what: "DM messages for this device" }, devId);
   const hmac = c.req.header("x-syncml-hmac");
   const answer = unwrap(
     await c.env.DEVICES.getByName(devId).handleMessage(
@@ -71,7 +74,7 @@ dmRoutes.openAPIRegistry.registerPath({
     "Wrong credentials are counted per device: 5 within 15 minutes lock the device out for 15 minutes (401 without a Chal).",
   tags: ["Device management"],
   request: { body: { required: true, content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.syncml.dm+xml": { schema: z.string() } } } },
-  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415) },
+  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415, 429) },
 });
 
 // ------------------------------------------------------------------ operator: device accounts

@@ -4,6 +4,7 @@ import { env, listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage, secretDigest, type Command, type SyncMLMessage } from "../../src/codec";
 import { ADMIN, call, enc, ORIGIN } from "../helpers";
+import { exhaust, inFreshWindow } from "../http/rate-limit-probe";
 import { createJob, device, expectClean, getJob, newDevId, SERVER_URL, story, tree } from "./harness";
 
 /** A raw client message: XML, no credentials unless given. */
@@ -283,5 +284,21 @@ describe("Issue 12: requests naming unknown devices leave no object behind", () 
       }));
       expect(held, devId).toEqual({ tables: 0, alarm: null });
     }
+  });
+});
+
+describe("Issue 12: /dm is rate limited per device", () => {
+  it("DM-12: each message counts against its device id; past the limit the device gets 429 with Retry-After in the OMA envelope, another device does not", async () => {
+    const devId = `IMEI:8${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+    const body = raw(devId, "1", "1", [alert1201]);
+    await inFreshWindow(10);
+    expect((await post(SERVER_URL, body)).status).toBe(404);
+    expect(await exhaust(env.DM_DEVICE_RATE_LIMIT, devId)).toBe(199);
+    const limited = await fetchDm(SERVER_URL, body);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("10");
+    expect(((await limited.json()) as any).requestError.policyException.variables[0]).toMatch(/DM messages for this device/);
+    const { client } = await device("syncml:auth-basic");
+    expectClean(await client.startSession());
   });
 });
