@@ -14,6 +14,10 @@ export interface Env {
   TOKEN_FAMILIES: DurableObjectNamespace<TokenFamilyObject>;
   CHANNELS: DurableObjectNamespace<NotificationChannelObject>;
   DEVICES: DurableObjectNamespace<DeviceObject>;
+  /** Token endpoint and device authorization requests per client_id (wrangler.toml [[ratelimits]]). */
+  OAUTH_CLIENT_RATE_LIMIT: RateLimit;
+  /** Device authorization requests per subscriber. */
+  DEVICE_AUTHORIZATION_RATE_LIMIT: RateLimit;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;
