@@ -8,7 +8,7 @@ const client = await registerClient();
 
 const randomCode = () => String(crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000).padStart(6, "0");
 /** The tables an object has persisted (none: the object left nothing behind). */
-const tablesOf = (ns: DurableObjectNamespace, name: string) =>
+const tablesOf = (ns: typeof env.ACTIVATION_CODES, name: string) =>
   runInDurableObject(ns.getByName(name), (_o, state) =>
     state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf%' ESCAPE '\\'").toArray().map((r) => r.name),
   );
@@ -89,5 +89,35 @@ describe("Twinning enabler hardening (issue 12)", () => {
     expect(await stub.issue({ secondary: "tel:+15550000002", mno: { mcc: "001", mnc: "01" }, expiresAt: Date.now() + 60_000 })).toBe(true);
     expect(await stub.redeem("tel:+15550000001")).toMatchObject({ outcome: "redeemed", secondary: "tel:+15550000002" });
     expect(await tablesOf(env.ACTIVATION_CODES, code)).toEqual([]);
+  });
+});
+
+describe("Twinning rate limits (issue 12, Workers Rate Limiting binding)", () => {
+  // The local simulator counts in fixed windows aligned to the wall clock, so each test sends twice
+  // the limit + 1: whichever way a window boundary falls, one window sees more than the limit.
+  it("code requests per secondary: 10 per minute, then 429 POL0001 with Retry-After", async () => {
+    const s = await device(client);
+    const answers = [];
+    for (let i = 0; i < 21; i++) answers.push(await requestCode(s));
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(answers.filter((a) => a.status !== 429).every((a) => a.status === 201)).toBe(true);
+    expect(limited[0]!.json.requestError.policyException).toMatchObject({ messageId: "POL0001" });
+    expect(limited[0]!.json.requestError.policyException.variables[0]).toMatch(/activation code requests/);
+    expect(Number(limited[0]!.headers.get("retry-after"))).toBe(60);
+    // another secondary is not affected
+    expect((await requestCode(await device(client))).status).toBe(201);
+  });
+
+  it("activation attempts per code: 30 per minute whoever makes them, then 429 before any object is asked", async () => {
+    const code = randomCode();
+    const p = await device(client);
+    const answers = [];
+    for (let i = 0; i < 61; i++) answers.push(await activate(p, code));
+    const byLimiter = answers.filter((a) => a.status === 429 && /activation attempts with this code/.test(a.json.requestError.policyException.variables[0]));
+    expect(byLimiter.length).toBeGreaterThan(0);
+    expect(byLimiter[0]!.headers.get("retry-after")).toBe("60");
+    // the primary's own lockout still counted only what reached its object
+    expect(answers.filter((a) => a.status === 400).length).toBe(5);
   });
 });
