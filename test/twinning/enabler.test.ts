@@ -121,7 +121,8 @@ describe("Twinning enabler", () => {
     const [p, s] = [await device(client), await device(client)];
     await twin(p, s, "w");
     await call("PUT", `/twinning/v1/${enc(p.address)}/twins/w/status`, { token: p.token, body: { status: "Off" } });
-    const { evictDurableObject } = await import("cloudflare:test");
+    // ctx.abort() drops the in-memory instance; the next call reconstructs it from storage (an eviction).
+    const evictDurableObject = (stub: DurableObjectStub) => runInDurableObject(stub, (_, state) => state.abort("evicted by test"));
     await evictDurableObject(env.SUBSCRIBERS.getByName(p.address)).catch(() => undefined);
     await evictDurableObject(env.SUBSCRIBERS.getByName(s.address)).catch(() => undefined);
     expect((await call("GET", `/twinning/v1/${enc(p.address)}/twins/w`, { token: p.token })).json.twin.status).toBe("Off");
