@@ -4,11 +4,17 @@
 // Variables are parsed and validated in src/config.ts: read them as `config(env).NAME`.
 import type { TokenContext } from "./http/auth";
 
-export interface Env extends Cloudflare.Env {
-  // Optional variables that wrangler.toml leaves unset, so the generated type cannot list them.
-  // Read them through config(); they are declared here only for code not yet switched to it.
-  ISSUER?: string;
-  DM_PUSH_WEBHOOK?: string;
+declare global {
+  namespace Cloudflare {
+    // Optional variables that wrangler.toml leaves unset, so the generated type cannot list them.
+    // Read them through config(); they are declared here only for code not yet switched to it.
+    interface Env {
+      ISSUER?: string;
+      DM_PUSH_WEBHOOK?: string;
+    }
+  }
 }
+
+export interface Env extends Cloudflare.Env {}
 
 export type AppEnv = { Bindings: Env; Variables: { correlator: string; auth?: TokenContext } };
