@@ -8,6 +8,7 @@
 // request naming an unknown devId leaves no stored object behind.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { config } from "../config";
 import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type Encoding, type SyncMLMessage, type UiMode } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
@@ -133,7 +134,7 @@ interface AccountRow extends Record<string, SqlStorageValue> {
 
 const keys = new Map<string, Promise<CryptoKey>>();
 function keyFor(env: Env): Promise<CryptoKey> {
-  const setting = env.DM_SECRET_KEY;
+  const setting = config(env).DM_SECRET_KEY;
   if (!setting) throw new ApiError(503, "SVC0001", ["DM_SECRET_KEY is not set: the server's DM secrets cannot be sealed or opened"]);
   let k = keys.get(setting);
   if (!k) keys.set(setting, (k = sealingKey(setting)));

@@ -11,6 +11,7 @@ import { CodecError, decodeMessage, type Encoding } from "../codec";
 import type { JobCommandSpec } from "./job-model";
 import { callbackUrlProblem } from "../notify/callback-url";
 import { enforceRateLimit } from "../http/rate-limit";
+import { config } from "../config";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();
@@ -94,12 +95,6 @@ const DeviceAccountSchema = z
   })
   .strict()
   .openapi("DeviceAccount");
-/** DM_MIN_PASSWORD_LENGTH: the shortest DM password accepted (default 8, the admin API's policy; at least 1). */
-function minPasswordLength(env: AppEnv["Bindings"]): number {
-  const n = Number.parseInt(env.DM_MIN_PASSWORD_LENGTH ?? "", 10);
-  return Number.isFinite(n) && n >= 1 ? n : 8;
-}
-
 const DeviceSchema = z
   .object({
     device: z.object({
@@ -127,7 +122,7 @@ dmRoutes.openapi(
   async (c) => {
     const { devId } = c.req.valid("param");
     const account = c.req.valid("json");
-    const min = minPasswordLength(c.env);
+    const min = config(c.env).DM_MIN_PASSWORD_LENGTH;
     for (const field of ["clientPassword", "serverPassword"] as const) {
       if (account[field].length < min) throw invalidInput(field, `at least ${min} characters (DM_MIN_PASSWORD_LENGTH)`);
     }
@@ -314,8 +309,8 @@ dmRoutes.openapi(
     const req = (c.req.valid("json") ?? {}) as z.infer<typeof NotificationRequestSchema>;
     const n = unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
     // Optional push connector: an SMS/WAP-push gateway that takes the binary package 0 (WSP content type 0x44).
-    const webhook = c.env.DM_PUSH_WEBHOOK;
-    if (webhook && !callbackUrlProblem(webhook, { allowLoopback: c.env.CALLBACK_ALLOW_LOOPBACK === "true" })) {
+    const { DM_PUSH_WEBHOOK: webhook, CALLBACK_ALLOW_LOOPBACK: allowLoopback } = config(c.env);
+    if (webhook && !callbackUrlProblem(webhook, { allowLoopback })) {
       c.executionCtx.waitUntil(
         fetch(webhook, {
           method: "POST",

@@ -6,6 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { jwtVerify, errors as joseErrors } from "jose";
 import type { Env } from "../env";
+import { config } from "../config";
 import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
@@ -926,7 +927,8 @@ export class SubscriberObject extends DurableObject<Env> {
       }
     }
     await this.drainOutbox();
-    await this.notifications.deliverDue({ allowLoopback: this.env.CALLBACK_ALLOW_LOOPBACK === "true", retryWindowMs: notifyRetryWindowMs(this.env) });
+    const { CALLBACK_ALLOW_LOOPBACK, NOTIFY_RETRY_WINDOW_SECONDS } = config(this.env);
+    await this.notifications.deliverDue({ allowLoopback: CALLBACK_ALLOW_LOOPBACK, retryWindowMs: NOTIFY_RETRY_WINDOW_SECONDS * 1000 });
     await this.scheduleAlarm();
   }
 
@@ -971,9 +973,4 @@ export class SubscriberObject extends DurableObject<Env> {
   async notificationStats(): Promise<{ delivered: number; dropped: number; queued: number }> {
     return this.notifications.stats();
   }
-}
-
-function notifyRetryWindowMs(env: Env): number {
-  const s = Number(env.NOTIFY_RETRY_WINDOW_SECONDS ?? 86_400);
-  return (Number.isFinite(s) && s > 0 ? s : 86_400) * 1000;
 }
