@@ -405,9 +405,11 @@ export class NotificationQueue {
 
 /** `promise`, or a rejection after `ms` (an RPC to another object has no deadline of its own). */
 export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (err: unknown) => (clearTimeout(timer), reject(err)),
+    );
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

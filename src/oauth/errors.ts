@@ -1,6 +1,7 @@
 // RFC 6749 §5.2 errors (and RFC 8628 §3.5 for device polling). OAuth endpoints answer in this
 // form rather than the OMA envelope, because that is what OAuth client libraries parse.
 import type { Context } from "hono";
+import { overRateLimit, type RateLimitRule } from "../http/rate-limit";
 
 export type OAuthErrorCode =
   | "invalid_request"
@@ -13,22 +14,39 @@ export type OAuthErrorCode =
   | "authorization_pending"
   | "slow_down"
   | "expired_token"
-  | "access_denied";
+  | "access_denied"
+  | "invalid_target"
+  | "temporarily_unavailable";
 
 export class OAuthError extends Error {
   constructor(
     readonly code: OAuthErrorCode,
     readonly description: string,
+    /** Only for answers other than 400/401: 429 when rate limited. */
+    readonly status?: 429,
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
+  }
+}
+
+/**
+ * Over a rate limit at an OAuth endpoint: 429 with Retry-After, in the RFC 6749 §5.2 form. RFC 6749
+ * has no code for it; `temporarily_unavailable` (§4.1.2.1: "unable to handle the request due to a
+ * temporary overloading") is the nearest registered one, and Retry-After says for how long.
+ */
+export async function enforceOAuthRateLimit(rule: RateLimitRule, key: string): Promise<void> {
+  const retryAfter = await overRateLimit(rule, key);
+  if (retryAfter !== undefined) {
+    throw new OAuthError("temporarily_unavailable", `too many ${rule.what}; retry after ${retryAfter} s`, 429, { "Retry-After": String(retryAfter) });
   }
 }
 
 export const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 
 export function oauthErrorResponse(c: Context, err: OAuthError): Response {
-  const status = err.code === "invalid_client" ? 401 : 400;
-  const headers: Record<string, string> = { ...NO_STORE };
+  const status = err.status ?? (err.code === "invalid_client" ? 401 : 400);
+  const headers: Record<string, string> = { ...NO_STORE, ...err.headers };
   if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="oma-edge", charset="UTF-8"';
   return c.json({ error: err.code, error_description: err.description }, status, headers);
 }

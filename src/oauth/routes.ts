@@ -8,7 +8,8 @@ import { router } from "../http/app";
 import { TEL_URI, MnoSchema } from "../twinning/schemas";
 import { codeTtlMs, homeMnos } from "../twinning/policy";
 import { authenticateClient, CLIENT_ASSERTION_TYPE, grantedScopes } from "./client-auth";
-import { NO_STORE, OAuthError, oauthEndpoint, readForm } from "./errors";
+import { enforceOAuthRateLimit, NO_STORE, OAuthError, oauthEndpoint, readForm } from "./errors";
+import { clientRequests, deviceAuthorizations } from "./rate-limits";
 import { requireSubscriber } from "./subscriber-identity";
 import { familyIdOf } from "./token-family-object";
 import { ALL_GRANTS, GRANT, tokenEndpoint } from "./token-endpoint";
@@ -125,9 +126,11 @@ async function deviceAuthorization(c: Ctx): Promise<Response> {
   const issuer = issuerOf(c.env, c.req.url);
   const endpoint = `${issuer}/oauth/device_authorization`;
   const client = await authenticateClient(c, body, [endpoint, `${issuer}/oauth/token`, issuer]);
+  await enforceOAuthRateLimit(clientRequests(c.env), client.clientId);
   if (!client.grantTypes.includes(GRANT.deviceCode)) throw new OAuthError("unauthorized_client", `client is not registered for ${GRANT.deviceCode}`);
   const scope = grantedScopes(client, body.get("scope"), ["twinning:secondary"]);
   const who = await requireSubscriber(c, client.clientId, body.get("assertion"), [endpoint, issuer]);
+  await enforceOAuthRateLimit(deviceAuthorizations(c.env), who);
   let primaryMno;
   if (body.has("primary_mno")) {
     const m = body.get("primary_mno")!.match(/^([0-9]{3})-([0-9]{2,3})$/);

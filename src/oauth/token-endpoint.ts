@@ -6,7 +6,8 @@ import type { AppEnv } from "../env";
 import { fromBase64url } from "../http/crypto";
 import { TEL_URI } from "../twinning/schemas";
 import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
-import { NO_STORE, OAuthError, readForm } from "./errors";
+import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
+import { clientRequests } from "./rate-limits";
 import { familyIdOf } from "./token-family-object";
 import { issueAccessToken, issuerOf, tokenRef, verifyAccessToken, InvalidTokenError } from "./tokens";
 
@@ -142,6 +143,7 @@ export async function tokenEndpoint(c: Ctx): Promise<Response> {
   const issuer = issuerOf(c.env, c.req.url);
   const grantType = form.get("grant_type");
   const client = await authenticateClient(c, form, [`${issuer}/oauth/token`, issuer]);
+  await enforceOAuthRateLimit(clientRequests(c.env), client.clientId);
   if (!grantType) throw new OAuthError("invalid_request", "grant_type missing");
   const grantFn = GRANTS[grantType];
   if (!grantFn) throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported`);

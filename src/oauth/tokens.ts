@@ -34,9 +34,11 @@ export interface AccessTokenClaims extends JWTPayload {
 export interface TokenRef {
   jti: string;
   exp: number;
+  /** When it was issued: a token older than its subject's provisioning belonged to a previous holder. */
+  iat: number;
   twinId?: string;
 }
-export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
+export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, iat: c.iat!, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
 
 interface KeyCache {
   signing?: { kid: string; key: CryptoKey; loadedAt: number };

@@ -78,7 +78,7 @@ describe("Discovery (RFC 8414) and keys", () => {
     );
     expect(as.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(["client_secret_basic", "client_secret_post", "private_key_jwt"]));
     expect(as.code_challenge_methods_supported).toEqual(["S256"]);
-    expect(as.scopes_supported).toEqual(["twinning:primary", "twinning:secondary", "twinning:delegated", "dm:manage"]);
+    expect(as.scopes_supported).toEqual(["twinning:primary", "twinning:secondary", "twinning:delegated", "dm:manage", "webrtc:call"]);
   });
 
   it("rotates the signing key: the new key signs, tokens of the old one still verify", async () => {
