@@ -6,6 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { jwtVerify, errors as joseErrors } from "jose";
 import type { Env } from "../env";
+import { config } from "../config";
 import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
@@ -934,6 +935,7 @@ export class SubscriberObject extends DurableObject<Env> {
   private alarmRunning = false;
 
   override async alarm(): Promise<void> {
+    const settings = config(this.env);
     this.alarmRunning = true;
     const startedAt = Date.now();
     try {
@@ -942,7 +944,7 @@ export class SubscriberObject extends DurableObject<Env> {
       await Promise.all([
         this.protocolAlarm().catch((err) => console.error("subscriber alarm: protocol work failed", err instanceof Error ? err.message : String(err))),
         this.notifications
-          .deliverDue({ allowLoopback: this.env.CALLBACK_ALLOW_LOOPBACK === "true", retryWindowMs: notifyRetryWindowMs(this.env) })
+          .deliverDue({ allowLoopback: settings.CALLBACK_ALLOW_LOOPBACK, retryWindowMs: settings.NOTIFY_RETRY_WINDOW_SECONDS * 1000 })
           .catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),
       ]);
     } finally {
@@ -1036,9 +1038,3 @@ export class SubscriberObject extends DurableObject<Env> {
     });
   }
 }
-
-function notifyRetryWindowMs(env: Env): number {
-  const s = Number(env.NOTIFY_RETRY_WINDOW_SECONDS ?? 86_400);
-  return (Number.isFinite(s) && s > 0 ? s : 86_400) * 1000;
-}
-
