@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
@@ -12,6 +12,8 @@ import { notifyRoutes } from "./notify/routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { dm2AdminRoutes } from "./dm/v2/admin-routes";
 import { renderReference } from "./docs/reference-page";
+import { peerAdminRoutes } from "./federation/admin-routes";
+import { federationRoutes } from "./federation/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -21,6 +23,8 @@ export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { DeviceObject } from "./dm/device-object";
 export { DmAccountObject } from "./dm/v2/account-object";
+export { PeerRegistryObject } from "./federation/peer-registry-object";
+export { IdempotencyObject } from "./federation/idempotency-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -36,10 +40,12 @@ const limit = (maxSize: number) =>
 const jsonLimit = limit(MAX_BODY_BYTES);
 const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
 app.use("*", (c, next) => (new URL(c.req.url).pathname.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
+app.use("*", requireUtf8Json);
 app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
+app.use("/federation/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
@@ -48,6 +54,8 @@ app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
 app.route("/", dmRoutes);
 app.route("/", dm2AdminRoutes);
+app.route("/", peerAdminRoutes);
+app.route("/", federationRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
