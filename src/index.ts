@@ -11,6 +11,7 @@ import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { dm2AdminRoutes } from "./dm/v2/admin-routes";
+import { dm2Routes } from "./dm/v2/routes";
 import { renderReference } from "./docs/reference-page";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
@@ -54,6 +55,7 @@ app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
 app.route("/", dmRoutes);
 app.route("/", dm2AdminRoutes);
+app.route("/", dm2Routes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
 

@@ -202,7 +202,8 @@ export class DmAccountObject extends DurableObject<Env> {
       this.tx(() => {
         this.requireDevice(devId);
         let open = this.sessions.openFor(devId);
-        if (sessionId !== undefined && (!open || open.id !== sessionId)) throw notFound("sessionId", sessionId);
+        const named = (s: Session) => s.id === sessionId || (sessionId!.length <= 4 && s.doc.notification?.sessionNum === parseInt(sessionId!, 16));
+        if (sessionId !== undefined && (!open || !named(open))) throw notFound("sessionId", sessionId);
         let abandoned: Session | undefined;
         if (open && open.state === "active") {
           abandoned = open;

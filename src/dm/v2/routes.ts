@@ -23,7 +23,8 @@ export const dm2Routes = router();
 dm2Routes.use("/dm/v2/*", requireDmAccount);
 
 export const DEV_ID = /^[\x21-\x7e]{1,128}$/;
-const SESSION_ID = /^[0-9a-f]{32}$/;
+/** Our session ids (128 bits, hex), or the 16-bit session number of a package 0 (hex) for the session it announced. */
+const SESSION_ID = /^(?:[0-9a-f]{32}|[0-9A-Fa-f]{1,4})$/;
 /** One uploaded node value (it is kept in the session until the statuses arrive; storage rows hold 2 MB). */
 const MAX_DATA_BYTES = 1024 * 1024;
 
@@ -211,6 +212,7 @@ const sessionView = (c: Ctx, s: SessionView) => ({
   state: s.state,
   initiator: s.initiator,
   packages: s.exchanges,
+  ...(s.notification && s.state === "pending" ? { notification: { ...s.notification, contentType: "application/vnd.syncml.notification", wspContentType: 0x44 } } : {}),
   ...(s.result ? { result: s.result } : {}),
   createdAt: new Date(s.createdAt).toISOString(),
   updatedAt: new Date(s.updatedAt).toISOString(),
@@ -283,7 +285,7 @@ async function formDevId(c: Ctx): Promise<string | undefined> {
 }
 
 async function deviceForSession(c: Ctx, sessionId: string): Promise<RegisteredDevice> {
-  const pending = unwrap(await account(c).sessionsIn("pending")).find((s) => s.sessionId === sessionId);
+  const pending = unwrap(await account(c).sessionsIn("pending")).find((s) => s.sessionId === sessionId || (sessionId.length <= 4 && s.notification?.sessionNum === parseInt(sessionId, 16)));
   if (!pending) throw notFound("sessionId", sessionId);
   return unwrap(await account(c).device(pending.devId));
 }
