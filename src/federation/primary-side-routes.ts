@@ -2,6 +2,8 @@
 // it. The primary's object is the commit point of every relationship (its twin rows), across
 // networks as inside one; these routes translate the peer's requests into its protocol.
 import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
 import { generateActivationCode } from "../codec";
 import { router } from "../http/app";
 import { ApiError, notFound, serviceError } from "../http/errors";
@@ -22,6 +24,11 @@ import {
 } from "./schemas";
 
 export const primarySideRoutes = router();
+
+/** A peer acts only for its own subscribers (issue 14): never for one provisioned here. */
+async function refuseLocalSecondary(c: Context<AppEnv>, secondary: string): Promise<void> {
+  if (await c.env.SUBSCRIBERS.getByName(secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${c.get("peer").mno}`]);
+}
 
 // ---------------------------------------------------------------- HLF-IC-002/003, TE-006, SD-003
 
@@ -46,8 +53,7 @@ primarySideRoutes.openapi(
     if (!homeMnos(c.env).some((m) => mnoKey(m) === mnoKey(primaryMno))) {
       throw new ApiError(400, "SVC0003", ["primaryMno", homeMnos(c.env).map(mnoKey).join(",")]);
     }
-    // A peer acts only for its own subscribers (issue 14): never for one provisioned here.
-    if (await c.env.SUBSCRIBERS.getByName(secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${peer.mno}`]);
+    await refuseLocalSecondary(c, secondary);
     const expiresAt = Date.now() + codeTtlMs(c.env);
     const secondaryMno = parseMnoKey(peer.mno)!;
     for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS; attempt++) {
@@ -92,6 +98,7 @@ primarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary, status } = c.req.valid("json");
+    await refuseLocalSecondary(c, secondary);
     const change = await c.env.SUBSCRIBERS.getByName(primary).secondaryToggled(secondary, relationshipId, status);
     if (!change) throw notFound("relationshipId", relationshipId);
     return c.json({ secondary, status: change.status, version: change.version, changedAt: new Date(change.at).toISOString(), by: change.by }, 200);
@@ -111,6 +118,7 @@ primarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
+    await refuseLocalSecondary(c, secondary);
     await c.env.SUBSCRIBERS.getByName(primary).secondaryLeft(secondary, relationshipId);
     return c.body(null, 204);
   },
