@@ -8,6 +8,7 @@ import { generateActivationCode } from "../codec";
 import { router } from "../http/app";
 import { ApiError, notFound, serviceError } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
+import { issueAccessToken, issuerOf } from "../oauth/tokens";
 import { codeTtlMs, homeMnos } from "../twinning/policy";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { FEDERATION_ROOT } from "./client";
@@ -20,6 +21,8 @@ import {
   PeerStatusChangeSchema,
   PeerToggleSchema,
   PeerLeaveSchema,
+  PeerDelegationRequestSchema,
+  PeerDelegatedTokenSchema,
   RelationshipIdParam,
 } from "./schemas";
 
@@ -121,5 +124,41 @@ primarySideRoutes.openapi(
     await refuseLocalSecondary(c, secondary);
     await c.env.SUBSCRIBERS.getByName(primary).secondaryLeft(secondary, relationshipId);
     return c.body(null, 204);
+  },
+);
+
+primarySideRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: `${FEDERATION_ROOT}/twins/{relationshipId}/delegatedTokens`,
+    summary: "A token of this operator for the primary's services, for the twinned secondary at the calling operator (HLF-IC-006, SD-009)",
+    description:
+      "The secondary's operator asks on behalf of its device (which made an RFC 8693 token exchange there with `audience` = this issuer). The answer is " +
+      "this operator's access token: sub = the primary, act.sub = the secondary, scope twinning:delegated, bound to the relationship, so it fails on every " +
+      "API and in introspection here as soon as the relationship ends on either side. 404 when the primary has no such twin.",
+    ...federation,
+    request: { params: RelationshipIdParam, headers: IdempotencyKeyHeader, ...jsonBody(PeerDelegationRequestSchema) },
+    responses: { 200: json(PeerDelegatedTokenSchema, "The delegated token"), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+  }),
+  async (c) => {
+    const { relationshipId } = c.req.valid("param");
+    const { primary, secondary } = c.req.valid("json");
+    await refuseLocalSecondary(c, secondary);
+    const twins = await c.env.SUBSCRIBERS.getByName(primary).twinStatuses();
+    if (!twins.some((t) => t.secondary === secondary)) throw notFound("relationshipId", relationshipId);
+    // Bound to the relationship id: should it not be this twin's, the primary's object finds no
+    // live relationship for it and the token is dead from the start.
+    const access = await issueAccessToken(c.env, issuerOf(c.env, c.req.url), {
+      sub: primary,
+      client_id: c.get("peer").issuer,
+      scope: "twinning:delegated",
+      twin_id: relationshipId,
+      act: { sub: secondary },
+    });
+    return c.json(
+      { access_token: access.token, issued_token_type: "urn:ietf:params:oauth:token-type:access_token" as const, token_type: "Bearer" as const, expires_in: access.expiresIn, scope: "twinning:delegated" as const },
+      200,
+      { "Cache-Control": "no-store" },
+    );
   },
 );

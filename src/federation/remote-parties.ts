@@ -98,3 +98,16 @@ export async function codeFromPeer(env: Env, primaryMno: Mno, secondary: string)
   if (typeof code?.code !== "string" || typeof code?.expiresAt !== "string") throw new ApiError(502, "SVC0001", [`peer MNO ${peer} answered an unexpected activation code`]);
   return { code: code.code, mno: code.mno, expiresAt: Date.parse(code.expiresAt) };
 }
+
+/** HLF-IC-006 / SD-009: the primary's operator's own token for its primary, for our twinned secondary. */
+export async function delegatedTokenFromPeer(env: Env, primaryMno: Mno, relationship: { primary: string; secondary: string; relationshipId: string }) {
+  const peer = mnoKey(primaryMno);
+  const res = expect(peer, await send(env, peer, {
+    method: "POST",
+    path: `/twins/${relationship.relationshipId}/delegatedTokens`,
+    idempotencyKey: crypto.randomUUID(),
+    body: { primary: relationship.primary, secondary: relationship.secondary },
+  }), 200);
+  if (typeof res.body?.access_token !== "string") throw new ApiError(502, "SVC0001", [`peer MNO ${peer} answered no access token`]);
+  return res.body as { access_token: string; issued_token_type: string; token_type: "Bearer"; expires_in: number; scope: string };
+}

@@ -65,3 +65,18 @@ export const PeerResolutionSchema = z
 export const PeerToggleSchema = z.object({ primary: AddressSchema, secondary: AddressSchema, status: StatusSchema }).strict().openapi("PeerToggle");
 
 export const PeerLeaveSchema = z.object({ primary: AddressSchema, secondary: AddressSchema }).strict().openapi("PeerLeave");
+
+export const PeerDelegationRequestSchema = z
+  .object({ primary: AddressSchema, secondary: AddressSchema })
+  .strict()
+  .openapi("PeerDelegationRequest");
+
+export const PeerDelegatedTokenSchema = z
+  .object({
+    access_token: z.string(),
+    issued_token_type: z.literal("urn:ietf:params:oauth:token-type:access_token"),
+    token_type: z.literal("Bearer"),
+    expires_in: z.number(),
+    scope: z.literal("twinning:delegated"),
+  })
+  .openapi("PeerDelegatedToken", { description: "An RFC 8693 token response: a token of this operator, sub = the primary, act.sub = the secondary, bound to the relationship (it dies with it)." });

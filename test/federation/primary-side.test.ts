@@ -93,3 +93,26 @@ describe("federation API at the primary's operator", () => {
     expect((await call("GET", "/federation/v1/operator", { token: otherToken })).status).toBe(401);
   });
 });
+
+describe("HLF-IC-006: the delegated token across networks, at the primary's operator", () => {
+  it("is this operator's token for the primary, acted by the peer's secondary, and dies with the relationship", async () => {
+    const { primary, secondary, relationshipId } = await crossTwin();
+    const headers = key();
+    const res = await call("POST", `/federation/v1/twins/${relationshipId}/delegatedTokens`, { token, headers, body: { primary: primary.address, secondary } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers.get("cache-control")).toMatch(/no-store/);
+    // A token is never kept for a replay: the retry gets a fresh one.
+    const retry = await call("POST", `/federation/v1/twins/${relationshipId}/delegatedTokens`, { token, headers, body: { primary: primary.address, secondary } });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+    expect(retry.json.access_token).not.toBe(res.json.access_token);
+    const claims = JSON.parse(atob(res.json.access_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    expect(claims).toMatchObject({ iss: ORIGIN, sub: primary.address, act: { sub: secondary }, scope: "twinning:delegated", twin_id: relationshipId, client_id: PEER });
+    const ref = { jti: claims.jti, exp: claims.exp, twinId: relationshipId };
+    expect(await env.SUBSCRIBERS.getByName(primary.address).isTokenLive(ref)).toBe(true);
+    await call("POST", `/federation/v1/twins/${relationshipId}/end`, { token, headers: key(), body: { primary: primary.address, secondary } });
+    expect(await env.SUBSCRIBERS.getByName(primary.address).isTokenLive(ref)).toBe(false);
+    const gone = await call("POST", `/federation/v1/twins/${relationshipId}/delegatedTokens`, { token, headers: key(), body: { primary: primary.address, secondary } });
+    expect(gone.status).toBe(404);
+  });
+});
