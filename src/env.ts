@@ -22,6 +22,10 @@ export interface Env {
   OAUTH_CLIENT_RATE_LIMIT: RateLimit;
   /** Device authorization requests per subscriber. */
   DEVICE_AUTHORIZATION_RATE_LIMIT: RateLimit;
+  /** Activation-code requests per secondary; activation attempts per code and across all primaries. */
+  ACTIVATION_CODE_RATE_LIMIT: RateLimit;
+  ACTIVATION_GUESS_PER_CODE_RATE_LIMIT: RateLimit;
+  ACTIVATION_GUESS_RATE_LIMIT: RateLimit;
   /** Federation API requests per calling peer operator. */
   FEDERATION_PEER_RATE_LIMIT: RateLimit;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */

@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
@@ -38,6 +38,7 @@ const limit = (maxSize: number) =>
 const jsonLimit = limit(MAX_BODY_BYTES);
 const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
 app.use("*", (c, next) => (new URL(c.req.url).pathname.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
+app.use("*", requireUtf8Json);
 app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
