@@ -108,7 +108,7 @@ describe("HLF-IC-006: the delegated token across networks, at the primary's oper
     expect(retry.json.access_token).not.toBe(res.json.access_token);
     const claims = JSON.parse(atob(res.json.access_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
     expect(claims).toMatchObject({ iss: ORIGIN, sub: primary.address, act: { sub: secondary }, scope: "twinning:delegated", twin_id: relationshipId, client_id: PEER });
-    const ref = { jti: claims.jti, exp: claims.exp, twinId: relationshipId };
+    const ref = { jti: claims.jti, exp: claims.exp, iat: claims.iat, twinId: relationshipId };
     expect(await env.SUBSCRIBERS.getByName(primary.address).isTokenLive(ref)).toBe(true);
     await call("POST", `/federation/v1/twins/${relationshipId}/end`, { token, headers: key(), body: { primary: primary.address, secondary } });
     expect(await env.SUBSCRIBERS.getByName(primary.address).isTokenLive(ref)).toBe(false);
