@@ -5,6 +5,8 @@ import type { SigningKeysObject } from "./oauth/signing-keys-object";
 import type { TokenFamilyObject } from "./oauth/token-family-object";
 import type { NotificationChannelObject } from "./notify/channel-object";
 import type { DeviceObject } from "./dm/device-object";
+import type { CallSessionObject } from "./webrtc/session-object";
+import type { SignalingUserObject } from "./webrtc/user-object";
 
 export interface Env {
   SUBSCRIBERS: DurableObjectNamespace<SubscriberObject>;
@@ -18,6 +20,8 @@ export interface Env {
   OAUTH_CLIENT_RATE_LIMIT: RateLimit;
   /** Device authorization requests per subscriber. */
   DEVICE_AUTHORIZATION_RATE_LIMIT: RateLimit;
+  CALL_SESSIONS: DurableObjectNamespace<CallSessionObject>;
+  SIGNALING_USERS: DurableObjectNamespace<SignalingUserObject>;
   /** Bearer token of the operator admin API. A secret in production; `dev-admin-token` in .dev.vars. */
   ADMIN_TOKEN?: string;
   ACTIVATION_CODE_TTL_SECONDS?: string;
@@ -39,6 +43,8 @@ export interface Env {
   DM_PUSH_WEBHOOK?: string;
   /** How long a failing notification is retried before it is dropped and counted (default 86400). */
   NOTIFY_RETRY_WINDOW_SECONDS?: string;
+  /** Seconds an unanswered WebRTC call rings before it ends as NoAnswer (default 60). */
+  WEBRTC_RING_TIMEOUT_SECONDS?: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { correlator: string; auth?: import("./http/auth").TokenContext } };

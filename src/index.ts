@@ -11,6 +11,7 @@ import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { renderReference } from "./docs/reference-page";
+import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -19,6 +20,8 @@ export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { DeviceObject } from "./dm/device-object";
+export { CallSessionObject } from "./webrtc/session-object";
+export { SignalingUserObject } from "./webrtc/user-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -38,6 +41,7 @@ app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
+app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
@@ -45,6 +49,7 @@ app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
 app.route("/", dmRoutes);
+app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",

@@ -81,6 +81,12 @@ const record = (r: SubscriptionRow): SubscriptionRecord => ({
   ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
 });
 
+/** How deliveries are made under this deployment's settings (CALLBACK_ALLOW_LOOPBACK, NOTIFY_RETRY_WINDOW_SECONDS). */
+export function deliveryPolicy(env: Env): { allowLoopback: boolean; retryWindowMs: number } {
+  const s = Number(env.NOTIFY_RETRY_WINDOW_SECONDS ?? 86_400);
+  return { allowLoopback: env.CALLBACK_ALLOW_LOOPBACK === "true", retryWindowMs: (Number.isFinite(s) && s > 0 ? s : 86_400) * 1000 };
+}
+
 export class NotificationQueue {
   constructor(
     private readonly sql: SqlStorage,

@@ -9,7 +9,7 @@ import { base64url } from "../http/crypto";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
-import { notifyTarget } from "./notify-target";
+import { notifyTarget, subscriptionBody } from "./notify-target";
 import type { ChannelInfo } from "./channel-object";
 import type { SubscriptionRecord } from "./queue";
 
@@ -64,13 +64,7 @@ const SubscriptionListSchema = z
 const SubscriptionIdParam = UserIdParam.extend({ subscriptionId: z.string().openapi({ param: { name: "subscriptionId", in: "path" } }) });
 
 const subscriptionsBase = (c: Ctx, address: string) => `${origin(c)}/twinning/v1/${encodeURIComponent(address)}/subscriptions`;
-const subscriptionView = (c: Ctx, address: string, s: SubscriptionRecord, signingSecret?: string) => ({
-  callbackReference: { notifyURL: s.notifyURL, ...(s.callbackData !== undefined ? { callbackData: s.callbackData } : {}) },
-  ...(s.clientCorrelator ? { clientCorrelator: s.clientCorrelator } : {}),
-  ...(s.expiresAt ? { expiresAt: new Date(s.expiresAt).toISOString() } : {}),
-  resourceURL: `${subscriptionsBase(c, address)}/${s.id}`,
-  ...(signingSecret ? { signingSecret } : {}),
-});
+const subscriptionView = (c: Ctx, address: string, s: SubscriptionRecord, signingSecret?: string) => subscriptionBody(subscriptionsBase(c, address), s, signingSecret);
 
 notifyRoutes.openapi(
   createRoute({
