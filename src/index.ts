@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
@@ -11,6 +11,8 @@ import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { renderReference } from "./docs/reference-page";
+import { peerAdminRoutes } from "./federation/admin-routes";
+import { federationRoutes } from "./federation/routes";
 import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -20,6 +22,8 @@ export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { DeviceObject } from "./dm/device-object";
+export { PeerRegistryObject } from "./federation/peer-registry-object";
+export { IdempotencyObject } from "./federation/idempotency-object";
 export { CallSessionObject } from "./webrtc/session-object";
 export { SignalingUserObject } from "./webrtc/user-object";
 
@@ -37,10 +41,12 @@ const limit = (maxSize: number) =>
 const jsonLimit = limit(MAX_BODY_BYTES);
 const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
 app.use("*", (c, next) => (new URL(c.req.url).pathname.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
+app.use("*", requireUtf8Json);
 app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
+app.use("/federation/*", requireJsonBody);
 app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
@@ -49,6 +55,8 @@ app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
 app.route("/", dmRoutes);
+app.route("/", peerAdminRoutes);
+app.route("/", federationRoutes);
 app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -8,6 +8,8 @@ import { fromBase64url, randomToken, sha256 } from "../http/crypto";
 import type { JSONWebKeySet } from "jose";
 import { ALL_GRANTS, GRANT, PUBLIC_CLIENT_GRANTS } from "../oauth/token-endpoint";
 import { forgetKeys } from "../oauth/tokens";
+import { clientMetadata, clientMetadataFields, clientMetadataView } from "../oauth/client-metadata";
+import { newClientId } from "../oauth/object-names";
 import { invalidInput, notFound } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { SCOPES, isScope } from "../oauth/tokens";
@@ -72,6 +74,7 @@ const ClientRegistrationSchema = z
     grant_types: z.array(z.enum(ALL_GRANTS as [string, ...string[]])).min(1).optional(),
     token_endpoint_auth_method: z.enum(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]).optional(),
     jwks: JwksSchema.optional(),
+    ...clientMetadataFields,
   })
   .strict()
   .openapi("ClientRegistration", {
@@ -88,6 +91,7 @@ const RegisteredClientSchema = z
     grant_types: z.array(z.string()),
     redirect_uris: z.array(z.string()),
     token_endpoint_auth_method: z.string(),
+    ...clientMetadataFields,
   })
   .openapi("RegisteredClient", { description: "The secret is shown once; only its hash is stored." });
 
@@ -180,7 +184,7 @@ adminRoutes.openapi(
     const unsupported = grantTypes.filter((g) => !supported.includes(g));
     if (unsupported.length) throw invalidInput("grant_types", `${unsupported.join(", ")} not possible with this registration`);
     if (authMethod === "private_key_jwt" && !body.jwks) throw invalidInput("jwks", "private_key_jwt needs the client's public keys");
-    const clientId = `client-${randomToken(12)}`;
+    const clientId = await newClientId(c.env);
     const secret = authMethod === "client_secret_basic" || authMethod === "client_secret_post" ? randomToken(32) : undefined;
     const scopes = [...new Set(body.scopes.filter(isScope))];
     const client = await c.env.OAUTH_CLIENTS.getByName(clientId).register({
@@ -192,6 +196,7 @@ adminRoutes.openapi(
       authMethod,
       ...(secret ? { secretHash: await sha256(secret) } : {}),
       ...(body.jwks ? { jwks: body.jwks as unknown as JSONWebKeySet } : {}),
+      ...clientMetadata(body),
     });
     return c.json(
       {
@@ -202,6 +207,7 @@ adminRoutes.openapi(
         grant_types: client.grantTypes,
         redirect_uris: client.redirectUris,
         token_endpoint_auth_method: client.authMethod,
+        ...clientMetadataView(client),
       },
       201,
       { "Cache-Control": "no-store" },

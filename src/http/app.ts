@@ -35,13 +35,32 @@ export const correlator: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.res.status !== 101) c.res.headers.set("x-correlator", id);
 };
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * RFC 8259 §8.1: JSON exchanged between systems is UTF-8. A JSON body that is not is refused,
+ * naming the body, before any handler parses it: decoding it leniently would turn the bad bytes
+ * into U+FFFD and store the damaged text. Mounted for every path, so each API gets it.
+ */
+export const requireUtf8Json: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.raw.body !== null && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+    try {
+      strictUtf8.decode(await c.req.arrayBuffer()); // cached: the handler's c.req.json() reads the same bytes
+    } catch {
+      throw invalidInput("body", "not valid UTF-8 (RFC 8259 §8.1)");
+    }
+  }
+  await next();
+};
+
 /** JSON bodies must say so; anything else is refused before it is parsed. */
 export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const method = c.req.method;
   if ((method === "POST" || method === "PUT" || method === "PATCH") && c.req.header("content-length") !== "0") {
     const type = c.req.header("content-type") ?? "";
     const hasBody = c.req.raw.body !== null;
-    if (hasBody && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    if (hasBody && !JSON_TYPE.test(type)) {
       throw new ApiError(415, "SVC0002", ["Content-Type", "application/json expected"]);
     }
   }

@@ -16,3 +16,44 @@ export function migrate(ctx: DurableObjectState, steps: string[]): void {
 export function one<T extends Record<string, SqlStorageValue>>(sql: SqlStorage, query: string, ...bindings: unknown[]): T | undefined {
   return sql.exec<T>(query, ...bindings).toArray()[0];
 }
+
+/**
+ * Whether the object was ever given its schema. Reading this writes nothing, so an object that a
+ * request merely names (a random client_id, a forged refresh token) stays without storage.
+ */
+export function hasSchema(ctx: DurableObjectState): boolean {
+  return ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+}
+
+/**
+ * For objects that exist only once something registered them: the schema is applied when they are
+ * first written (or at start when they already were), never because a request named them.
+ */
+export class LazySchema {
+  private applied: boolean;
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly steps: string[],
+  ) {
+    this.applied = hasSchema(ctx);
+    if (this.applied) migrate(ctx, steps);
+  }
+
+  /** True once the object has storage; reads of an object without it find nothing. */
+  get exists(): boolean {
+    return this.applied;
+  }
+
+  /** Before the first write. */
+  ensure(): void {
+    if (!this.applied) {
+      migrate(this.ctx, this.steps);
+      this.applied = true;
+    }
+  }
+
+  /** After `deleteAll()`: the object is gone until written again. */
+  forget(): void {
+    this.applied = false;
+  }
+}

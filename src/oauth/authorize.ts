@@ -12,7 +12,7 @@ import type { AppEnv } from "../env";
 import { router } from "../http/app";
 import { escapeHtml } from "../http/html";
 import type { RegisteredClient } from "./client-object";
-import { grantedScopes } from "./client-auth";
+import { grantedScopes, registeredClient } from "./client-auth";
 import { OAuthError, readForm } from "./errors";
 import { identifySubscriber } from "./subscriber-identity";
 import { GRANT } from "./token-endpoint";
@@ -121,7 +121,7 @@ function consentPage(client: RegisteredClient, ticket: string, subscriber: strin
 async function showConsent(c: Ctx): Promise<Response> {
   const q = c.req.query();
   const clientId = q.client_id ?? "";
-  const client = /^[A-Za-z0-9_-]{1,64}$/.test(clientId) ? await c.env.OAUTH_CLIENTS.getByName(clientId).info() : undefined;
+  const client = await (await registeredClient(c.env, clientId))?.info();
   if (!client) return errorPage(c, 400, "Unknown application (client_id).");
   const redirectUri = q.redirect_uri ?? (client.redirectUris.length === 1 ? client.redirectUris[0] : undefined);
   if (!redirectUri || !client.redirectUris.includes(redirectUri)) return errorPage(c, 400, "The redirect_uri is not one registered for this application.");

@@ -4,7 +4,9 @@
 import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
-import type { RegisteredClient } from "./client-object";
+import type { Env } from "../env";
+import type { OAuthClientObject, RegisteredClient } from "./client-object";
+import { isIssuedClientId } from "./object-names";
 import { OAuthError } from "./errors";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -16,6 +18,14 @@ export interface AuthenticatedClient extends RegisteredClient {
 }
 
 const unknown = () => new OAuthError("invalid_client", "unknown client or wrong credentials");
+
+/**
+ * The object of a client_id this server issued; undefined for any other id, decided without
+ * calling an object (object-names.ts), so that strangers' ids leave nothing behind.
+ */
+export async function registeredClient(env: Env, id: string): Promise<DurableObjectStub<OAuthClientObject> | undefined> {
+  return CLIENT_ID.test(id) && (await isIssuedClientId(env, id)) ? env.OAUTH_CLIENTS.getByName(id) : undefined;
+}
 
 function basicCredentials(header: string): [string, string] {
   const m = header.match(/^Basic\s+([A-Za-z0-9+/]+=*)$/i);
@@ -37,12 +47,9 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
   const assertionType = form.get("client_assertion_type");
   const methods = [header !== undefined, form.has("client_secret"), assertionType !== null].filter(Boolean).length;
   if (methods > 1) throw new OAuthError("invalid_request", "more than one client authentication method");
-  const clients = c.env.OAUTH_CLIENTS;
-
   if (header !== undefined) {
     const [id, secret] = basicCredentials(header);
-    if (!CLIENT_ID.test(id)) throw unknown();
-    const client = await clients.getByName(id).authenticateSecret(secret);
+    const client = await (await registeredClient(c.env, id))?.authenticateSecret(secret);
     if (!client) throw unknown();
     return { ...client, confidential: true };
   }
@@ -57,19 +64,22 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
       throw new OAuthError("invalid_client", "client_assertion is not a JWT");
     }
     const id = form.get("client_id") ?? iss;
-    if (typeof id !== "string" || !CLIENT_ID.test(id) || id !== iss) throw unknown();
-    const result = await clients.getByName(id).authenticateAssertion(assertion, audiences);
+    if (typeof id !== "string" || id !== iss) throw unknown();
+    const stub = await registeredClient(c.env, id);
+    if (!stub) throw unknown();
+    const result = await stub.authenticateAssertion(assertion, audiences);
     if (!result.client) throw new OAuthError("invalid_client", result.reason ?? "client assertion rejected");
     return { ...result.client, confidential: true };
   }
   const id = form.get("client_id");
   if (!id || !CLIENT_ID.test(id)) throw new OAuthError("invalid_client", "client authentication required");
+  const stub = await registeredClient(c.env, id);
   if (form.has("client_secret")) {
-    const client = await clients.getByName(id).authenticateSecret(form.get("client_secret")!);
+    const client = await stub?.authenticateSecret(form.get("client_secret")!);
     if (!client) throw unknown();
     return { ...client, confidential: true };
   }
-  const client = await clients.getByName(id).info();
+  const client = await stub?.info();
   if (!client || client.authMethod !== "none") throw new OAuthError("invalid_client", "client authentication required");
   return { ...client, confidential: false };
 }

@@ -7,7 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
-import { migrate, one } from "../http/sql";
+import { LazySchema, one } from "../http/sql";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -18,6 +18,19 @@ export interface RegisteredClient {
   grantTypes: string[];
   redirectUris: string[];
   authMethod: AuthMethod;
+  /** A resource server may introspect tokens issued to other clients (RFC 7662 §4). */
+  resourceServer?: boolean;
+  /** What the consent page shows about the application (RFC 7591 §2 client metadata). */
+  about?: ClientAbout;
+}
+
+export interface ClientAbout {
+  /** Who publishes the application, as the subscriber would recognise them. */
+  publisher?: string;
+  client_uri?: string;
+  logo_uri?: string;
+  policy_uri?: string;
+  tos_uri?: string;
 }
 
 export interface ClientRegistration extends RegisteredClient {
@@ -50,37 +63,45 @@ interface ClientRow extends Record<string, SqlStorageValue> {
   auth_method: AuthMethod;
   secret_hash: ArrayBuffer | null;
   jwks: string | null;
+  resource_server: number;
+  about: string;
 }
+
+/** Applied when the client is registered: a request naming an unknown client_id writes nothing. */
+const CLIENT_SCHEMA = [
+  `CREATE TABLE client (id INTEGER PRIMARY KEY CHECK (id = 1), client_id TEXT NOT NULL, name TEXT NOT NULL,
+     scopes TEXT NOT NULL, secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+  `ALTER TABLE client ADD COLUMN grant_types TEXT NOT NULL DEFAULT '';
+   ALTER TABLE client ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE client ADD COLUMN auth_method TEXT NOT NULL DEFAULT 'client_secret_basic';
+   ALTER TABLE client ADD COLUMN jwks TEXT;
+   CREATE TABLE client_v2 AS SELECT * FROM client;
+   DROP TABLE client;
+   CREATE TABLE client (id INTEGER PRIMARY KEY CHECK (id = 1), client_id TEXT NOT NULL, name TEXT NOT NULL,
+     scopes TEXT NOT NULL, secret_hash BLOB, created_at INTEGER NOT NULL, grant_types TEXT NOT NULL,
+     redirect_uris TEXT NOT NULL, auth_method TEXT NOT NULL, jwks TEXT);
+   INSERT INTO client SELECT id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks FROM client_v2;
+   DROP TABLE client_v2;
+   CREATE TABLE assertion_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+   CREATE TABLE auth_code (code_hash TEXT PRIMARY KEY, sub TEXT NOT NULL, scope TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+     code_challenge TEXT NOT NULL, consent_id TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL, used_at INTEGER, family_id TEXT);
+   CREATE TABLE revoked_token (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+  `ALTER TABLE client ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE client ADD COLUMN about TEXT NOT NULL DEFAULT '{}';`,
+];
 
 export class OAuthClientObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly schema: LazySchema;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(ctx, [
-      `CREATE TABLE client (id INTEGER PRIMARY KEY CHECK (id = 1), client_id TEXT NOT NULL, name TEXT NOT NULL,
-         scopes TEXT NOT NULL, secret_hash BLOB NOT NULL, created_at INTEGER NOT NULL)`,
-      `ALTER TABLE client ADD COLUMN grant_types TEXT NOT NULL DEFAULT '';
-       ALTER TABLE client ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
-       ALTER TABLE client ADD COLUMN auth_method TEXT NOT NULL DEFAULT 'client_secret_basic';
-       ALTER TABLE client ADD COLUMN jwks TEXT;
-       CREATE TABLE client_v2 AS SELECT * FROM client;
-       DROP TABLE client;
-       CREATE TABLE client (id INTEGER PRIMARY KEY CHECK (id = 1), client_id TEXT NOT NULL, name TEXT NOT NULL,
-         scopes TEXT NOT NULL, secret_hash BLOB, created_at INTEGER NOT NULL, grant_types TEXT NOT NULL,
-         redirect_uris TEXT NOT NULL, auth_method TEXT NOT NULL, jwks TEXT);
-       INSERT INTO client SELECT id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks FROM client_v2;
-       DROP TABLE client_v2;
-       CREATE TABLE assertion_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-       CREATE TABLE auth_code (code_hash TEXT PRIMARY KEY, sub TEXT NOT NULL, scope TEXT NOT NULL, redirect_uri TEXT NOT NULL,
-         code_challenge TEXT NOT NULL, consent_id TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL, used_at INTEGER, family_id TEXT);
-       CREATE TABLE revoked_token (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
-    ]);
+    this.schema = new LazySchema(ctx, CLIENT_SCHEMA);
   }
 
   private row(): ClientRow | undefined {
-    return one<ClientRow>(this.sql, "SELECT * FROM client");
+    return this.schema.exists ? one<ClientRow>(this.sql, "SELECT * FROM client") : undefined;
   }
 
   private view(row: ClientRow): RegisteredClient {
@@ -91,15 +112,18 @@ export class OAuthClientObject extends DurableObject<Env> {
       grantTypes: row.grant_types.split(" ").filter(Boolean),
       redirectUris: JSON.parse(row.redirect_uris),
       authMethod: row.auth_method,
+      resourceServer: row.resource_server === 1,
+      about: JSON.parse(row.about) as ClientAbout,
     };
   }
 
   async register(c: ClientRegistration): Promise<RegisteredClient> {
+    this.schema.ensure();
     this.sql.exec(
-      `INSERT INTO client (id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO client (id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks, resource_server, about)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       c.clientId, c.name, c.scopes.join(" "), c.secretHash ?? null, Date.now(), c.grantTypes.join(" "),
-      JSON.stringify(c.redirectUris), c.authMethod, c.jwks ? JSON.stringify(c.jwks) : null,
+      JSON.stringify(c.redirectUris), c.authMethod, c.jwks ? JSON.stringify(c.jwks) : null, c.resourceServer ? 1 : 0, JSON.stringify(c.about ?? {}),
     );
     return this.view(this.row()!);
   }
@@ -158,6 +182,7 @@ export class OAuthClientObject extends DurableObject<Env> {
     const code = base64url(crypto.getRandomValues(new Uint8Array(32)));
     const hash = base64url(await sha256(code));
     const now = Date.now();
+    if (!this.schema.exists) return undefined;
     return this.ctx.storage.transactionSync(() => {
       this.sql.exec("DELETE FROM auth_code WHERE expires_at < ?", now - 24 * 3600_000);
       if (one(this.sql, "SELECT 1 AS x FROM auth_code WHERE consent_id = ?", grant.consentId)) return undefined;
@@ -170,13 +195,15 @@ export class OAuthClientObject extends DurableObject<Env> {
   }
 
   /**
-   * Spends a code (RFC 6749 §4.1.3, RFC 7636 §4.6). A second use is refused and names the token
-   * family the first use created, so the caller revokes it (RFC 6749 §4.1.2).
+   * Spends a code (RFC 6749 §4.1.3, RFC 7636 §4.6). `familyId`: the refresh-token family the
+   * redemption will start, recorded in the same step that spends the code, so that a second use,
+   * however close, is refused and names it for the caller to revoke (RFC 6749 §4.1.2).
    */
-  async redeemAuthCode(code: string, redirectUri: string, codeVerifier: string): Promise<CodeRedemption> {
+  async redeemAuthCode(code: string, redirectUri: string, codeVerifier: string, familyId?: string): Promise<CodeRedemption> {
     const hash = base64url(await sha256(code));
     const challenge = base64url(await sha256(codeVerifier));
     const now = Date.now();
+    if (!this.schema.exists) return { ok: false, reason: "unknown authorization code" };
     return this.ctx.storage.transactionSync((): CodeRedemption => {
       const row = one<{ sub: string; scope: string; redirect_uri: string; code_challenge: string; expires_at: number; used_at: number | null; family_id: string | null }>(
         this.sql, "SELECT * FROM auth_code WHERE code_hash = ?", hash);
@@ -189,20 +216,21 @@ export class OAuthClientObject extends DurableObject<Env> {
       if (presented.length !== expected.length || !crypto.subtle.timingSafeEqual(presented, expected)) {
         return { ok: false, reason: "code_verifier does not match the code_challenge" };
       }
+      if (familyId) this.sql.exec("UPDATE auth_code SET family_id = ? WHERE code_hash = ?", familyId, hash);
       return { ok: true, sub: row.sub, scope: row.scope, codeId: hash };
     });
   }
 
-  async recordCodeFamily(codeId: string, familyId: string): Promise<void> {
-    this.sql.exec("UPDATE auth_code SET family_id = ? WHERE code_hash = ?", familyId, codeId);
-  }
-
   // Tokens this client holds for itself (client_credentials): their revocation lives here.
   async revokeToken(jti: string, exp: number): Promise<void> {
+    // Only ever called for a token this server signed, so writing here is never a stranger's doing
+    // (the client may be an external one, federation.ts, with no registration of its own).
+    this.schema.ensure();
     this.sql.exec("INSERT OR IGNORE INTO revoked_token (jti, expires_at) VALUES (?, ?)", jti, exp);
   }
 
   async isTokenLive(jti: string): Promise<boolean> {
+    if (!this.schema.exists) return true; // nothing was ever revoked here
     this.sql.exec("DELETE FROM revoked_token WHERE expires_at < ?", Math.floor(Date.now() / 1000));
     return !one(this.sql, "SELECT 1 AS x FROM revoked_token WHERE jti = ?", jti);
   }

@@ -2,6 +2,7 @@
 // form rather than the OMA envelope, because that is what OAuth client libraries parse.
 import type { Context } from "hono";
 import { overRateLimit, type RateLimitRule } from "../http/rate-limit";
+import { IssuerNotConfigured } from "./tokens";
 
 export type OAuthErrorCode =
   | "invalid_request"
@@ -16,14 +17,15 @@ export type OAuthErrorCode =
   | "expired_token"
   | "access_denied"
   | "invalid_target"
-  | "temporarily_unavailable";
+  | "temporarily_unavailable"
+  | "server_error";
 
 export class OAuthError extends Error {
   constructor(
     readonly code: OAuthErrorCode,
     readonly description: string,
-    /** Only for answers other than 400/401: 429 when rate limited. */
-    readonly status?: 429,
+    /** Only for answers other than 400/401: 429 when rate limited, 503 when not configured. */
+    readonly status?: 429 | 503,
     readonly headers: Record<string, string> = {},
   ) {
     super(description);
@@ -72,6 +74,8 @@ export async function oauthEndpoint(c: Context, fn: () => Promise<Response>): Pr
     return await fn();
   } catch (err) {
     if (err instanceof OAuthError) return oauthErrorResponse(c, err);
+    // A misconfiguration (tokens.ts: ISSUER unset in production) still answers in the OAuth form.
+    if (err instanceof IssuerNotConfigured) return oauthErrorResponse(c, new OAuthError("server_error", err.variables.join(": "), 503));
     throw err;
   }
 }

@@ -11,7 +11,7 @@ import { authenticateClient, CLIENT_ASSERTION_TYPE, grantedScopes } from "./clie
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, oauthEndpoint, readForm } from "./errors";
 import { clientRequests, deviceAuthorizations } from "./rate-limits";
 import { requireSubscriber } from "./subscriber-identity";
-import { familyIdOf } from "./token-family-object";
+import { familyOf, looksLikeRefreshToken } from "./object-names";
 import { ALL_GRANTS, GRANT, tokenEndpoint } from "./token-endpoint";
 import { InvalidTokenError, issuerOf, publicJwks, SCOPES, tokenRef, verifyAccessToken, type AccessTokenClaims } from "./tokens";
 
@@ -204,8 +204,9 @@ async function revoke(c: Ctx): Promise<Response> {
   if (!token) throw new OAuthError("invalid_request", "token missing");
   const hint = body.get("token_type_hint");
   if (hint && hint !== "access_token" && hint !== "refresh_token") throw new OAuthError("unsupported_token_type", `token_type_hint ${hint} is not supported`);
-  const familyId = familyIdOf(token);
-  if (familyId) {
+  if (looksLikeRefreshToken(token)) {
+    const familyId = await familyOf(c.env, token);
+    if (!familyId) return c.body(null, 200, NO_STORE);
     const family = c.env.TOKEN_FAMILIES.getByName(familyId);
     const owner = await family.clientId();
     if (owner !== undefined && owner !== client.clientId) throw new OAuthError("unauthorized_client", "the token was issued to another client");
@@ -230,14 +231,16 @@ async function introspect(c: Ctx): Promise<Response> {
   const token = body.get("token");
   if (!token) throw new OAuthError("invalid_request", "token missing");
   const inactive = () => c.json({ active: false }, 200, NO_STORE);
-  const familyId = familyIdOf(token);
-  if (familyId) {
-    const grant = await c.env.TOKEN_FAMILIES.getByName(familyId).introspect(token);
-    if (!grant) return inactive();
+  // RFC 7662 §4: the answer tells only the token's own client, or a registered resource server.
+  const mayLearn = (clientId: string) => clientId === client.clientId || client.resourceServer === true;
+  if (looksLikeRefreshToken(token)) {
+    const familyId = await familyOf(c.env, token);
+    const grant = familyId ? await c.env.TOKEN_FAMILIES.getByName(familyId).introspect(token) : undefined;
+    if (!grant || !mayLearn(grant.clientId)) return inactive();
     return c.json({ active: true, token_type: "refresh_token", client_id: grant.clientId, sub: grant.sub, scope: grant.scope, exp: grant.exp, iss: issuer }, 200, NO_STORE);
   }
   const claims = await accessClaims(c, token);
-  if (!claims || !(await accessTokenLive(c, claims))) return inactive();
+  if (!claims || !mayLearn(claims.client_id) || !(await accessTokenLive(c, claims))) return inactive();
   const { sub, client_id, scope, exp, iat, iss, aud, jti, act, twin_id } = claims;
   return c.json({ active: true, token_type: "Bearer", sub, client_id, scope, exp, iat, iss, aud, jti, ...(act ? { act } : {}), ...(twin_id ? { twin_id } : {}) }, 200, NO_STORE);
 }

@@ -19,6 +19,7 @@ export class SigningKeysObject extends DurableObject<Env> {
     migrate(ctx, [
       `CREATE TABLE keys (kid TEXT PRIMARY KEY, private_jwk TEXT NOT NULL, public_jwk TEXT NOT NULL,
          created_at INTEGER NOT NULL, retired_at INTEGER)`,
+      `CREATE TABLE name_key (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL)`,
     ]);
   }
 
@@ -47,6 +48,21 @@ export class SigningKeysObject extends DurableObject<Env> {
       sql.exec("DELETE FROM keys WHERE retired_at IS NOT NULL AND retired_at < ?", Date.now() - maxTokenTtlMs);
       const keys = sql.exec<{ public_jwk: string }>("SELECT public_jwk FROM keys ORDER BY created_at DESC").toArray().map((r) => JSON.parse(r.public_jwk) as JWK);
       return { active: { kid: active.kid, privateJwk: JSON.parse(active.private_jwk) }, keys };
+    });
+  }
+
+  /**
+   * The HMAC secret that tags the names of objects only this server creates (object-names.ts).
+   * Made once and never rotated: rotating it would orphan every client_id and refresh token.
+   */
+  async nameKey(): Promise<ArrayBuffer> {
+    const sql = this.ctx.storage.sql;
+    return this.ctx.storage.transactionSync(() => {
+      const row = one<{ secret: ArrayBuffer }>(sql, "SELECT secret FROM name_key");
+      if (row) return row.secret;
+      const secret = crypto.getRandomValues(new Uint8Array(32));
+      sql.exec("INSERT INTO name_key (id, secret) VALUES (1, ?)", secret);
+      return secret.buffer;
     });
   }
 

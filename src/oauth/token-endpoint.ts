@@ -8,8 +8,8 @@ import { TEL_URI } from "../twinning/schemas";
 import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
 import { clientRequests } from "./rate-limits";
-import { familyIdOf } from "./token-family-object";
-import { issueAccessToken, issuerOf, tokenRef, verifyAccessToken, InvalidTokenError } from "./tokens";
+import { familyOf, newFamilyId } from "./object-names";
+import { issueAccessToken, issuerOf, newAccessTokenId, tokenRef, verifyAccessToken, InvalidTokenError, type AccessTokenId } from "./tokens";
 
 export const GRANT = {
   jwtBearer: "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -32,13 +32,13 @@ interface Grant {
   scope: string[];
   twinId?: string;
   act?: { sub: string };
-  /** Start a refresh-token family beside the access token. */
-  refreshable?: boolean;
-  /** An existing family this access token belongs to, and its rotated refresh token. */
+  /** The access token's id, when its owner already recorded it (a token family). */
+  accessId?: AccessTokenId;
+  /** The family the access token belongs to, and the refresh token to hand out with it. */
   familyId?: string;
   refreshToken?: string;
-  /** The authorization code the family comes from, so a replay of the code can revoke it. */
-  codeId?: string;
+  /** A new family to start beside the access token (authorization_code of a refresh-capable client). */
+  startFamily?: string;
 }
 
 type Ctx = Context<AppEnv>;
@@ -74,19 +74,23 @@ async function authorizationCode(c: Ctx, form: URLSearchParams, client: Authenti
   const redirectUri = required(form, "redirect_uri");
   const verifier = required(form, "code_verifier");
   if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier)) throw new OAuthError("invalid_grant", "code_verifier is not an RFC 7636 verifier");
-  const result = await c.env.OAUTH_CLIENTS.getByName(client.clientId).redeemAuthCode(code, redirectUri, verifier);
+  // The family is named before the code is spent, so that a replay of the code can revoke it.
+  const startFamily = client.grantTypes.includes(GRANT.refreshToken) ? await newFamilyId(c.env) : undefined;
+  const result = await c.env.OAUTH_CLIENTS.getByName(client.clientId).redeemAuthCode(code, redirectUri, verifier, startFamily);
   if (!result.ok) {
-    if (result.familyToRevoke) await c.env.TOKEN_FAMILIES.getByName(result.familyToRevoke).revoke();
+    if (result.familyToRevoke) await c.env.TOKEN_FAMILIES.getByName(result.familyToRevoke).revoke(true);
     throw new OAuthError("invalid_grant", result.reason);
   }
-  return { sub: result.sub, scope: result.scope.split(" "), refreshable: client.grantTypes.includes(GRANT.refreshToken), codeId: result.codeId };
+  return { sub: result.sub, scope: result.scope.split(" "), ...(startFamily ? { startFamily } : {}) };
 }
 
 async function refreshToken(c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
   const token = required(form, "refresh_token");
-  const familyId = familyIdOf(token);
+  const familyId = await familyOf(c.env, token);
   if (!familyId) throw new OAuthError("invalid_grant", "unknown refresh token");
-  const rotation = await c.env.TOKEN_FAMILIES.getByName(familyId).rotate(token, client.clientId);
+  // Recorded by the family in the same step as the rotation: a racing reuse revokes it too.
+  const accessId = newAccessTokenId(c.env);
+  const rotation = await c.env.TOKEN_FAMILIES.getByName(familyId).rotate(token, client.clientId, accessId);
   if (!rotation.ok) throw new OAuthError("invalid_grant", rotation.reason);
   const granted = rotation.grant.scope.split(" ");
   // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
@@ -94,7 +98,7 @@ async function refreshToken(c: Ctx, form: URLSearchParams, client: Authenticated
   const scope = requested ? [...new Set(requested.split(" ").filter(Boolean))] : granted;
   const wider = scope.filter((s) => !granted.includes(s));
   if (wider.length) throw new OAuthError("invalid_scope", `not in the original grant: ${wider.join(" ")}`);
-  return { sub: rotation.grant.sub, scope, familyId, refreshToken: rotation.refreshToken };
+  return { sub: rotation.grant.sub, scope, familyId, refreshToken: rotation.refreshToken, accessId };
 }
 
 async function deviceCode(c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
@@ -152,22 +156,20 @@ export async function tokenEndpoint(c: Ctx): Promise<Response> {
 
   const grant = await grantFn(c, form, client, issuer);
   const scope = grant.scope.join(" ");
-  const access = await issueAccessToken(c.env, issuer, {
-    sub: grant.sub,
-    client_id: client.clientId,
-    scope,
-    ...(grant.twinId ? { twin_id: grant.twinId } : {}),
-    ...(grant.act ? { act: grant.act } : {}),
-  });
+  const accessId = grant.accessId ?? newAccessTokenId(c.env);
+  let refresh = grant.refreshToken;
+  if (grant.startFamily) {
+    refresh = await c.env.TOKEN_FAMILIES.getByName(grant.startFamily).start(grant.startFamily, { clientId: client.clientId, sub: grant.sub, scope }, accessId);
+    if (!refresh) throw new OAuthError("invalid_grant", "authorization code was already used");
+  }
+  const access = await issueAccessToken(
+    c.env,
+    issuer,
+    { sub: grant.sub, client_id: client.clientId, scope, ...(grant.twinId ? { twin_id: grant.twinId } : {}), ...(grant.act ? { act: grant.act } : {}) },
+    accessId,
+  );
   const body: Record<string, unknown> = { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn, scope };
   if (grantType === GRANT.tokenExchange) body.issued_token_type = ACCESS_TOKEN_TYPE;
-  if (grant.familyId) {
-    await c.env.TOKEN_FAMILIES.getByName(grant.familyId).recordAccessToken(access.jti, access.exp);
-    body.refresh_token = grant.refreshToken;
-  } else if (grant.refreshable) {
-    const familyId = crypto.randomUUID();
-    body.refresh_token = await c.env.TOKEN_FAMILIES.getByName(familyId).start(familyId, { clientId: client.clientId, sub: grant.sub, scope }, access.jti, access.exp);
-    if (grant.codeId) await c.env.OAUTH_CLIENTS.getByName(client.clientId).recordCodeFamily(grant.codeId, familyId);
-  }
+  if (refresh) body.refresh_token = refresh;
   return c.json(body, 200, NO_STORE);
 }

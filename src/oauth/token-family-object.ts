@@ -2,10 +2,15 @@
 // prefixes each of its refresh tokens. Rotation (RFC 9700 §4.14.2): each refresh token is good for
 // one use and is replaced; presenting a replaced one means it leaked, so the whole family is revoked,
 // with every access token it issued.
+//
+// Every access token of the family is recorded in the same transaction that hands out the refresh
+// token beside it (start, rotate), before it is signed: a revocation racing with a rotation then
+// always finds the winner's access token. A revoked family records nothing new, and a family revoked
+// before it started (the replay of its authorization code won the race) never starts.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
-import { migrate, one } from "../http/sql";
+import { LazySchema, one } from "../http/sql";
 import { TEL_URI } from "../twinning/schemas";
 
 export interface FamilyGrant {
@@ -15,6 +20,12 @@ export interface FamilyGrant {
 }
 
 export type Rotation = { ok: true; grant: FamilyGrant; refreshToken: string } | { ok: false; reason: string };
+
+/** The access token issued beside a refresh token: recorded before it is signed. */
+export interface IssuedAccessToken {
+  jti: string;
+  exp: number;
+}
 
 const FAMILY_SCHEMA = [
   `CREATE TABLE family (id INTEGER PRIMARY KEY CHECK (id = 1), family_id TEXT NOT NULL, client_id TEXT NOT NULL, sub TEXT NOT NULL,
@@ -26,45 +37,58 @@ const FAMILY_SCHEMA = [
 /** Absolute lifetime of a family: after it, the subscriber authorises the application again. */
 const FAMILY_LIFETIME_MS = 30 * 24 * 3600_000;
 
-export const familyIdOf = (refreshToken: string): string | undefined => refreshToken.match(/^([0-9a-f-]{36})\.[A-Za-z0-9_-]{43}$/)?.[1];
 
 export class TokenFamilyObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  // Applied on the first write: a forged refresh token names a family that never gets storage.
+  private readonly schema: LazySchema;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(ctx, FAMILY_SCHEMA);
+    this.schema = new LazySchema(ctx, FAMILY_SCHEMA);
   }
 
+  /** `familyId`: the object's name (object-names.ts), the prefix of each of its refresh tokens. */
   private async newToken(familyId: string): Promise<{ token: string; hash: string }> {
     const token = `${familyId}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
     return { token, hash: base64url(await sha256(token)) };
   }
 
-  /** Starts the family with its first refresh token and the access token issued beside it. */
-  async start(familyId: string, grant: FamilyGrant, accessJti: string, accessExp: number): Promise<string> {
+  /**
+   * Starts the family with its first refresh token and the access token issued beside it; undefined
+   * when the family was revoked before it started (its code was replayed meanwhile).
+   */
+  async start(familyId: string, grant: FamilyGrant, access: IssuedAccessToken): Promise<string | undefined> {
     const { token, hash } = await this.newToken(familyId);
-    this.ctx.storage.transactionSync(() => {
+    this.schema.ensure();
+    const started = this.ctx.storage.transactionSync(() => {
+      if (this.family()) return false;
       this.sql.exec(
         "INSERT INTO family (id, family_id, client_id, sub, scope, current_hash, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
         familyId, grant.clientId, grant.sub, grant.scope, hash, Date.now() + FAMILY_LIFETIME_MS,
       );
-      this.sql.exec("INSERT INTO access_token (jti, exp) VALUES (?, ?)", accessJti, accessExp);
+      this.sql.exec("INSERT INTO access_token (jti, exp) VALUES (?, ?)", access.jti, access.exp);
+      return true;
     });
+    if (!started) return undefined;
     await this.ctx.storage.setAlarm(Date.now() + FAMILY_LIFETIME_MS);
     return token;
   }
 
   private family() {
+    if (!this.schema.exists) return undefined;
     return one<{ family_id: string; client_id: string; sub: string; scope: string; current_hash: string; expires_at: number; revoked_at: number | null }>(
       this.sql, "SELECT * FROM family");
   }
 
-  /** Spends `refreshToken` and hands out its successor; a replayed one revokes the family. */
-  async rotate(refreshToken: string, clientId: string): Promise<Rotation> {
+  /**
+   * Spends `refreshToken` and hands out its successor, recording `access` (the access token to be
+   * issued with it) in the same step; a replayed one revokes the family.
+   */
+  async rotate(refreshToken: string, clientId: string, access: IssuedAccessToken): Promise<Rotation> {
     const presented = base64url(await sha256(refreshToken));
-    const next = await this.newToken(familyIdOf(refreshToken) ?? "");
+    const next = await this.newToken(refreshToken.slice(0, refreshToken.indexOf(".")));
     const result = this.ctx.storage.transactionSync((): Rotation | "reuse" => {
       const f = this.family();
       if (!f || f.client_id !== clientId) return { ok: false, reason: "unknown refresh token" };
@@ -76,6 +100,7 @@ export class TokenFamilyObject extends DurableObject<Env> {
       }
       this.sql.exec("INSERT INTO used_hash (hash) VALUES (?)", presented);
       this.sql.exec("UPDATE family SET current_hash = ?", next.hash);
+      this.sql.exec("INSERT OR IGNORE INTO access_token (jti, exp) VALUES (?, ?)", access.jti, access.exp);
       return { ok: true, grant: { clientId: f.client_id, sub: f.sub, scope: f.scope }, refreshToken: next.token };
     });
     if (result === "reuse") {
@@ -83,10 +108,6 @@ export class TokenFamilyObject extends DurableObject<Env> {
       return { ok: false, reason: "refresh token was already used; the grant is revoked" };
     }
     return result;
-  }
-
-  async recordAccessToken(jti: string, exp: number): Promise<void> {
-    this.sql.exec("INSERT OR IGNORE INTO access_token (jti, exp) VALUES (?, ?)", jti, exp);
   }
 
   /** The family's grant when `refreshToken` is its live token (introspection). */
@@ -98,11 +119,24 @@ export class TokenFamilyObject extends DurableObject<Env> {
   }
 
   async clientId(): Promise<string | undefined> {
-    return this.family()?.client_id;
+    return this.family()?.client_id || undefined; // "" marks a family revoked before it started
   }
 
-  /** Revokes the refresh token and every access token of the family (RFC 7009 §2.1). */
-  async revoke(): Promise<void> {
+  /**
+   * Revokes the refresh token and every access token of the family (RFC 7009 §2.1). `beforeStart`:
+   * the caller knows the family id from its own records (the code that starts it) and the family may
+   * not have started yet; it is then marked so that it never does.
+   */
+  async revoke(beforeStart = false): Promise<void> {
+    if (beforeStart && !this.family()) {
+      this.schema.ensure();
+      this.sql.exec(
+        "INSERT OR IGNORE INTO family (id, family_id, client_id, sub, scope, current_hash, expires_at, revoked_at) VALUES (1, '', '', '', '', '', ?, ?)",
+        Date.now() + FAMILY_LIFETIME_MS, Date.now(),
+      );
+      await this.ctx.storage.setAlarm(Date.now() + FAMILY_LIFETIME_MS);
+      return;
+    }
     const f = this.family();
     if (!f) return;
     this.sql.exec("UPDATE family SET revoked_at = COALESCE(revoked_at, ?)", Date.now());
@@ -115,6 +149,6 @@ export class TokenFamilyObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();
-    migrate(this.ctx, FAMILY_SCHEMA);
+    this.schema.forget();
   }
 }

@@ -4,7 +4,9 @@
 // verification keys at most once every few seconds, so forged kids cannot turn every request
 // into a Durable Object call.
 import { importJWK, jwtVerify, SignJWT, errors as joseErrors, type JWK, type JWTPayload } from "jose";
+import { env as startupEnv } from "cloudflare:workers";
 import type { Env } from "../env";
+import { ApiError } from "../http/errors";
 
 /** OAU-002: the scopes of the Twinning feature. */
 export const SCOPES = {
@@ -34,9 +36,11 @@ export interface AccessTokenClaims extends JWTPayload {
 export interface TokenRef {
   jti: string;
   exp: number;
+  /** When it was issued: a token older than its subject's provisioning belonged to a previous holder. */
+  iat: number;
   twinId?: string;
 }
-export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
+export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, iat: c.iat!, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
 
 interface KeyCache {
   signing?: { kid: string; key: CryptoKey; loadedAt: number };
@@ -76,9 +80,44 @@ export async function publicJwks(env: Env): Promise<{ keys: JWK[] }> {
   return { keys: cache.jwks };
 }
 
-export function issuerOf(env: Env, requestUrl: string): string {
-  return env.ISSUER ?? new URL(requestUrl).origin;
+/**
+ * Local development is recognised by where the request arrived, never by a setting that a deploy
+ * could forget: a loopback address, `localhost` (RFC 6761 §6.3) or a `.test` name (RFC 6761 §6.2,
+ * the test suite's `gateway.test`). Behind Cloudflare's edge a request can carry none of these, so
+ * production always needs ISSUER.
+ */
+export function isLocalDevelopmentHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  return host === "localhost" || host.endsWith(".localhost") || host.endsWith(".test") || /^127(?:\.\d{1,3}){3}$/.test(host) || host === "[::1]";
 }
+
+/** Refusal to issue or accept tokens while ISSUER is unset outside local development. */
+export class IssuerNotConfigured extends ApiError {
+  constructor() {
+    super(503, "SVC0001", ["ISSUER is not set: tokens are issued only when the gateway knows its own URL (set ISSUER in wrangler.toml [vars])"]);
+  }
+}
+
+let issuerWarned = false;
+
+/**
+ * The issuer (`iss` and `aud` of our tokens). ISSUER when it is set; otherwise, in local development
+ * only, the origin the request arrived on. Anywhere else an unset ISSUER would let the Host header
+ * choose the issuer, so nothing is issued or accepted, and the log says why (once per isolate).
+ */
+export function issuerOf(env: Env, requestUrl: string): string {
+  if (env.ISSUER) return env.ISSUER;
+  const url = new URL(requestUrl);
+  if (isLocalDevelopmentHost(url.hostname)) return url.origin;
+  if (!issuerWarned) {
+    issuerWarned = true;
+    console.error(`ISSUER is not set and ${url.hostname} is not a local development host: refusing to issue or accept tokens until ISSUER is set`);
+  }
+  throw new IssuerNotConfigured();
+}
+
+// Said at start-up as well, so that a deploy without ISSUER shows in the log before anyone asks.
+if (!startupEnv?.ISSUER) console.warn("ISSUER is not set: tokens are issued only to requests on local development hosts (loopback, localhost, *.test)");
 
 /** The active signing key (for access tokens and the gateway's other signed artefacts). */
 export async function signingKey(env: Env): Promise<{ kid: string; key: CryptoKey }> {
@@ -86,24 +125,34 @@ export async function signingKey(env: Env): Promise<{ kid: string; key: CryptoKe
   return cache.signing!;
 }
 
+/** The identity of an access token, fixed before it is signed so that its owner can record it first. */
+export interface AccessTokenId {
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+export function newAccessTokenId(env: Env): AccessTokenId {
+  const iat = Math.floor(Date.now() / 1000);
+  return { jti: crypto.randomUUID(), iat, exp: iat + accessTokenTtl(env) };
+}
+
 export async function issueAccessToken(
   env: Env,
   issuer: string,
   claims: { sub: string; client_id: string; scope: string; twin_id?: string; act?: { sub: string } },
+  id: AccessTokenId = newAccessTokenId(env),
 ): Promise<{ token: string; expiresIn: number; jti: string; exp: number }> {
   const { kid, key } = await signingKey(env);
-  const expiresIn = accessTokenTtl(env);
-  const jti = crypto.randomUUID();
-  const iat = Math.floor(Date.now() / 1000);
   const token = await new SignJWT({ ...claims })
     .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid })
     .setIssuer(issuer)
     .setAudience(issuer)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + expiresIn)
-    .setJti(jti)
+    .setIssuedAt(id.iat)
+    .setExpirationTime(id.exp)
+    .setJti(id.jti)
     .sign(key);
-  return { token, expiresIn, jti, exp: iat + expiresIn };
+  return { token, expiresIn: id.exp - id.iat, jti: id.jti, exp: id.exp };
 }
 
 export class InvalidTokenError extends Error {}

@@ -1,9 +1,13 @@
 // One object per live activation code, named by the code: the index from a code to the secondary
 // that asked for it. It makes redemption one-time (HLF-TE-005): of any number of primaries that
 // present the same code at once, exactly one gets the secondary back.
+//
+// A code that is not live leaves nothing behind: the object creates its table only when a code is
+// issued, and erases its whole storage (row and clean-up alarm) when the code is spent, revoked or
+// expired. So a never-issued code and a used or revoked one are answered by the same path (one
+// read of an empty object, no write), and guessing codes persists no objects.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { migrate, one } from "../http/sql";
 import type { Mno } from "./schemas";
 
 export interface IssuedCode {
@@ -22,37 +26,46 @@ interface CodeRow extends Record<string, SqlStorageValue> {
   mcc: string;
   mnc: string;
   expires_at: number;
-  state: "live" | "used" | "revoked";
 }
 
-/** How long a spent code's row is kept after expiry, so a replay is answered without a new object. */
+/** How long an expired code's row may linger before its alarm erases it. */
 const CLEANUP_GRACE_MS = 60_000;
 
 export class ActivationCodeObject extends DurableObject<Env> {
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    migrate(ctx, [
-      `CREATE TABLE code (id INTEGER PRIMARY KEY CHECK (id = 1), secondary TEXT NOT NULL, mcc TEXT NOT NULL,
-         mnc TEXT NOT NULL, expires_at INTEGER NOT NULL, state TEXT NOT NULL)`,
-    ]);
+  /** The live code, or undefined. One statement, and no write, whether or not a code was ever issued. */
+  private row(): CodeRow | undefined {
+    try {
+      // SELECT *: objects written by the first schema also have a `state` (they kept spent codes as rows).
+      const row = this.ctx.storage.sql.exec<CodeRow & { state?: string }>("SELECT * FROM code").toArray()[0];
+      return row && (row.state === undefined || row.state === "live") ? row : undefined;
+    } catch {
+      // No table: this code was never issued, or it was spent or revoked and erased.
+      return undefined;
+    }
   }
 
-  private row(): CodeRow | undefined {
-    return one<CodeRow>(this.ctx.storage.sql, "SELECT * FROM code");
+  /** Erases the object: data and alarm (deleteAll removes both from compatibility date 2026-02-24). */
+  private erase(): Promise<void> {
+    return this.ctx.storage.deleteAll();
   }
 
   /** Binds this code to `secondary` unless another secondary holds it live. False on collision. */
   async issue(code: IssuedCode): Promise<boolean> {
-    const now = Date.now();
     const existing = this.row();
-    if (existing && existing.state === "live" && existing.expires_at > now) return false;
-    this.ctx.storage.sql.exec(
-      `INSERT INTO code (id, secondary, mcc, mnc, expires_at, state) VALUES (1, ?, ?, ?, ?, 'live')
-       ON CONFLICT (id) DO UPDATE SET secondary = excluded.secondary, mcc = excluded.mcc, mnc = excluded.mnc,
-         expires_at = excluded.expires_at, state = 'live'`,
+    if (existing && existing.expires_at > Date.now()) return false;
+    const sql = this.ctx.storage.sql;
+    // No live code here, so whatever table there is (an expired row, or the first schema's spent
+    // one with its _schema row) can go; the new row is written in the same commit.
+    sql.exec("DROP TABLE IF EXISTS code; DROP TABLE IF EXISTS _schema");
+    sql.exec(`CREATE TABLE code (id INTEGER PRIMARY KEY CHECK (id = 1), secondary TEXT NOT NULL, mcc TEXT NOT NULL,
+      mnc TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+    sql.exec(
+      `INSERT INTO code (id, secondary, mcc, mnc, expires_at) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET secondary = excluded.secondary, mcc = excluded.mcc, mnc = excluded.mnc, expires_at = excluded.expires_at`,
       code.secondary, code.mno.mcc, code.mno.mnc, code.expiresAt,
     );
-    await this.ctx.storage.setAlarm(code.expiresAt + CLEANUP_GRACE_MS);
+    // Joins the write above in one commit (no await in between).
+    void this.ctx.storage.setAlarm(code.expiresAt + CLEANUP_GRACE_MS);
     return true;
   }
 
@@ -62,23 +75,23 @@ export class ActivationCodeObject extends DurableObject<Env> {
    */
   async redeem(primary: string): Promise<Redemption> {
     const row = this.row();
-    if (!row || row.state !== "live" || row.expires_at <= Date.now()) return { outcome: "invalid" };
+    if (!row || row.expires_at <= Date.now()) return { outcome: "invalid" };
     if (row.secondary === primary) return { outcome: "self" };
-    this.ctx.storage.sql.exec("UPDATE code SET state = 'used'");
+    await this.erase();
     return { outcome: "redeemed", secondary: row.secondary, mno: { mcc: row.mcc, mnc: row.mnc } };
   }
 
-  /** Revokes the code if `secondary` still holds it (a newer code replaced it). */
+  /** Revokes the code if `secondary` still holds it (a newer code replaced it, or it became a primary). */
   async revoke(secondary: string): Promise<void> {
-    this.ctx.storage.sql.exec("UPDATE code SET state = 'revoked' WHERE secondary = ? AND state = 'live'", secondary);
+    if (this.row()?.secondary === secondary) await this.erase();
   }
 
   override async alarm(): Promise<void> {
     const row = this.row();
-    if (row && row.state === "live" && row.expires_at > Date.now()) {
+    if (row && row.expires_at > Date.now()) {
       await this.ctx.storage.setAlarm(row.expires_at + CLEANUP_GRACE_MS);
       return;
     }
-    this.ctx.storage.sql.exec("DELETE FROM code");
+    await this.erase();
   }
 }

@@ -8,6 +8,8 @@ import { unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
 import { codeTtlMs, homeMnos } from "./policy";
+import { enforceRateLimit } from "../http/rate-limit";
+import { ALL_PRIMARIES, codeRequests, guessesOverall, guessesPerCode } from "./rate-limits";
 import {
   ActivationCodeRequestSchema,
   ActivationCodeResponseSchema,
@@ -71,11 +73,12 @@ twinningRoutes.openapi(
       "to receive the secondary's relationship-bound twinning token once the primary has activated the twin.",
     ...secondary,
     request: { params: UserIdParam, ...jsonBody(ActivationCodeRequestSchema, false) },
-    responses: { 201: json(ActivationCodeResponseSchema, "The code, the MNO that generated it, and its expiry"), ...errorResponses(400, 401, 403, 413, 415, 503) },
+    responses: { 201: json(ActivationCodeResponseSchema, "The code, the MNO that generated it, and its expiry"), ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { primaryMno } = c.req.valid("json") ?? {};
+    await enforceRateLimit(codeRequests(c.env), address);
     // The request doubles as an RFC 8628 device authorization for the calling application.
     const deviceGrant = { clientId: c.get("auth")!.clientId, scope: "twinning:secondary" };
     const issued = unwrap(await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(token(c), primaryMno, homeMnos(c.env), codeTtlMs(c.env), deviceGrant));
@@ -156,6 +159,8 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const { activationCode, name } = c.req.valid("json");
+    await enforceRateLimit(guessesPerCode(c.env), activationCode);
+    await enforceRateLimit(guessesOverall(c.env), ALL_PRIMARIES);
     const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(token(c), activationCode, name));
     const view = twinView(c, address, twin);
     return c.json({ twin: view }, 201, { Location: view.resourceURL });

@@ -130,6 +130,10 @@ const SCHEMA = [
    ALTER TABLE relationship ADD COLUMN via_code TEXT;`,
   // v3 (notifications): subscriptions and their ordered delivery queue
   NOTIFY_SCHEMA,
+  // v4: tokens issued before the profile (to a previous holder of a recycled number) are dead;
+  // `retired` outlives deprovisioning and says until which second the previous holder's tokens run.
+  `ALTER TABLE profile ADD COLUMN tokens_from INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE retired (id INTEGER PRIMARY KEY CHECK (id = 1), until_s INTEGER NOT NULL);`,
 ];
 
 interface ProfileRow extends Record<string, SqlStorageValue> {
@@ -138,6 +142,8 @@ interface ProfileRow extends Record<string, SqlStorageValue> {
   mnc: string;
   device_key: ArrayBuffer;
   created_at: number;
+  /** Tokens issued (iat, seconds) before this belong to a previous holder of the number. */
+  tokens_from: number;
 }
 interface TwinRow extends Record<string, SqlStorageValue> {
   secondary: string;
@@ -215,13 +221,21 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   async provision(address: string, mno: Mno, deviceKey: Uint8Array): Promise<{ created: boolean; profile: SubscriberProfile }> {
+    // A recycled number: every token of the previous holder has iat <= retired.until_s. The new
+    // holder's profile starts in a later second, so each of its tokens has a later iat (and none of
+    // the old ones passes). At most one second's wait, only when the number was removed this second.
+    const retired = one<{ until_s: number }>(this.sql, "SELECT until_s FROM retired")?.until_s;
+    if (retired !== undefined && !this.profileRow()) {
+      const wait = (retired + 1) * 1000 - Date.now();
+      if (wait > 0) await scheduler.wait(wait);
+    }
     const created = this.tx(() => {
       const existing = this.profileRow();
       if (existing && existing.address !== address) throw serviceError(500, "subscriber object holds another address");
       this.sql.exec(
-        `INSERT INTO profile (id, address, mcc, mnc, device_key, created_at) VALUES (1, ?, ?, ?, ?, ?)
+        `INSERT INTO profile (id, address, mcc, mnc, device_key, created_at, tokens_from) VALUES (1, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET mcc = excluded.mcc, mnc = excluded.mnc, device_key = excluded.device_key`,
-        address, mno.mcc, mno.mnc, deviceKey, Date.now(),
+        address, mno.mcc, mno.mnc, deviceKey, Date.now(), retired === undefined ? 0 : retired + 1,
       );
       this.profileCache = undefined;
       return !existing;
@@ -252,6 +266,8 @@ export class SubscriberObject extends DurableObject<Env> {
       const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship");
       if (rel) this.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
       this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM delivery; DELETE FROM subscription; DELETE FROM profile;");
+      // Issue 12: a recycled number never inherits this holder's tokens (see provision).
+      this.sql.exec("INSERT INTO retired (id, until_s) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET until_s = excluded.until_s", Math.floor(Date.now() / 1000));
       this.profileCache = null;
       return true;
     });
@@ -311,6 +327,7 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   private tokenProblem(token: TokenRef): string | undefined {
+    if (token.iat < (this.profileRow()?.tokens_from ?? 0)) return "token issued to a previous holder of this number";
     if (one(this.sql, "SELECT 1 AS x FROM revoked_token WHERE jti = ?", token.jti)) return "token revoked";
     if (token.twinId && !this.relationshipLive(token.twinId)) return "twinning relationship ended";
     return undefined;
@@ -581,8 +598,13 @@ export class SubscriberObject extends DurableObject<Env> {
       );
       this.enqueue(secondary, { method: "confirmActivation", activationId });
       this.notify({ event: "Activated", primary: profile.address, secondary, name, status: "On", actor: "primary", at: now });
-      return true;
+      // Issue 12: now a primary, this subscriber's own live code (asked for as a would-be
+      // secondary) is revoked, so guessing it is an ordinary failed guess, not a role answer.
+      const ownCode = one<{ code: string }>(this.sql, "SELECT code FROM current_code")?.code;
+      this.sql.exec("DELETE FROM current_code");
+      return ownCode ?? true;
     });
+    if (typeof committed === "string") await this.env.ACTIVATION_CODES.getByName(committed).revoke(profile.address).catch(() => undefined);
     if (!committed) {
       this.tx(() => this.enqueue(secondary, { method: "abortActivation", activationId }));
       await this.drainOutbox();
@@ -592,12 +614,22 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.twinRecord(secondary);
   }
 
+  /**
+   * HLF-TE-005, issue 12: a guess counts from the moment it is checked. The reservation written in
+   * the same transaction as this check is the guess in flight, so failures plus guesses in flight
+   * never pass 5, however many requests arrive at once; a failed guess turns its reservation into a
+   * failure in one transaction, a good one into a twin.
+   */
   private assertCodeAttemptsAllowed(now: number): void {
     const windowStart = now - FAILED_CODE_WINDOW_MS;
     this.sql.exec("DELETE FROM failed_code WHERE at <= ?", windowStart);
     const failures = this.sql.exec<{ at: number }>("SELECT at FROM failed_code ORDER BY at").toArray();
-    if (failures.length >= MAX_FAILED_CODE_ATTEMPTS) {
-      const retryAfter = Math.ceil((failures[failures.length - MAX_FAILED_CODE_ATTEMPTS]!.at + FAILED_CODE_WINDOW_MS - now) / 1000);
+    const inFlight = one<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM reservation")!.n;
+    if (failures.length + inFlight >= MAX_FAILED_CODE_ATTEMPTS) {
+      // Only failures lock for the window; guesses in flight are decided within seconds.
+      const retryAfter = failures.length >= MAX_FAILED_CODE_ATTEMPTS
+        ? Math.ceil((failures[failures.length - MAX_FAILED_CODE_ATTEMPTS]!.at + FAILED_CODE_WINDOW_MS - now) / 1000)
+        : 1;
       throw new ApiError(429, "POL0001", ["too many failed activation code attempts"], { "Retry-After": String(Math.max(1, retryAfter)) });
     }
   }

@@ -108,6 +108,8 @@ export interface DevServerOptions {
   readyTimeoutMs?: number;
   /** Extra environment for wrangler (undefined removes a variable). */
   env?: Record<string, string | undefined>;
+  /** Extra arguments for `wrangler dev`, e.g. `["--var", "HOME_MNOS:001-02"]`. */
+  args?: string[];
 }
 
 export interface DevServer {
@@ -136,6 +138,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     "--inspector-port", "0",
     "--inspector-ip", "127.0.0.1",
     "--show-interactive-dev-session=false",
+    ...(options.args ?? []),
   ];
   const child = spawn(WRANGLER, args, {
     cwd: PROJECT_ROOT,

@@ -1,0 +1,35 @@
+// HLF-IC-006: the primary's network services a twinned secondary may reach directly (the messaging
+// and Network Message Store roots of this operator), from PRIMARY_SERVICES, a JSON object of service
+// name → https URL in the Worker's variables. They travel to the secondary's operator with the
+// activation, and its relationship resource shows them to the device.
+import { z } from "@hono/zod-openapi";
+import type { Env } from "../env";
+import { ApiError } from "../http/errors";
+
+export const PrimaryServicesSchema = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.string().url().max(2000))
+  .openapi("PrimaryServices", {
+    description: "Service name → endpoint URL of the primary's network (for example `messaging`, `nms`), from the primary operator's PRIMARY_SERVICES.",
+    example: { messaging: "https://api.mno-a.example/messaging/v1", nms: "https://api.mno-a.example/nms/v1" },
+  });
+export type PrimaryServices = z.infer<typeof PrimaryServicesSchema>;
+
+let parsed: { raw: string | undefined; value: PrimaryServices } | undefined;
+
+export function primaryServices(env: Env): PrimaryServices {
+  if (parsed && parsed.raw === env.PRIMARY_SERVICES) return parsed.value;
+  let value: PrimaryServices = {};
+  if (env.PRIMARY_SERVICES && env.PRIMARY_SERVICES.trim() !== "") {
+    let json: unknown;
+    try {
+      json = JSON.parse(env.PRIMARY_SERVICES);
+    } catch {
+      json = undefined;
+    }
+    const result = PrimaryServicesSchema.safeParse(json);
+    if (!result.success) throw new ApiError(500, "SVC0001", ["PRIMARY_SERVICES must be a JSON object of service name to URL"]);
+    value = result.data;
+  }
+  parsed = { raw: env.PRIMARY_SERVICES, value };
+  return value;
+}

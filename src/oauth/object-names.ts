@@ -1,0 +1,61 @@
+// Names of the objects that only this server creates carry a tag: client_ids and the family ids that
+// prefix refresh tokens are `<prefix><16 random chars><16 chars of HMAC-SHA256(key, prefix + random)>`.
+// A name without a valid tag was never issued, so it is refused before any Durable Object is called:
+// a flood of random client_ids or forged refresh tokens leaves no object behind (issue 12).
+// The key lives in the signing-keys object and is cached for the life of the isolate.
+import type { Env } from "../env";
+import { base64url, constantTimeEqual } from "../http/crypto";
+
+const RANDOM_CHARS = 16; // 12 bytes
+const TAG_BYTES = 12;
+
+let keyPromise: Promise<CryptoKey> | undefined;
+
+function nameKey(env: Env): Promise<CryptoKey> {
+  keyPromise ??= (async () => {
+    const raw = await env.SIGNING_KEYS.getByName("signing-keys").nameKey();
+    return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  })().catch((err) => {
+    keyPromise = undefined;
+    throw err;
+  });
+  return keyPromise;
+}
+
+async function tag(env: Env, prefix: string, random: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await nameKey(env), new TextEncoder().encode(prefix + random));
+  return base64url(new Uint8Array(mac).slice(0, TAG_BYTES));
+}
+
+/** A fresh tagged name: `prefix` + random + tag. */
+export async function newObjectName(env: Env, prefix: string): Promise<string> {
+  const random = base64url(crypto.getRandomValues(new Uint8Array(12)));
+  return prefix + random + (await tag(env, prefix, random));
+}
+
+/** Whether `name` is one this server made with `prefix` (checked without calling the object). */
+export async function isObjectName(env: Env, prefix: string, name: string): Promise<boolean> {
+  if (name.length !== prefix.length + RANDOM_CHARS + 16 || !name.startsWith(prefix) || !/^[A-Za-z0-9_-]+$/.test(name.slice(prefix.length))) return false;
+  const random = name.slice(prefix.length, prefix.length + RANDOM_CHARS);
+  return constantTimeEqual(await tag(env, prefix, random), name.slice(prefix.length + RANDOM_CHARS));
+}
+
+export const CLIENT_ID_PREFIX = "client-";
+export const FAMILY_ID_PREFIX = "rt-";
+
+/** A new client_id for a registration. */
+export const newClientId = (env: Env) => newObjectName(env, CLIENT_ID_PREFIX);
+/** Whether `clientId` names a client this server registered (it may since have been deleted). */
+export const isIssuedClientId = (env: Env, clientId: string) => isObjectName(env, CLIENT_ID_PREFIX, clientId);
+
+/** A new refresh-token family id. */
+export const newFamilyId = (env: Env) => newObjectName(env, FAMILY_ID_PREFIX);
+
+const REFRESH_TOKEN = /^(rt-[A-Za-z0-9_-]{32})\.[A-Za-z0-9_-]{43}$/;
+/** Whether `token` has the shape of one of our refresh tokens (so it is not an access token). */
+export const looksLikeRefreshToken = (token: string) => REFRESH_TOKEN.test(token);
+/** The family of a refresh token this server issued; undefined for anything else. */
+export async function familyOf(env: Env, refreshToken: string): Promise<string | undefined> {
+  const id = refreshToken.match(REFRESH_TOKEN)?.[1];
+  return id && (await isObjectName(env, FAMILY_ID_PREFIX, id)) ? id : undefined;
+}
