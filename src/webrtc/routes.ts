@@ -5,6 +5,7 @@
 // one SignalingUserObject.
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { config } from "../config";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
@@ -36,11 +37,7 @@ import type { SessionRecord } from "./session-store";
 type Ctx = Context<AppEnv>;
 export const webrtcRoutes = router();
 
-const DEFAULT_RING_TIMEOUT_S = 60;
-const ringTimeoutMs = (c: Ctx) => {
-  const s = Number(c.env.WEBRTC_RING_TIMEOUT_SECONDS ?? DEFAULT_RING_TIMEOUT_S);
-  return (Number.isFinite(s) && s > 0 ? s : DEFAULT_RING_TIMEOUT_S) * 1000;
-};
+const ringTimeoutMs = (c: Ctx) => config(c.env).WEBRTC_RING_TIMEOUT_SECONDS * 1000;
 
 const sessionGuard = {
   middleware: requireScope("webrtc:call", "twinning:delegated"),

@@ -2,6 +2,7 @@
 // types the handlers and documents the API in /openapi.json. Resource and field names follow
 // OMA-TS-REST_NetAPI_WebRTCSignaling-V1_0 as operators deploy it (Kandy/SPiDR clients).
 import { z } from "@hono/zod-openapi";
+import { omaValue } from "../http/schemas";
 import { AddressSchema, UserIdParam } from "../twinning/schemas";
 import { candidateProblem, checkSdp, SdpError } from "./sdp";
 
@@ -122,11 +123,7 @@ export const WrtcsSubscriptionRequestSchema = z
           })
           .strict(),
         clientCorrelator: z.string().min(1).max(128).optional(),
-        duration: z
-          .union([z.number().int(), z.string().regex(/^\d+$/, "a whole number of seconds").transform(Number)])
-          .pipe(z.number().int().positive().max(365 * 86_400))
-          .optional()
-          .openapi({ description: "Seconds the subscription lasts (a number, or a string as OMA JSON allows); without it, until deleted." }),
+        duration: omaValue(z.number().int().positive().max(365 * 86_400), "Seconds the subscription lasts; without it, until deleted.").optional(),
       })
       .strict(),
   })

@@ -3,14 +3,18 @@
 // Channels, ordered, at least once). Call sessions hand their notifications here; a session may
 // hand one twice after a lost answer, so each is taken once by its id.
 import { DurableObject } from "cloudflare:workers";
+import { config } from "../config";
 import type { Env } from "../env";
 import { migrate, one } from "../http/sql";
-import { deliveryPolicy, NOTIFY_SCHEMA, NotificationQueue, type NewSubscription, type SubscriptionRecord } from "../notify/queue";
+import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue, type NewSubscription, type SubscriptionRecord } from "../notify/queue";
 
 const SCHEMA = [
   `${NOTIFY_SCHEMA}
    CREATE TABLE received (id TEXT PRIMARY KEY, at INTEGER NOT NULL);`,
+  NOTIFY_SCHEMA_DELIVERY_STATE,
 ];
+/** The kind of every subscription here (the queue also serves twinning subscriptions elsewhere). */
+const KIND = "webrtc";
 /** How long a session's notification id is remembered for de-duplication (a session retries for 10 minutes at most). */
 const RECEIVED_TTL_MS = 30 * 60_000;
 
@@ -25,7 +29,7 @@ export class SignalingUserObject extends DurableObject<Env> {
 
   async subscribe(s: NewSubscription): Promise<{ subscription: SubscriptionRecord; signingSecret?: string; created: boolean } | { limit: string }> {
     try {
-      return this.queue.subscribe(s);
+      return this.queue.subscribe({ ...s, kind: KIND });
     } catch (err) {
       if (err instanceof RangeError) return { limit: err.message };
       throw err;
@@ -33,7 +37,7 @@ export class SignalingUserObject extends DurableObject<Env> {
   }
 
   async subscriptions(): Promise<SubscriptionRecord[]> {
-    return this.queue.list();
+    return this.queue.list(KIND);
   }
 
   async subscription(id: string): Promise<SubscriptionRecord | undefined> {
@@ -46,7 +50,7 @@ export class SignalingUserObject extends DurableObject<Env> {
 
   /** Whether anyone listens: a call to a device nobody subscribed for would ring nowhere. */
   async listening(): Promise<boolean> {
-    return this.queue.list().length > 0;
+    return this.queue.list(KIND).length > 0;
   }
 
   /** A notification from a call session, queued for every subscription in one transaction. */
@@ -56,7 +60,7 @@ export class SignalingUserObject extends DurableObject<Env> {
       if (one(sql, "SELECT 1 AS x FROM received WHERE id = ?", id)) return;
       sql.exec("DELETE FROM received WHERE at < ?", Date.now() - RECEIVED_TTL_MS);
       sql.exec("INSERT INTO received (id, at) VALUES (?, ?)", id, Date.now());
-      this.queue.enqueueNotification(root, fields);
+      this.queue.enqueueNotification(root, fields, KIND);
     });
     // Only the alarm delivers (one delivery at a time per subscription keeps the order).
     await this.schedule();
@@ -70,7 +74,8 @@ export class SignalingUserObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.queue.deliverDue(deliveryPolicy(this.env));
+    const settings = config(this.env);
+    await this.queue.deliverDue({ allowLoopback: settings.CALLBACK_ALLOW_LOOPBACK, retryWindowMs: settings.NOTIFY_RETRY_WINDOW_SECONDS * 1000 });
     const next = this.queue.nextDue();
     if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
   }
