@@ -7,7 +7,7 @@ export default defineConfig({
       {
         // Inside workerd: the real Worker, real Durable Objects (SQLite), real WASM.
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, remoteBindings: false })],
-        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**", "test/dm/engine/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts"] },
+        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**", "test/dm/engine/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts", "test/oauth/jwks-host.global.ts"] },
       },
       {
         // On Node, without workerd: the DM session engine and job model as the pure modules they are.

@@ -7,6 +7,7 @@ import { importJWK, jwtVerify, SignJWT, errors as joseErrors, type JWK, type JWT
 import { env as startupEnv } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ApiError } from "../http/errors";
+import { describeJwtError } from "../http/jwt-errors";
 
 /** OAU-002: the scopes of the Twinning feature. */
 export const SCOPES = {
@@ -202,7 +203,11 @@ async function verifyUncached(env: Env, issuer: string, token: string): Promise<
     return payload as AccessTokenClaims;
   } catch (err) {
     if (err instanceof InvalidTokenError) throw err;
-    if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError(err.code === "ERR_JWT_EXPIRED" ? "token expired" : "token invalid");
+    if (err instanceof joseErrors.JOSEError) {
+      // Said without quotes: the reason travels in a WWW-Authenticate error_description.
+      const reason = err instanceof joseErrors.JWTExpired ? "token expired" : (describeJwtError(err, "token", { iss: issuer, aud: issuer, typ: "at+jwt", alg: "ES256" }) ?? "token invalid");
+      throw new InvalidTokenError(reason.replace(/"/g, ""));
+    }
     throw err;
   }
 }

@@ -4,7 +4,8 @@
 // at most one relationship (HLF-TE-008/009). Facts that span two subscribers move between objects
 // through a transactional outbox drained inline and, on failure, by the alarm.
 import { DurableObject } from "cloudflare:workers";
-import { jwtVerify, errors as joseErrors } from "jose";
+import { describeJwtError } from "../http/jwt-errors";
+import { jwtVerify } from "jose";
 import type { Env } from "../env";
 import { config } from "../config";
 import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
@@ -315,7 +316,8 @@ export class SubscriberObject extends DurableObject<Env> {
         clockTolerance: CLOCK_SKEW_S,
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return { ok: false, reason: `assertion rejected: ${err.code}` };
+      const reason = describeJwtError(err, "assertion", { iss: clientId, sub: profile.address, aud: [audience].flat().join(" or "), alg: "HS256" });
+      if (reason) return { ok: false, reason };
       throw err;
     }
     const nowS = Math.floor(Date.now() / 1000);
