@@ -14,6 +14,8 @@ import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { renderReference } from "./docs/reference-page";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
+import { federationOAuthHooks } from "./federation/oauth-hooks";
+import { registerOAuthHooks } from "./oauth/hooks";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -57,6 +59,7 @@ app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
+registerOAuthHooks(federationOAuthHooks);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
