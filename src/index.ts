@@ -16,6 +16,7 @@ import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
 import { registerOAuthHooks } from "./oauth/hooks";
+import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -27,6 +28,8 @@ export { ChannelDirectoryObject } from "./notify/channel-directory-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
+export { CallSessionObject } from "./webrtc/session-object";
+export { SignalingUserObject } from "./webrtc/user-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -49,6 +52,7 @@ app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
 app.use("/federation/*", requireJsonBody);
+app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
@@ -60,6 +64,7 @@ app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
 registerOAuthHooks(federationOAuthHooks);
+app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -80,7 +85,8 @@ const openApiConfig = {
     description:
       "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0) with its notifications and the OMA Notification Channel, " +
       "the OAuth 2.0 authorization server (Autho4API), OMA Device Management (SyncML DM 1.2 over XML and WBXML, with northbound jobs), and the operator admin API. " +
-      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
+      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`. " +
+      "As OMA's JSON rules allow, numbers and booleans in request bodies may also be sent as strings (`\"maxNotifications\":\"1\"`, `\"channelLifetime\":\"7200\"`); answers carry numbers and booleans.",
   },
 };
 app.doc31("/openapi.json", openApiConfig);
