@@ -77,7 +77,8 @@ const openApiConfig = {
     description:
       "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0) with its notifications and the OMA Notification Channel, " +
       "the OAuth 2.0 authorization server (Autho4API), OMA Device Management (SyncML DM 1.2 over XML and WBXML, with northbound jobs), and the operator admin API. " +
-      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
+      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`. " +
+      "As OMA's JSON rules allow, numbers and booleans in request bodies may also be sent as strings (`\"maxNotifications\":\"1\"`, `\"channelLifetime\":\"7200\"`); answers carry numbers and booleans.",
   },
 };
 app.doc31("/openapi.json", openApiConfig);
