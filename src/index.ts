@@ -10,7 +10,7 @@ import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
-import { renderReference } from "./docs/reference-page";
+import { mountDocs } from "./docs/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 
@@ -76,8 +76,7 @@ const openApiConfig = {
       "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
   },
 };
-app.doc31("/openapi.json", openApiConfig);
-app.get("/docs", (c) => c.html(renderReference(app.getOpenAPI31Document(openApiConfig) as unknown as Record<string, unknown>)));
+mountDocs(app, openApiConfig);
 app.get("/", (c) => c.redirect("/docs"));
 
 app.notFound((c) => errorResponse(c, new ApiError(404, "SVC0002", ["path", `${c.req.method} ${new URL(c.req.url).pathname} is not a resource of this API`])));
