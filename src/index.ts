@@ -2,13 +2,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
 import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
+import { notifyAdminRoutes } from "./notify/admin-routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { mountDocs } from "./docs/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
@@ -20,6 +21,7 @@ export { OAuthClientObject } from "./oauth/client-object";
 export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
+export { ChannelDirectoryObject } from "./notify/channel-directory-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
@@ -27,6 +29,7 @@ export { IdempotencyObject } from "./federation/idempotency-object";
 const app = new OpenAPIHono<AppEnv>();
 
 app.use("*", correlator);
+app.use("*", requireWellFormedUrl);
 const limit = (maxSize: number) =>
   bodyLimit({
     maxSize,
@@ -50,6 +53,7 @@ app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
+app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);

@@ -4,7 +4,8 @@
 // at most one relationship (HLF-TE-008/009). Facts that span two subscribers move between objects
 // through a transactional outbox drained inline and, on failure, by the alarm.
 import { DurableObject } from "cloudflare:workers";
-import { jwtVerify, errors as joseErrors } from "jose";
+import { describeJwtError } from "../http/jwt-errors";
+import { jwtVerify } from "jose";
 import type { Env } from "../env";
 import { config } from "../config";
 import { ApiError, invalidInput, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
@@ -12,7 +13,7 @@ import { migrate, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
 import type { TokenRef } from "../oauth/tokens";
 import { base64url, sha256 } from "../http/crypto";
-import { NOTIFY_SCHEMA, NotificationQueue, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
+import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue, withDeadline, type DroppedNotification, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
 import type { Mno, TwinningStatus } from "./schemas";
 
 export type Actor = "primary" | "secondary";
@@ -103,6 +104,10 @@ const MAX_ASSERTION_LIFETIME_S = 300;
 const CLOCK_SKEW_S = 30;
 const OUTBOX_RETRY_BASE_MS = 1_000;
 const OUTBOX_RETRY_MAX_MS = 5 * 60_000;
+/** A peer that has not answered an outbox message by then is retried later (receivers are idempotent). */
+const OUTBOX_DELIVERY_TIMEOUT_MS = 10_000;
+/** An alarm found set but this far overdue was lost by the runtime (see scheduleAlarm) and is set again. */
+const ALARM_OVERDUE_MS = 2_000;
 const CODE_ISSUE_ATTEMPTS = 8;
 
 const SCHEMA = [
@@ -135,6 +140,8 @@ const SCHEMA = [
   // `retired` outlives deprovisioning and says until which second the previous holder's tokens run.
   `ALTER TABLE profile ADD COLUMN tokens_from INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE retired (id INTEGER PRIMARY KEY CHECK (id = 1), until_s INTEGER NOT NULL);`,
+  // v5 (notifications): each subscription's delivery state, and dropped notifications kept for replay
+  NOTIFY_SCHEMA_DELIVERY_STATE,
 ];
 
 interface ProfileRow extends Record<string, SqlStorageValue> {
@@ -195,8 +202,20 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   private tx<T>(fn: () => T): T {
-    return this.ctx.storage.transactionSync(fn);
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } finally {
+      // Work queued by the change is armed as soon as it commits, not after the caller's own awaits:
+      // a peer slow to take an outbox message must not hold up the notifications of the same change.
+      if (this.queuedWork) {
+        this.queuedWork = false;
+        void this.scheduleAlarm();
+      }
+    }
   }
+
+  /** Set when a transaction queues an outbox message or a notification (see tx). */
+  private queuedWork = false;
 
   // ---------------------------------------------------------------- provisioning (admin API)
 
@@ -266,7 +285,8 @@ export class SubscriberObject extends DurableObject<Env> {
       }
       const rel = one<RelationshipRow>(this.sql, "SELECT * FROM relationship");
       if (rel) this.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
-      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM delivery; DELETE FROM subscription; DELETE FROM profile;");
+      this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship; DELETE FROM current_code; DELETE FROM failed_code; DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM profile;");
+      this.notifications.clear();
       // Issue 12: a recycled number never inherits this holder's tokens (see provision).
       this.sql.exec("INSERT INTO retired (id, until_s) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET until_s = excluded.until_s", Math.floor(Date.now() / 1000));
       this.profileCache = null;
@@ -296,7 +316,8 @@ export class SubscriberObject extends DurableObject<Env> {
         clockTolerance: CLOCK_SKEW_S,
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return { ok: false, reason: `assertion rejected: ${err.code}` };
+      const reason = describeJwtError(err, "assertion", { iss: clientId, sub: profile.address, aud: [audience].flat().join(" or "), alg: "HS256" });
+      if (reason) return { ok: false, reason };
       throw err;
     }
     const nowS = Math.floor(Date.now() / 1000);
@@ -812,6 +833,7 @@ export class SubscriberObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- outbox and alarm
 
   private enqueue(target: string, message: OutboxMessage, at = Date.now()): void {
+    this.queuedWork = true;
     this.sql.exec("INSERT INTO outbox (target, message, next_at) VALUES (?, ?, ?)", target, JSON.stringify(message), at);
   }
 
@@ -866,7 +888,7 @@ export class SubscriberObject extends DurableObject<Env> {
     for (const row of due) {
       if (blocked.has(row.target)) continue;
       try {
-        await this.deliver(row.target, JSON.parse(row.message));
+        await withDeadline(this.deliver(row.target, JSON.parse(row.message)), OUTBOX_DELIVERY_TIMEOUT_MS);
         delivered.push(row.id);
       } catch (err) {
         blocked.add(row.target);
@@ -881,31 +903,64 @@ export class SubscriberObject extends DurableObject<Env> {
     await this.scheduleAlarm();
   }
 
-  /** Sets the alarm to the earliest due work (or `at`, if earlier). */
-  private async scheduleAlarm(at?: number): Promise<void> {
-    const next = one<{ t: number | null }>(this.sql, `SELECT MIN(t) AS t FROM (
+  /** When the earliest of this object's work is due: outbox, activation deadlines, the failed-code window, notifications. */
+  private nextDue(): number | undefined {
+    const own = one<{ t: number | null }>(this.sql, `SELECT MIN(t) AS t FROM (
         SELECT MIN(next_at) AS t FROM outbox
         UNION ALL SELECT MIN(deadline) FROM reservation
         UNION ALL SELECT deadline FROM relationship WHERE state = 'pending'
-        UNION ALL SELECT MIN(at) + ${FAILED_CODE_WINDOW_MS} FROM failed_code
-        UNION ALL SELECT MIN(next_at) FROM delivery)`)?.t;
-    const due = [next, at].filter((t): t is number => typeof t === "number");
+        UNION ALL SELECT MIN(at) + ${FAILED_CODE_WINDOW_MS} FROM failed_code)`)?.t;
+    const due = [own, this.notifications.nextDue()].filter((t): t is number => typeof t === "number");
+    return due.length ? Math.min(...due) : undefined;
+  }
+
+  /**
+   * Makes sure the alarm is set at or before the earliest due work (or `at`, if earlier). The alarm
+   * is read from storage every time, never mirrored in memory: the runtime deletes an alarm when a
+   * run of it ends, and it drops one set during a run to that run's own time, so a copy kept here
+   * could believe in an alarm that no longer exists and never set it again (issue 11). An alarm
+   * found well overdue is treated as lost and set again.
+   */
+  private async scheduleAlarm(at?: number): Promise<void> {
+    // A running alarm sets the next one itself as it ends (see alarm()).
+    if (this.alarmRunning) return;
+    const due = [this.nextDue(), at].filter((t): t is number => typeof t === "number");
     if (due.length === 0) return;
-    const when = Math.max(Date.now(), Math.min(...due));
-    // The alarm time is mirrored in memory after the first read, so setting it usually joins the
-    // caller's own write instead of costing a round trip and a commit of its own.
-    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
-    if (this.alarmAt === null || this.alarmAt > when) {
-      this.alarmAt = when;
-      void this.ctx.storage.setAlarm(when);
+    const now = Date.now();
+    const when = Math.max(now, Math.min(...due));
+    const current = await this.ctx.storage.getAlarm();
+    if (this.alarmRunning) return;
+    if (current === null || current > when || current < now - ALARM_OVERDUE_MS) await this.ctx.storage.setAlarm(when);
+  }
+
+  /** True while alarm() runs; requests then leave the alarm to it. */
+  private alarmRunning = false;
+
+  override async alarm(): Promise<void> {
+    const settings = config(this.env);
+    this.alarmRunning = true;
+    const startedAt = Date.now();
+    try {
+      // The object-to-object protocol and the notifications do not wait for each other: a peer slow
+      // to answer must not hold up a callback, nor a slow callback receiver a peer.
+      await Promise.all([
+        this.protocolAlarm().catch((err) => console.error("subscriber alarm: protocol work failed", err instanceof Error ? err.message : String(err))),
+        this.notifications
+          .deliverDue({ allowLoopback: settings.CALLBACK_ALLOW_LOOPBACK, retryWindowMs: settings.NOTIFY_RETRY_WINDOW_SECONDS * 1000 })
+          .catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),
+      ]);
+    } finally {
+      // In the same synchronous turn as clearing the flag, so that nothing queued in between is
+      // missed; and strictly after this run's start, because the runtime deletes an alarm set to the
+      // running one's own time together with it when the run ends.
+      this.alarmRunning = false;
+      const next = this.nextDue();
+      if (next !== undefined) void this.ctx.storage.setAlarm(Math.max(next, startedAt + 1, Date.now()));
     }
   }
 
-  /** The scheduled alarm as this instance last set or read it; undefined until first read. */
-  private alarmAt: number | null | undefined;
-
-  override async alarm(): Promise<void> {
-    this.alarmAt = null;
+  /** Activation deadlines and the outbox: the alarm's share of the object-to-object protocol. */
+  private async protocolAlarm(): Promise<void> {
     const now = Date.now();
     // Reservations past their deadline are aborted; a secondary that already accepted hears so.
     this.tx(() => {
@@ -919,7 +974,7 @@ export class SubscriberObject extends DurableObject<Env> {
     const pending = one<RelationshipRow>(this.sql, "SELECT * FROM relationship WHERE state = 'pending' AND deadline <= ?", now);
     if (pending) {
       try {
-        const decision = await this.env.SUBSCRIBERS.getByName(pending.primary_address).resolveActivation(pending.activation_id);
+        const decision = await withDeadline(this.env.SUBSCRIBERS.getByName(pending.primary_address).resolveActivation(pending.activation_id), OUTBOX_DELIVERY_TIMEOUT_MS);
         if (decision === "committed") await this.confirmActivation(pending.activation_id);
         else await this.abortActivation(pending.activation_id);
       } catch {
@@ -927,9 +982,6 @@ export class SubscriberObject extends DurableObject<Env> {
       }
     }
     await this.drainOutbox();
-    const { CALLBACK_ALLOW_LOOPBACK, NOTIFY_RETRY_WINDOW_SECONDS } = config(this.env);
-    await this.notifications.deliverDue({ allowLoopback: CALLBACK_ALLOW_LOOPBACK, retryWindowMs: NOTIFY_RETRY_WINDOW_SECONDS * 1000 });
-    await this.scheduleAlarm();
   }
 
   // ---------------------------------------------------------------- notifications (HLF-PD-007, SD-008)
@@ -937,7 +989,7 @@ export class SubscriberObject extends DurableObject<Env> {
   /** Queues an event for this subscriber's subscriptions; the alarm delivers it. Inside the change's transaction. */
   private notify(event: TwinningEvent): void {
     if (event.secondary === "" || event.primary === "") return;
-    this.notifications.enqueue(event);
+    if (this.notifications.enqueue(event) > 0) this.queuedWork = true;
   }
 
   subscribe(token: TokenRef, s: NewSubscription): Promise<Outcome<{ subscription: SubscriptionRecord; signingSecret?: string; created: boolean }>> {
@@ -972,5 +1024,19 @@ export class SubscriberObject extends DurableObject<Env> {
   /** Delivery counters, for the operator and for tests. */
   async notificationStats(): Promise<{ delivered: number; dropped: number; queued: number }> {
     return this.notifications.stats();
+  }
+
+  /** The operator's view: notifications dropped after their retry window, kept for replay (admin API, no token). */
+  async droppedNotifications(): Promise<DroppedNotification[]> {
+    return this.notifications.dropped();
+  }
+
+  /** The operator queues dropped notifications again (all, or these ids); how many were queued. */
+  async replayDropped(notificationIds?: string[]): Promise<number> {
+    return this.tx(() => {
+      const n = this.notifications.replay(notificationIds);
+      if (n > 0) this.queuedWork = true;
+      return n;
+    });
   }
 }
