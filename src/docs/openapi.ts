@@ -81,6 +81,8 @@ export function exampleFor(doc: Json, schema: Json | undefined, depth = 0): unkn
     return out;
   }
   if (type === "array") {
+    // Recursive types (a DM job's command tree) end in empty lists, not in half-built items.
+    if (depth > 4 && !schema.minItems) return [];
     const item = exampleFor(doc, schema.items, depth + 1);
     return item === undefined ? [] : [item];
   }
