@@ -14,6 +14,7 @@ import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { mountDocs } from "./docs/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
+import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -25,6 +26,8 @@ export { ChannelDirectoryObject } from "./notify/channel-directory-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
+export { CallSessionObject } from "./webrtc/session-object";
+export { SignalingUserObject } from "./webrtc/user-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -47,6 +50,7 @@ app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
 app.use("/federation/*", requireJsonBody);
+app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
@@ -57,6 +61,7 @@ app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
+app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -77,7 +82,8 @@ const openApiConfig = {
     description:
       "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0) with its notifications and the OMA Notification Channel, " +
       "the OAuth 2.0 authorization server (Autho4API), OMA Device Management (SyncML DM 1.2 over XML and WBXML, with northbound jobs), and the operator admin API. " +
-      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
+      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`. " +
+      "As OMA's JSON rules allow, numbers and booleans in request bodies may also be sent as strings (`\"maxNotifications\":\"1\"`, `\"channelLifetime\":\"7200\"`); answers carry numbers and booleans.",
   },
 };
 mountDocs(app, openApiConfig);
