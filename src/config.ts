@@ -109,6 +109,8 @@ const VARIABLES = {
   ),
   /** HLF-IC-006: service name → URL of this operator's network services, shown to a twinned secondary at a peer. */
   PRIMARY_SERVICES: json(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.url().max(2000)), "{}"),
+  /** Seconds an unanswered WebRTC call rings on every device before it ends as NoAnswer. */
+  WEBRTC_RING_TIMEOUT_SECONDS: seconds(60, 600),
 };
 
 const ConfigSchema = z.object(VARIABLES);

@@ -14,6 +14,7 @@ import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { renderReference } from "./docs/reference-page";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
+import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -25,6 +26,8 @@ export { ChannelDirectoryObject } from "./notify/channel-directory-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
+export { CallSessionObject } from "./webrtc/session-object";
+export { SignalingUserObject } from "./webrtc/user-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -47,6 +50,7 @@ app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
 app.use("/federation/*", requireJsonBody);
+app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", oauthRoutes);
@@ -57,6 +61,7 @@ app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
+app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
