@@ -12,6 +12,8 @@ import { notifyRoutes } from "./notify/routes";
 import { notifyAdminRoutes } from "./notify/admin-routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
 import { mountDocs } from "./docs/routes";
+import { observe } from "./ops/observe";
+import { opsRoutes } from "./ops/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 import { webrtcRoutes } from "./webrtc/routes";
@@ -23,6 +25,7 @@ export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { ChannelDirectoryObject } from "./notify/channel-directory-object";
+export { HealthObject } from "./ops/health-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
@@ -32,6 +35,7 @@ export { SignalingUserObject } from "./webrtc/user-object";
 const app = new OpenAPIHono<AppEnv>();
 
 app.use("*", correlator);
+app.use("*", observe);
 app.use("*", requireWellFormedUrl);
 const limit = (maxSize: number) =>
   bodyLimit({
@@ -53,6 +57,7 @@ app.use("/federation/*", requireJsonBody);
 app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
+app.route("/", opsRoutes);
 app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
