@@ -95,6 +95,8 @@ const VARIABLES = {
   DM_MIN_PASSWORD_LENGTH: variable(z.coerce.number().int().min(1).max(256).default(8)),
   /** Key (a secret, at least 16 characters) that seals each device's DM server secret at rest. */
   DM_SECRET_KEY: variable(z.string().min(16).optional()),
+  /** The least severe log line written (src/ops/log.ts): every request is one "info" line. */
+  LOG_LEVEL: variable(z.enum(["debug", "info", "warn", "error"]).default("info")),
   /** Local development only: inter-MNO peers may be http on loopback. */
   PEER_ALLOW_LOOPBACK: flag(),
   /** The operator's name on the consent page (/oauth/authorize). */

@@ -11,9 +11,13 @@ import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
 import { notifyAdminRoutes } from "./notify/admin-routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
-import { renderReference } from "./docs/reference-page";
+import { mountDocs } from "./docs/routes";
+import { observe } from "./ops/observe";
+import { opsRoutes } from "./ops/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
+import { federationOAuthHooks } from "./federation/oauth-hooks";
+import { registerOAuthHooks } from "./oauth/hooks";
 import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -23,6 +27,7 @@ export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { ChannelDirectoryObject } from "./notify/channel-directory-object";
+export { HealthObject } from "./ops/health-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
@@ -32,6 +37,7 @@ export { SignalingUserObject } from "./webrtc/user-object";
 const app = new OpenAPIHono<AppEnv>();
 
 app.use("*", correlator);
+app.use("*", observe);
 app.use("*", requireWellFormedUrl);
 const limit = (maxSize: number) =>
   bodyLimit({
@@ -53,6 +59,7 @@ app.use("/federation/*", requireJsonBody);
 app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
+app.route("/", opsRoutes);
 app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
@@ -61,6 +68,7 @@ app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
+registerOAuthHooks(federationOAuthHooks);
 app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -86,8 +94,7 @@ const openApiConfig = {
       "As OMA's JSON rules allow, numbers and booleans in request bodies may also be sent as strings (`\"maxNotifications\":\"1\"`, `\"channelLifetime\":\"7200\"`); answers carry numbers and booleans.",
   },
 };
-app.doc31("/openapi.json", openApiConfig);
-app.get("/docs", (c) => c.html(renderReference(app.getOpenAPI31Document(openApiConfig) as unknown as Record<string, unknown>)));
+mountDocs(app, openApiConfig);
 app.get("/", (c) => c.redirect("/docs"));
 
 app.notFound((c) => errorResponse(c, new ApiError(404, "SVC0002", ["path", `${c.req.method} ${new URL(c.req.url).pathname} is not a resource of this API`])));
