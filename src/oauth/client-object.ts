@@ -4,10 +4,11 @@
 // its authorization codes (one-time, short-lived, PKCE-bound), and the revoked jtis of the tokens
 // it holds for itself (client_credentials).
 import { DurableObject } from "cloudflare:workers";
-import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
+import { CLOCK_SKEW_S, verifyClientAssertion } from "./client-assertion";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -50,8 +51,6 @@ export type CodeRedemption =
   | { ok: true; sub: string; scope: string; codeId: string }
   | { ok: false; reason: string; familyToRevoke?: string };
 
-const MAX_CLIENT_ASSERTION_LIFETIME_S = 300;
-const CLOCK_SKEW_S = 30;
 export const AUTH_CODE_TTL_MS = 60_000;
 
 interface ClientRow extends Record<string, SqlStorageValue> {
@@ -151,30 +150,28 @@ export class OAuthClientObject extends DurableObject<Env> {
   async authenticateAssertion(assertion: string, audiences: string[]): Promise<{ client?: RegisteredClient; reason?: string }> {
     const row = this.row();
     if (!row || row.auth_method !== "private_key_jwt" || !row.jwks) return { reason: "client does not use private_key_jwt" };
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(JSON.parse(row.jwks)), {
-        algorithms: ["ES256", "RS256", "PS256", "EdDSA"],
-        issuer: row.client_id,
-        subject: row.client_id,
-        audience: audiences,
-        requiredClaims: ["exp", "jti"],
-        clockTolerance: CLOCK_SKEW_S,
-      }));
-    } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return { reason: `client assertion rejected: ${err.code}` };
-      throw err;
-    }
+    const check = await verifyClientAssertion(assertion, createLocalJWKSet(JSON.parse(row.jwks)), row.client_id, audiences);
+    if (!check.ok) return { reason: check.reason };
+    return this.spendJti(check.jti, check.exp) ? { client: this.view(row) } : { reason: "client assertion jti was already used" };
+  }
+
+  /**
+   * The jti of a verified assertion of an external client (hooks.ts), whose object this is, named
+   * by its client_id: true the first time. Only called after the signature verified.
+   */
+  async spendExternalAssertionJti(jti: string, exp: number): Promise<boolean> {
+    this.schema.ensure();
+    return this.spendJti(jti, exp);
+  }
+
+  private spendJti(jti: string, exp: number): boolean {
     const nowS = Math.floor(Date.now() / 1000);
-    if (payload.exp! > nowS + MAX_CLIENT_ASSERTION_LIFETIME_S + CLOCK_SKEW_S) return { reason: "client assertion lives longer than 300 s" };
-    const jti = String(payload.jti);
-    const fresh = this.ctx.storage.transactionSync(() => {
+    return this.ctx.storage.transactionSync(() => {
       this.sql.exec("DELETE FROM assertion_jti WHERE expires_at < ?", nowS - CLOCK_SKEW_S);
       if (one(this.sql, "SELECT 1 AS x FROM assertion_jti WHERE jti = ?", jti)) return false;
-      this.sql.exec("INSERT INTO assertion_jti (jti, expires_at) VALUES (?, ?)", jti, payload.exp!);
+      this.sql.exec("INSERT INTO assertion_jti (jti, expires_at) VALUES (?, ?)", jti, exp);
       return true;
     });
-    return fresh ? { client: this.view(row) } : { reason: "client assertion jti was already used" };
   }
 
   /** A one-time authorization code for an approved consent; a consent yields one code at most. */
