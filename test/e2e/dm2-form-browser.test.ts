@@ -33,7 +33,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("DM 2.0 registration f
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -34,8 +34,8 @@ const DeviceFieldsSchema = z
   .openapi("Dm2DeviceForm");
 const SessionSchema = z
   .object({
-    sessionId: z.string().regex(/^[0-9a-f]{32}$/),
-    devId: z.string(),
+    sessionId: z.string().regex(/^[0-9a-f]{32}$/).openapi({ example: "5f0c3e9a1b2d4c6e8f0a1b2c3d4e5f60" }),
+    devId: z.string().openapi({ example: "IMEI:493005100592800" }),
     state: z.enum(["pending", "active", "completed", "failed", "aborted"]),
     initiator: z.enum(["server", "client", "browser-component", "browser"]),
     packages: z.number().int(),
@@ -55,7 +55,7 @@ const commandsOut = {
 };
 const devIdHeader = z.object({ "OMADM-DevID": z.string().optional().openapi({ description: "The device; needed when the account has more than one DM 2.0 device" }) });
 const initiation = { content: Object.fromEntries([INITIATION_TYPE, SEED_TYPE, "application/json"].map((t) => [t, { schema: InitiationPackageSchema }])), required: false };
-const SessionIdParam = z.object({ sessionId: z.string().regex(/^[0-9a-f]{32}$/).openapi({ param: { name: "sessionId", in: "path" } }) });
+const SessionIdParam = z.object({ sessionId: z.string().regex(/^(?:[0-9a-f]{32}|[0-9A-Fa-f]{1,4})$/).openapi({ param: { name: "sessionId", in: "path" }, example: "5f0c3e9a1b2d4c6e8f0a1b2c3d4e5f60" }) });
 const DevIdParam = z.object({ devId: z.string().openapi({ param: { name: "devId", in: "path" }, example: "IMEI:493005100592800" }) });
 const DataParams = SessionIdParam.extend({ index: z.string().regex(/^\d{1,4}$/).openapi({ param: { name: "index", in: "path" }, description: "Position of the command in its package" }) });
 const formBody = { content: { "application/x-www-form-urlencoded": { schema: DeviceFieldsSchema }, "application/json": { schema: DeviceFieldsSchema } }, required: true };
