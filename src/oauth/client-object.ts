@@ -4,7 +4,8 @@
 // its authorization codes (one-time, short-lived, PKCE-bound), and the revoked jtis of the tokens
 // it holds for itself (client_credentials).
 import { DurableObject } from "cloudflare:workers";
-import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { checkAssertion, spendJti } from "./assertion-guard";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
@@ -50,8 +51,6 @@ export type CodeRedemption =
   | { ok: true; sub: string; scope: string; codeId: string }
   | { ok: false; reason: string; familyToRevoke?: string };
 
-const MAX_CLIENT_ASSERTION_LIFETIME_S = 300;
-const CLOCK_SKEW_S = 30;
 export const AUTH_CODE_TTL_MS = 60_000;
 
 interface ClientRow extends Record<string, SqlStorageValue> {
@@ -151,29 +150,11 @@ export class OAuthClientObject extends DurableObject<Env> {
   async authenticateAssertion(assertion: string, audiences: string[]): Promise<{ client?: RegisteredClient; reason?: string }> {
     const row = this.row();
     if (!row || row.auth_method !== "private_key_jwt" || !row.jwks) return { reason: "client does not use private_key_jwt" };
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(JSON.parse(row.jwks)), {
-        algorithms: ["ES256", "RS256", "PS256", "EdDSA"],
-        issuer: row.client_id,
-        subject: row.client_id,
-        audience: audiences,
-        requiredClaims: ["exp", "jti"],
-        clockTolerance: CLOCK_SKEW_S,
-      }));
-    } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return { reason: `client assertion rejected: ${err.code}` };
-      throw err;
-    }
-    const nowS = Math.floor(Date.now() / 1000);
-    if (payload.exp! > nowS + MAX_CLIENT_ASSERTION_LIFETIME_S + CLOCK_SKEW_S) return { reason: "client assertion lives longer than 300 s" };
-    const jti = String(payload.jti);
-    const fresh = this.ctx.storage.transactionSync(() => {
-      this.sql.exec("DELETE FROM assertion_jti WHERE expires_at < ?", nowS - CLOCK_SKEW_S);
-      if (one(this.sql, "SELECT 1 AS x FROM assertion_jti WHERE jti = ?", jti)) return false;
-      this.sql.exec("INSERT INTO assertion_jti (jti, expires_at) VALUES (?, ?)", jti, payload.exp!);
-      return true;
+    const check = await checkAssertion(assertion, createLocalJWKSet(JSON.parse(row.jwks)), {
+      algorithms: ["ES256", "RS256", "PS256", "EdDSA"], issuer: row.client_id, subject: row.client_id, audience: audiences, what: "client assertion",
     });
+    if (!check.ok) return { reason: check.reason };
+    const fresh = this.ctx.storage.transactionSync(() => spendJti(this.sql, "assertion_jti", check.payload.jti, check.payload.exp));
     return fresh ? { client: this.view(row) } : { reason: "client assertion jti was already used" };
   }
 

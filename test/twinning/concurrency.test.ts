@@ -119,14 +119,16 @@ describe("Concurrency and partial failure", () => {
   it("a deactivation whose message to the other side failed is delivered by the outbox alarm", async () => {
     const [p, s] = [await device(client), await device(client)];
     const t = await twin(p, s);
-    // Simulate a failed delivery: the twin is removed and the message queued, but not delivered yet.
-    await runInDurableObject(env.SUBSCRIBERS.getByName(p.address), (_o, state) => {
+    // Simulate a failed delivery: the twin is removed and the message queued (with the alarm its
+    // transaction arms), but not delivered yet.
+    await runInDurableObject(env.SUBSCRIBERS.getByName(p.address), async (_o, state) => {
       const row = state.storage.sql.exec<{ activation_id: string }>("SELECT activation_id FROM twin").one();
       state.storage.sql.exec("DELETE FROM twin");
       state.storage.sql.exec(
         "INSERT INTO outbox (target, message, attempts, next_at) VALUES (?, ?, 1, ?)",
         s.address, JSON.stringify({ method: "relationshipEnded", activationId: row.activation_id }), Date.now() - 1,
       );
+      await state.storage.setAlarm(Date.now() + 60_000);
     });
     expect((await call("GET", `/twinning/v1/${enc(s.address)}/relationship`, { token: s.token })).status).toBe(200);
     await runDurableObjectAlarm(env.SUBSCRIBERS.getByName(p.address));
