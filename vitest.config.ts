@@ -7,7 +7,12 @@ export default defineConfig({
       {
         // Inside workerd: the real Worker, real Durable Objects (SQLite), real WASM.
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, remoteBindings: false })],
-        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts"] },
+        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**", "test/dm/engine/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts"] },
+      },
+      {
+        // On Node, without workerd: the DM session engine and job model as the pure modules they are.
+        resolve: { alias: [{ find: /^.*\/build\/codec\.wasm$/, replacement: new URL("./test/dm/engine/codec-wasm.node.mjs", import.meta.url).pathname }] },
+        test: { name: "engine", include: ["test/dm/engine/**/*.test.ts"], environment: "node" },
       },
       {
         // On Node: `wrangler dev` and `wrangler deploy --dry-run` as a user runs them.

@@ -91,6 +91,10 @@ const VARIABLES = {
   NOTIFY_RETRY_WINDOW_SECONDS: seconds(86_400),
   /** Optional HTTP push connector (an SMS/WAP-push gateway) that receives each DM package 0. */
   DM_PUSH_WEBHOOK: optionalUrl(),
+  /** Shortest DM client/server password accepted when a device is provisioned (the admin API's policy). */
+  DM_MIN_PASSWORD_LENGTH: variable(z.coerce.number().int().min(1).max(256).default(8)),
+  /** Key (a secret, at least 16 characters) that seals each device's DM server secret at rest. */
+  DM_SECRET_KEY: variable(z.string().min(16).optional()),
   /** Local development only: inter-MNO peers may be http on loopback. */
   PEER_ALLOW_LOOPBACK: flag(),
   /** HLF-IC-006: service name → URL of this operator's network services, shown to a twinned secondary at a peer. */

@@ -125,6 +125,36 @@ export function verifyAuthMd5(data: string, username: string, password: string, 
   return timingSafeEqual(new TextEncoder().encode(data.trim()), new TextEncoder().encode(authMd5Digest(username, password, nonce)));
 }
 
+/**
+ * B64(MD5(name ":" secret)): all that auth-md5 and HMAC verification need of a secret, and what the
+ * server keeps of a device's password (OMA-TS-DM_Security-V1_2 §5.3, §5.4).
+ */
+export function secretDigest(name: string, secret: string): string {
+  const c = codec();
+  return c.base64(c.md5(`${name}:${secret}`));
+}
+
+/** H(digest ":" nonce [":" B64(H(body))]) in base64, from {@link secretDigest}'s output instead of the secret. */
+export function digestFromSecretDigest(digest: string, nonce: Uint8Array | string, body?: Uint8Array): string {
+  const c = codec();
+  const te = new TextEncoder();
+  const n = typeof nonce === "string" ? te.encode(nonce) : nonce;
+  const parts = [te.encode(`${digest}:`), n, ...(body ? [te.encode(`:${c.base64(c.md5(body))}`)] : [])];
+  const all = new Uint8Array(parts.reduce((k, p) => k + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return c.base64(c.md5(all));
+}
+
+/** Constant-time comparison of two base64 texts (digests, MACs). */
+export function digestsEqual(a: string, b: string): boolean {
+  const te = new TextEncoder();
+  return timingSafeEqual(te.encode(a.trim()), te.encode(b.trim()));
+}
+
 export interface HmacHeader {
   algorithm: string;
   username: string;

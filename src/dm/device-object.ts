@@ -1,36 +1,33 @@
 // One object per managed device, named by its devId (the LocURI the client sends, e.g.
-// IMEI:493005100592800). It owns the device's DM account and nonces, its management tree as the
-// server knows it, its jobs, its package-0 notifications and the state of the current SyncML DM 1.2
-// session (OMA-TS-DM_Protocol-V1_2): who is authenticated, which CmdIDs are in flight, the rest of
-// the server's package when it spans several messages, and large objects being transferred.
+// IMEI:493005100592800). It owns the device's DM account (what verification needs of the client's
+// secret, the server's own secret sealed), nonces and failed-attempt counter, its management tree
+// as the server knows it, its jobs (./job-model.ts), its package-0 notifications and the live
+// SyncML session. Each message is one transaction around the pure engine (./engine.ts).
+//
+// An object that was never provisioned writes nothing: its schema is created by provision(), so a
+// request naming an unknown devId leaves no stored object behind.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import {
-  authMd5Digest,
-  base64,
-  decodePackage0,
-  encodeMessage,
-  encodePackage0,
-  hmacHeader,
-  nonceFromNextNonce,
-  parseBasicCredential,
-  parseHmacHeader,
-  verifyAuthMd5,
-  verifyHmacHeader,
-  type Command,
-  type Encoding,
-  type Item,
-  type ItemData,
-  type Status,
-  type SyncMLMessage,
-  type UiMode,
-} from "../codec";
+import { config } from "../config";
+import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type Encoding, type SyncMLMessage, type UiMode } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
-import { constantTimeEqual } from "../http/crypto";
-import { commandAt, itemText, jobCommand, settle, toSyncML, valueSize, type CommandPath, type GenericAlert, type Job, type JobCommandSpec } from "./jobs";
+import { reply, type DevicePort, type SessionState } from "./engine";
+import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
+import {
+  DEFAULT_LOCKOUT,
+  isLocked,
+  newSessionSecret,
+  openSecret,
+  randomNonce,
+  registerFailure,
+  sealingKey,
+  sealSecret,
+  sessionSecretHash,
+  type AuthType,
+} from "./security";
 
-export type AuthType = "syncml:auth-basic" | "syncml:auth-md5" | "syncml:auth-MAC";
+export type { AuthType } from "./security";
 
 export interface DeviceAccount {
   devId: string;
@@ -49,6 +46,8 @@ export interface DeviceView {
   clientUsername: string;
   subscriber?: string;
   createdAt: number;
+  /** Set while the device is locked out after too many wrong credentials (ms since the epoch). */
+  authLockedUntil?: number;
 }
 
 export interface NotificationRecord {
@@ -72,8 +71,10 @@ export interface IncomingMessage {
   body: Uint8Array;
   encoding: Encoding;
   hmac?: string;
-  /** Where later messages of this session go (the Worker routes them back here). */
-  respUri: string;
+  /** The origin the request came to: RespURIs are built on it. */
+  origin: string;
+  /** The RespURI secret the message came to, if it came to one. */
+  secret?: string;
 }
 
 export interface OutgoingMessage {
@@ -81,59 +82,7 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
 }
 
-/** The server's own limit on what it accepts in one message (announced as MaxMsgSize). */
-const SERVER_MAX_MSG_SIZE = 512 * 1024;
-const DEFAULT_CLIENT_MAX_MSG_SIZE = 64 * 1024;
 const SESSION_IDLE_MS = 10 * 60_000;
-const MAX_FAILED_AUTH_PER_SESSION = 5;
-const MAX_INCOMING_OBJECT = 16 * 1024 * 1024;
-
-interface InFlight {
-  jobId: string;
-  path: CommandPath;
-  /** For a large object sent in chunks: where the next chunk starts. */
-  chunkOffset?: number;
-  chunkEnd?: number;
-}
-
-interface IncomingObject {
-  jobId?: string;
-  path?: CommandPath;
-  cmdRef: string;
-  source: string;
-  size?: number;
-  format?: string;
-  type?: string;
-  parts: string[];
-  /** Bytes received so far (kept as a sum: the chunks of a 1 MB object are not recounted per message). */
-  received: number;
-  binary: boolean;
-}
-
-interface SessionState {
-  sessionId: string;
-  authenticated: boolean;
-  failedAuth: number;
-  serverAuthAccepted: boolean;
-  serverMsgId: number;
-  nextCmdId: number;
-  maxMsgSize: number;
-  encoding: Encoding;
-  contentType: string;
-  /** CmdID → job command, for the commands the device has not answered yet. */
-  inFlight: Record<string, InFlight>;
-  /** CmdID → job command, answered with a Status; their Results may still be on the way (in chunks). */
-  answered: Record<string, InFlight>;
-  /** Commands of the server's package that did not fit in the last message. */
-  pending: Command[];
-  /** A large object being sent to the device in chunks. */
-  outgoingObject?: { cmdId: string; jobId: string; path: CommandPath; offset: number };
-  incomingObject?: IncomingObject;
-  /** Job commands handed out in this session (to put them back if the session dies). */
-  sent: { jobId: string; path: CommandPath }[];
-  lastActivity: number;
-  ended: boolean;
-}
 
 const SCHEMA = [
   `CREATE TABLE account (id INTEGER PRIMARY KEY CHECK (id = 1), dev_id TEXT NOT NULL, server_id TEXT NOT NULL, auth_type TEXT NOT NULL,
@@ -146,86 +95,231 @@ const SCHEMA = [
    CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);`,
   // v2: the session engine looks up unfinished jobs in queue order on every message
   `CREATE INDEX job_by_state ON job (state, seq);`,
+  // v3: secrets kept as verification needs them (the client's as B64(MD5(name:secret)), the server's
+  // sealed), failed attempts per device, the device's choice of server credentials, job deadlines.
+  // Sessions of the old shape are dropped (a device simply starts a new one).
+  `ALTER TABLE account ADD COLUMN client_digest TEXT;
+   ALTER TABLE account ADD COLUMN server_secret TEXT;
+   ALTER TABLE account ADD COLUMN client_nonce_prev TEXT;
+   ALTER TABLE account ADD COLUMN server_auth_type TEXT;
+   ALTER TABLE account ADD COLUMN auth_failures INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE account ADD COLUMN auth_window_start INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE account ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE job ADD COLUMN deadline INTEGER;
+   UPDATE job SET deadline = CAST(strftime('%s', json_extract(doc, '$.createdAt')) AS INTEGER) * 1000 + 604800000;
+   CREATE TABLE security_event (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+   DELETE FROM session;`,
+  // v4 (after the rows of v3 were converted, see upgradeSecrets): the plain-text columns go.
+  `ALTER TABLE account DROP COLUMN client_password;
+   ALTER TABLE account DROP COLUMN server_password;`,
 ];
 
-const randomNonce = () => base64(crypto.getRandomValues(new Uint8Array(16)));
+interface AccountRow extends Record<string, SqlStorageValue> {
+  dev_id: string;
+  server_id: string;
+  auth_type: AuthType;
+  client_username: string;
+  client_digest: string;
+  server_secret: string;
+  subscriber: string | null;
+  client_nonce: string;
+  client_nonce_prev: string | null;
+  server_nonce: string;
+  server_auth_type: AuthType | null;
+  auth_failures: number;
+  auth_window_start: number;
+  locked_until: number;
+  created_at: number;
+}
 
-type Account = NonNullable<ReturnType<DeviceObject["account"]>>;
+const keys = new Map<string, Promise<CryptoKey>>();
+function keyFor(env: Env): Promise<CryptoKey> {
+  const setting = config(env).DM_SECRET_KEY;
+  if (!setting) throw new ApiError(503, "SVC0001", ["DM_SECRET_KEY is not set: the server's DM secrets cannot be sealed or opened"]);
+  let k = keys.get(setting);
+  if (!k) keys.set(setting, (k = sealingKey(setting)));
+  return k;
+}
 
 export class DeviceObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly jobs: JobStore;
+  private readonly rows: SqlJobRows;
+  /** The opened server secret, per sealed value (opening it is asynchronous, messages are not). */
+  private opened?: { sealed: string; secret: string };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(ctx, SCHEMA);
+    this.rows = new SqlJobRows(this.sql);
+    this.jobs = new JobStore(this.rows);
+    ctx.blockConcurrencyWhile(() => this.migrateStorage());
+  }
+
+  private get provisioned(): boolean {
+    return one(this.sql, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'account'") !== undefined;
+  }
+
+  /** Schema steps for an object that has storage; the conversion of plain-text secrets in between. */
+  async migrateStorage(): Promise<void> {
+    if (!this.provisioned) return;
+    const version = one<{ version: number }>(this.sql, "SELECT version FROM _schema")?.version ?? 0;
+    if (version >= SCHEMA.length) return;
+    // Up to v3 in SQL; the rows converted in JS (hashing, sealing); then v4 drops the plain-text columns.
+    if (version < 3) migrate(this.ctx, SCHEMA.slice(0, 3));
+    if (!(await this.upgradeSecrets())) return;
+    migrate(this.ctx, SCHEMA);
+  }
+
+  /** Converts an account stored with plain-text passwords; false while that cannot be done (no key). */
+  private async upgradeSecrets(): Promise<boolean> {
+    const cols = this.sql.exec<{ name: string }>("PRAGMA table_info(account)").toArray().map((c) => c.name);
+    if (!cols.includes("client_password")) return true;
+    const legacy = one<{ client_username: string; client_password: string; server_password: string; dev_id: string; client_digest: string | null }>(
+      this.sql, "SELECT client_username, client_password, server_password, dev_id, client_digest FROM account");
+    if (!legacy || legacy.client_digest) return true;
+    let key: CryptoKey;
+    try {
+      key = await keyFor(this.env);
+    } catch {
+      console.error("DM: DM_SECRET_KEY is not set; a device account with plain-text secrets waits for it to be converted");
+      return false;
+    }
+    const sealed = await sealSecret(key, legacy.server_password, legacy.dev_id);
+    this.ctx.storage.transactionSync(() =>
+      this.sql.exec("UPDATE account SET client_digest = ?, server_secret = ?, client_password = '', server_password = ''", secretDigest(legacy.client_username, legacy.client_password), sealed));
+    return true;
   }
 
   private tx<T>(fn: () => T): T {
     return this.ctx.storage.transactionSync(fn);
   }
 
-  private account() {
-    return one<{ dev_id: string; server_id: string; auth_type: AuthType; client_username: string; client_password: string; server_password: string; subscriber: string | null; client_nonce: string; server_nonce: string; created_at: number }>(
-      this.sql, "SELECT * FROM account");
+  private account(): AccountRow | undefined {
+    if (!this.provisioned) return undefined;
+    return one<AccountRow>(this.sql, "SELECT * FROM account");
   }
 
-  private requireAccount() {
+  private requireAccount(): AccountRow {
     const a = this.account();
-    if (!a) throw notFound("devId", "device");
+    if (!a || !a.client_digest) throw a ? new ApiError(503, "SVC0001", ["the device account waits for DM_SECRET_KEY to convert its secrets"]) : notFound("devId", "device");
     return a;
+  }
+
+  private async serverSecret(a: AccountRow): Promise<string> {
+    if (this.opened?.sealed !== a.server_secret) this.opened = { sealed: a.server_secret, secret: await openSecret(await keyFor(this.env), a.server_secret, a.dev_id) };
+    return this.opened.secret;
   }
 
   // ---------------------------------------------------------------- provisioning
 
-  async provision(a: DeviceAccount): Promise<{ created: boolean; device: DeviceView }> {
-    const created = this.tx(() => {
-      const existing = this.account();
-      this.sql.exec(
-        `INSERT INTO account (id, dev_id, server_id, auth_type, client_username, client_password, server_password, subscriber, client_nonce, server_nonce, created_at)
-         VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
-         ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, auth_type = excluded.auth_type, client_username = excluded.client_username,
-           client_password = excluded.client_password, server_password = excluded.server_password, subscriber = excluded.subscriber`,
-        a.devId, a.serverId, a.authType, a.clientUsername, a.clientPassword, a.serverPassword, a.subscriber ?? null, randomNonce(), Date.now(),
-      );
-      return !existing;
+  async provision(a: DeviceAccount): Promise<Outcome<{ created: boolean; device: DeviceView }>> {
+    return outcome(async () => {
+      const sealed = await sealSecret(await keyFor(this.env), a.serverPassword, a.devId);
+      if (!this.provisioned) migrate(this.ctx, SCHEMA);
+      const created = this.tx(() => {
+        const existing = this.account();
+        // Re-provisioning sets new secrets and lifts a lock-out; the nonces stay (the device keeps its own).
+        this.sql.exec(
+          `INSERT INTO account (id, dev_id, server_id, auth_type, client_username, client_digest, server_secret, subscriber, client_nonce, server_nonce, created_at)
+           VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
+           ON CONFLICT (id) DO UPDATE SET server_id = excluded.server_id, auth_type = excluded.auth_type, client_username = excluded.client_username,
+             client_digest = excluded.client_digest, server_secret = excluded.server_secret, subscriber = excluded.subscriber,
+             auth_failures = 0, auth_window_start = 0, locked_until = 0`,
+          a.devId, a.serverId, a.authType, a.clientUsername, secretDigest(a.clientUsername, a.clientPassword), sealed, a.subscriber ?? null, randomNonce(), Date.now(),
+        );
+        return !existing;
+      });
+      return { created, device: this.view(this.requireAccount()) };
     });
-    return { created, device: (await this.device())! };
+  }
+
+  private view(a: AccountRow): DeviceView {
+    return {
+      devId: a.dev_id, serverId: a.server_id, authType: a.auth_type, clientUsername: a.client_username,
+      ...(a.subscriber ? { subscriber: a.subscriber } : {}), createdAt: a.created_at,
+      ...(isLocked(this.failures(a), Date.now()) ? { authLockedUntil: a.locked_until } : {}),
+    };
   }
 
   async device(): Promise<DeviceView | undefined> {
     const a = this.account();
-    if (!a) return undefined;
-    return { devId: a.dev_id, serverId: a.server_id, authType: a.auth_type, clientUsername: a.client_username, ...(a.subscriber ? { subscriber: a.subscriber } : {}), createdAt: a.created_at };
+    return a ? this.view(a) : undefined;
   }
 
   async deprovision(): Promise<boolean> {
     if (!this.account()) return false;
     await this.ctx.storage.deleteAll();
-    migrate(this.ctx, SCHEMA);
     return true;
   }
 
   // ---------------------------------------------------------------- northbound: jobs, tree, notifications
 
-  queueJob(commands: JobCommandSpec[]): Promise<Outcome<Job>> {
+  queueJob(commands: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Promise<Outcome<Job>> {
     return outcome(() => {
       this.requireAccount();
-      const now = new Date().toISOString();
-      const job: Job = { jobId: crypto.randomUUID(), state: "queued", createdAt: now, updatedAt: now, commands: commands.map(jobCommand) };
-      const seq = (one<{ n: number | null }>(this.sql, "SELECT MAX(seq) AS n FROM job")?.n ?? 0) + 1;
-      this.sql.exec("INSERT INTO job (job_id, seq, state, doc) VALUES (?, ?, ?, ?)", job.jobId, seq, job.state, JSON.stringify(job));
-      return job;
+      const job = this.tx(() => this.jobs.queue(commands, opts));
+      void this.armAlarm();
+      return jobView(job) as Job;
     });
   }
 
   job(jobId: string): Promise<Outcome<Job>> {
     return outcome(() => {
       this.requireAccount();
-      const job = this.loadJob(jobId);
-      if (!job) throw notFound("jobId", jobId);
-      return job;
+      return jobView(this.jobs.get(jobId)) as Job;
     });
+  }
+
+  /** Cancels an unfinished job (nothing more of it goes out); a finished job is answered as it is. */
+  cancelJob(jobId: string): Promise<Outcome<Job>> {
+    return outcome(() => {
+      this.requireAccount();
+      return jobView(this.tx(() => this.jobs.cancel(jobId))) as Job;
+    });
+  }
+
+  // ---------------------------------------------------------------- the seam for a second protocol adapter (see ./job-model.ts)
+
+  /** The next `maxJobs` unfinished jobs with the commands `sessionKey` has not handed out yet, marked sent. */
+  takeCommands(sessionKey: string, opts: { maxJobs?: number } = {}): Promise<Outcome<JobBatch[]>> {
+    return outcome(() => {
+      this.requireAccount();
+      return this.tx(() => this.jobs.take(sessionKey, opts.maxJobs ?? 1));
+    });
+  }
+
+  /** A device's verdict on one command; the job as it stands after it. */
+  recordCommand(jobId: string, path: CommandPath, result: CommandOutcome): Promise<Outcome<Job>> {
+    return outcome(() => {
+      this.requireAccount();
+      const job = this.tx(() => this.jobs.record(jobId, path, result));
+      if (!job) throw notFound("jobId", jobId);
+      return jobView(job) as Job;
+    });
+  }
+
+  /** The session ended: what it handed out without a status goes back to the queue (or fails after the attempt limit). */
+  releaseSession(sessionKey: string): Promise<Outcome<void>> {
+    return outcome(() => {
+      this.requireAccount();
+      this.tx(() => this.jobs.release(sessionKey));
+    });
+  }
+
+  // ---------------------------------------------------------------- deadlines
+
+  private async armAlarm(): Promise<void> {
+    const next = this.rows.nextDeadline();
+    if (next === undefined) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+
+  override async alarm(): Promise<void> {
+    if (!this.provisioned) return;
+    const next = this.tx(() => this.jobs.expire());
+    if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1000));
   }
 
   tree(): Promise<Outcome<Record<string, TreeNode>>> {
@@ -244,16 +338,20 @@ export class DeviceObject extends DurableObject<Env> {
    * Its digest uses the server's password and the nonce the device gave the server.
    */
   notify(uiMode: UiMode): Promise<Outcome<NotificationRecord>> {
-    return outcome(() => {
+    return outcome(async () => {
       const a = this.requireAccount();
-      const sessionNum = 1 + (crypto.getRandomValues(new Uint16Array(1))[0]! % 0xfffe);
-      const pkg = encodePackage0(
-        { version: 12, uiMode, initiator: "server", sessionId: sessionNum, serverId: a.server_id },
-        { password: a.server_password, nonce: nonceFromNextNonce(a.server_nonce) },
-      );
-      const record: NotificationRecord = { id: crypto.randomUUID(), sessionId: sessionNum.toString(16).toUpperCase(), package0: base64(pkg), createdAt: Date.now() };
-      this.sql.exec("INSERT INTO notification (id, session_num, package0, created_at) VALUES (?, ?, ?, ?)", record.id, sessionNum, record.package0, record.createdAt);
-      return record;
+      const password = await this.serverSecret(a);
+      return this.tx(() => {
+        const now = this.requireAccount();
+        const sessionNum = 1 + (crypto.getRandomValues(new Uint16Array(1))[0]! % 0xfffe);
+        const pkg = encodePackage0(
+          { version: 12, uiMode, initiator: "server", sessionId: sessionNum, serverId: now.server_id },
+          { password, nonce: nonceFromNextNonce(now.server_nonce) },
+        );
+        const record: NotificationRecord = { id: crypto.randomUUID(), sessionId: sessionNum.toString(16).toUpperCase(), package0: base64(pkg), createdAt: Date.now() };
+        this.sql.exec("INSERT INTO notification (id, session_num, package0, created_at) VALUES (?, ?, ?, ?)", record.id, sessionNum, record.package0, record.createdAt);
+        return record;
+      });
     });
   }
 
@@ -266,15 +364,12 @@ export class DeviceObject extends DurableObject<Env> {
     });
   }
 
-  private loadJob(jobId: string): Job | undefined {
-    const row = one<{ doc: string }>(this.sql, "SELECT doc FROM job WHERE job_id = ?", jobId);
-    return row ? JSON.parse(row.doc) : undefined;
-  }
-
-  private saveJob(job: Job): void {
-    job.updatedAt = new Date().toISOString();
-    settle(job);
-    this.sql.exec("UPDATE job SET state = ?, doc = ? WHERE job_id = ?", job.state, JSON.stringify(job), job.jobId);
+  /** Operator alerts about this device (lock-outs), newest first. */
+  securityEvents(): Promise<Outcome<{ at: number; kind: string; detail: string }[]>> {
+    return outcome(() => {
+      this.requireAccount();
+      return this.sql.exec<{ at: number; kind: string; detail: string }>("SELECT at, kind, detail FROM security_event ORDER BY seq DESC LIMIT 100").toArray();
+    });
   }
 
   // ---------------------------------------------------------------- the device-facing session
@@ -284,511 +379,128 @@ export class DeviceObject extends DurableObject<Env> {
     return row ? JSON.parse(row.doc) : undefined;
   }
 
-  private saveSession(s: SessionState): void {
-    this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(s));
-  }
-
-  /**
-   * A new session: whatever the last one handed out and never got an answer for goes back to the
-   * queue, so a dropped connection leaves its job resumable, never half-applied.
-   */
-  private startSession(message: SyncMLMessage, encoding: Encoding, contentType: string): SessionState {
-    const previous = this.loadSession();
-    if (previous) this.requeueUnanswered(previous);
-    return {
-      sessionId: message.header.sessionId,
-      authenticated: false,
-      failedAuth: 0,
-      serverAuthAccepted: false,
-      serverMsgId: 0,
-      nextCmdId: 1,
-      maxMsgSize: DEFAULT_CLIENT_MAX_MSG_SIZE,
-      encoding,
-      contentType,
-      inFlight: {},
-      answered: {},
-      pending: [],
-      sent: [],
-      lastActivity: Date.now(),
-      ended: false,
-    };
-  }
-
-  private requeueUnanswered(s: SessionState): void {
-    const jobs = new Map<string, Job>();
-    for (const { jobId, path } of s.sent) {
-      const job = jobs.get(jobId) ?? this.loadJob(jobId);
-      if (!job) continue;
-      jobs.set(jobId, job);
-      const top = commandAt(job, path.slice(0, 1));
-      // An Atomic or Sequence is all or nothing from the server's view: without its own status it is sent again whole.
-      if (top && top.status === undefined) clearOutcome(top);
-    }
-    for (const job of jobs.values()) {
-      if (job.state === "running" && job.commands.every((c) => c.status === undefined)) job.state = "queued";
-      this.saveJob(job);
-    }
+  private failures(a: AccountRow) {
+    return { failures: a.auth_failures, windowStart: a.auth_window_start, lockedUntil: a.locked_until };
   }
 
   async handleMessage(incoming: IncomingMessage, contentType: string): Promise<Outcome<OutgoingMessage>> {
-    return outcome(() => this.tx(() => this.process(incoming, contentType)));
-  }
-
-  private process(incoming: IncomingMessage, contentType: string): OutgoingMessage {
-    const account = this.requireAccount();
-    const { message } = incoming;
-    const hdr = message.header;
-    let session = this.loadSession();
-    if (!session || session.sessionId !== hdr.sessionId || session.ended || Date.now() - session.lastActivity > SESSION_IDLE_MS) {
-      session = this.startSession(message, incoming.encoding, contentType);
-    }
-    session.lastActivity = Date.now();
-    session.encoding = incoming.encoding;
-    session.contentType = contentType;
-    if (hdr.meta?.maxMsgSize) session.maxMsgSize = Math.max(2048, Math.min(hdr.meta.maxMsgSize, SERVER_MAX_MSG_SIZE));
-
-    const statuses: Command[] = [];
-    const cmdId = () => String(session!.nextCmdId++);
-    const hdrStatus = (code: string, chal?: boolean): Status => ({
-      kind: "Status",
-      cmdId: cmdId(),
-      msgRef: hdr.msgId,
-      cmdRef: "0",
-      cmd: "SyncHdr",
-      targetRefs: [hdr.target.locURI],
-      sourceRefs: [hdr.source.locURI],
-      ...(chal ? { chal: { meta: { type: account.auth_type, format: "b64", ...(account.auth_type !== "syncml:auth-basic" ? { nextNonce: this.freshClientNonce() } : {}) } } } : {}),
-      data: code,
+    return outcome(async () => {
+      const a = this.requireAccount();
+      const serverPassword = await this.serverSecret(a);
+      const presented = incoming.secret !== undefined ? await sessionSecretHash(incoming.secret) : undefined;
+      const secret = newSessionSecret();
+      const secretHash = await sessionSecretHash(secret);
+      const devPath = `${incoming.origin}/dm/s/${encodeURIComponent(incoming.message.header.source.locURI)}`;
+      return this.tx(() => this.process(incoming, contentType, serverPassword, presented, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
     });
+  }
 
-    // ---- authentication (OMA-TS-DM_Security-V1_2 §5.3, §5.4)
-    if (!session.authenticated) {
-      const verdict = this.authenticate(account, incoming);
-      if (verdict !== "ok") {
-        session.failedAuth++;
-        const tooMany = session.failedAuth > MAX_FAILED_AUTH_PER_SESSION;
-        statuses.push(hdrStatus(verdict === "missing" ? "407" : "401", !tooMany));
-        if (tooMany) session.ended = true;
-        this.saveSession(session);
-        return this.respond(account, session, incoming, statuses, [], true);
+  private process(incoming: IncomingMessage, contentType: string, serverPassword: string, presented: string | undefined, fresh: { key: string; secretHash: string; respUri: string }): OutgoingMessage {
+    const a = this.requireAccount();
+    const now = Date.now();
+    const stored = this.loadSession();
+    let session: SessionState | undefined;
+    if (presented !== undefined) {
+      // A continuation: only at the live session's RespURI, with its SessionID.
+      const live = stored && !stored.ended && now - stored.lastActivity <= SESSION_IDLE_MS;
+      if (!live || !constantTimeHexEqual(stored.secretHash, presented) || stored.sessionId !== incoming.message.header.sessionId) {
+        throw new ApiError(404, "SVC0002", ["RespURI", "no live DM session at this address: start a new session at /dm"]);
       }
-      session.authenticated = true;
-      // 212: authenticated for the whole session; the Chal carries the nonce for the next one.
-      statuses.push(hdrStatus("212", account.auth_type !== "syncml:auth-basic"));
-    } else {
-      if (account.auth_type === "syncml:auth-MAC" && this.authenticate(account, incoming) !== "ok") {
-        statuses.push(hdrStatus("401", true));
-        session.authenticated = false;
-        this.saveSession(session);
-        return this.respond(account, session, incoming, statuses, [], true);
-      }
-      statuses.push(hdrStatus("200"));
+      session = stored;
     }
-
-    // ---- the client's commands
-    let clientAbort = false;
-    let nextMessageRequested = false;
-    const commandStatus = (c: Command, code: string, extra: Partial<Status> = {}): void => {
-      if ("noResp" in c && c.noResp) return;
-      const item = "items" in c ? c.items?.[0] : undefined;
-      statuses.push({
-        kind: "Status",
-        cmdId: cmdId(),
-        msgRef: hdr.msgId,
-        cmdRef: c.cmdId,
-        cmd: c.kind,
-        ...(item?.target ? { targetRefs: [item.target.locURI] } : {}),
-        ...(item?.source ? { sourceRefs: [item.source.locURI] } : {}),
-        data: code,
-        ...extra,
-      });
-    };
-
-    for (const c of message.body) {
-      switch (c.kind) {
-        case "Status":
-          this.takeStatus(session, c);
-          break;
-        case "Results":
-          commandStatus({ ...c, items: [] } as unknown as Command, this.takeResults(session, c.cmdRef, c.items, c.msgRef));
-          break;
-        case "Alert": {
-          const code = c.data ?? "";
-          if (code === "1201" || code === "1200") {
-            if (code === "1200") this.consumeNotification(hdr.sessionId);
-            commandStatus(c, "200");
-          } else if (code === "1222") {
-            nextMessageRequested = true;
-            commandStatus(c, "200");
-          } else if (code === "1223") {
-            clientAbort = true;
-            commandStatus(c, "200");
-          } else if (code === "1226") {
-            this.takeGenericAlert(c.correlator, c.items);
-            commandStatus(c, "200");
-          } else {
-            commandStatus(c, "406");
-          }
-          break;
-        }
-        case "Replace":
-        case "Add":
-          // Package 1 carries DevInfo (and often DevDetail) as Replace: the server's view of the tree.
-          for (const item of c.items) if (item.source || item.target) this.storeNode((item.source ?? item.target)!.locURI, item.data, item.meta?.format, item.meta?.type);
-          commandStatus(c, "200");
-          break;
-        default:
-          commandStatus(c, "406");
-      }
-    }
-
-    if (clientAbort) {
-      session.ended = true;
-      this.requeueUnanswered(session);
-      session.sent = [];
-      this.saveSession(session);
-      return this.respond(account, session, incoming, statuses, [], true);
-    }
-
-    // ---- the client's package is not complete, or a large object is still arriving: ask for more.
-    // A message that itself asks for our next message (1222) continues our package instead, Final or not.
-    const inbound = session.incomingObject !== undefined;
-    if ((!message.final && !nextMessageRequested) || inbound) {
-      const alert: Command = { kind: "Alert", cmdId: cmdId(), data: "1222", items: [{ target: { locURI: hdr.source.locURI }, source: { locURI: hdr.target.locURI } }] };
-      this.saveSession(session);
-      return this.respond(account, session, incoming, [...statuses, alert], [], false);
-    }
-
-    // ---- the server's package: what is left of it, the next chunk, or new commands from the job queue
-    const commands: Command[] = [];
-    if (session.outgoingObject) {
-      const chunk = this.fittingChunk(account, session, incoming, statuses, cmdId);
-      if (chunk) commands.push(chunk);
-    } else if (session.pending.length) {
-      commands.push(...session.pending);
-      session.pending = [];
-    } else if (Object.keys(session.inFlight).length === 0) {
-      commands.push(...this.nextJobCommands(account, session, incoming, statuses, cmdId));
-    }
-    return this.respond(account, session, incoming, statuses, commands, true);
-  }
-
-  /** "ok", "missing" (407) or "wrong" (401). */
-  private authenticate(account: NonNullable<ReturnType<DeviceObject["account"]>>, incoming: IncomingMessage): "ok" | "missing" | "wrong" {
-    const cred = incoming.message.header.cred;
-    const nonce = nonceFromNextNonce(account.client_nonce);
-    if (account.auth_type === "syncml:auth-MAC") {
-      if (!incoming.hmac) return "missing";
-      try {
-        const h = parseHmacHeader(incoming.hmac);
-        if (h.username !== account.client_username) return "wrong";
-        return verifyHmacHeader(incoming.hmac, { password: account.client_password, nonce, body: incoming.body }) ? "ok" : "wrong";
-      } catch {
-        return "wrong";
-      }
-    }
-    if (!cred) return "missing";
-    const type = cred.meta?.type ?? "syncml:auth-basic";
-    if (type !== account.auth_type) return "wrong";
-    if (type === "syncml:auth-basic") {
-      try {
-        const { username, password } = parseBasicCredential(cred.data);
-        return constantTimeEqual(username, account.client_username) && constantTimeEqual(password, account.client_password) ? "ok" : "wrong";
-      } catch {
-        return "wrong";
-      }
-    }
-    return verifyAuthMd5(cred.data, account.client_username, account.client_password, nonce) ? "ok" : "wrong";
-  }
-
-  /** A NextNonce never used before, for the client's next credentials. */
-  private freshClientNonce(): string {
-    const nonce = randomNonce();
-    this.sql.exec("UPDATE account SET client_nonce = ?", nonce);
-    return nonce;
-  }
-
-  private takeStatus(session: SessionState, st: Status): void {
-    if (st.cmd === "SyncHdr") {
-      // Mutual authentication: the device judged the server's credentials and may hand it a new nonce.
-      if (st.chal?.meta.nextNonce) this.sql.exec("UPDATE account SET server_nonce = ?", st.chal.meta.nextNonce);
-      if (st.data === "212" || st.data === "200") session.serverAuthAccepted = true;
-      return;
-    }
-    const flight = session.inFlight[st.cmdRef];
-    if (!flight) return;
-    const job = this.loadJob(flight.jobId);
-    const cmd = job && commandAt(job, flight.path);
-    if (!job || !cmd) return;
-    if (st.data === "213" && session.outgoingObject?.cmdId === st.cmdRef) {
-      // A chunk accepted (large object): the next chunk goes in the next message.
-      return;
-    }
-    delete session.inFlight[st.cmdRef];
-    session.answered[st.cmdRef] = flight;
-    if (session.outgoingObject?.cmdId === st.cmdRef) delete session.outgoingObject;
-    cmd.status = st.data;
-    if (cmd.kind === "Alert" && st.items?.length) cmd.response = st.items.map((i) => itemText(i.data).data);
-    if (job.state === "queued") job.state = "running";
-    this.saveJob(job);
-  }
-
-  /** Results for a Get (possibly a large object in chunks). Answers the status code for the Results command. */
-  private takeResults(session: SessionState, cmdRef: string, items: Item[], _msgRef?: string): string {
-    const flight = session.inFlight[cmdRef] ?? session.answered[cmdRef];
-    for (const item of items) {
-      const source = item.source?.locURI ?? item.target?.locURI ?? "";
-      const text = itemText(item.data);
-      let lo = session.incomingObject;
-      if (item.moreData || (lo && lo.cmdRef === cmdRef && lo.source === source)) {
-        if (!lo || lo.cmdRef !== cmdRef || lo.source !== source) {
-          lo = { cmdRef, source, parts: [], received: 0, binary: item.data instanceof Uint8Array, ...(item.meta?.size !== undefined ? { size: item.meta.size } : {}), ...(item.meta?.format ? { format: item.meta.format } : {}), ...(item.meta?.type ? { type: item.meta.type } : {}) };
-          if (flight) Object.assign(lo, { jobId: flight.jobId, path: flight.path });
-        }
-        lo.parts.push(text.data);
-        lo.received += item.data instanceof Uint8Array ? item.data.length : valueSize(item.data ?? "");
-        const received = lo.received;
-        if (received > MAX_INCOMING_OBJECT) {
-          delete session.incomingObject;
-          return "413";
-        }
-        if (item.moreData) {
-          session.incomingObject = lo;
-          return "213";
-        }
-        // The last chunk: the whole object must have the size announced with the first (424 otherwise).
-        delete session.incomingObject;
-        if (lo.size !== undefined && received !== lo.size) return "424";
-        const value = lo.binary ? base64(Uint8Array.from(lo.parts.flatMap((p) => [...atob(p)].map((ch) => ch.charCodeAt(0))))) : lo.parts.join("");
-        this.storeResult(flight, { source, data: value, ...(lo.binary ? { format: "b64" } : lo.format ? { format: lo.format } : {}), ...(lo.type ? { type: lo.type } : {}) });
-        continue;
-      }
-      this.storeResult(flight, { source, data: text.data, ...(text.format ? { format: text.format } : item.meta?.format ? { format: item.meta.format } : {}), ...(item.meta?.type ? { type: item.meta.type } : {}) });
-    }
-    return "200";
-  }
-
-  private storeResult(flight: InFlight | undefined, r: { source: string; data: string; format?: string; type?: string }): void {
-    this.storeNode(r.source, r.data, r.format, r.type);
-    if (!flight) return;
-    const job = this.loadJob(flight.jobId);
-    const cmd = job && commandAt(job, flight.path);
-    if (!job || !cmd) return;
-    cmd.results = [...(cmd.results ?? []), r];
-    this.saveJob(job);
-  }
-
-  private storeNode(uri: string, data: ItemData | undefined, format?: string, type?: string): void {
-    if (!uri) return;
-    const text = itemText(data);
-    this.sql.exec(
-      "INSERT INTO tree (uri, value, format, type, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET value = excluded.value, format = excluded.format, type = excluded.type, updated_at = excluded.updated_at",
-      normaliseUri(uri), text.data, text.format ?? format ?? null, type ?? null, Date.now(),
-    );
-  }
-
-  /** 1226 Generic Alert (e.g. a firmware update's final result): kept, and attached to the job command with that correlator. */
-  private takeGenericAlert(correlator: string | undefined, items: Item[]): void {
-    const alerts: GenericAlert[] = items.map((i) => ({
-      ...(i.meta?.type ? { type: i.meta.type } : {}),
-      ...(i.meta?.format ? { format: i.meta.format } : {}),
-      ...(i.source ? { source: i.source.locURI } : {}),
-      ...(i.data !== undefined ? { data: itemText(i.data).data } : {}),
-      receivedAt: new Date().toISOString(),
-    }));
-    this.sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator ?? null, JSON.stringify(alerts));
-    if (!correlator) return;
-    for (const row of this.sql.exec<{ doc: string }>("SELECT doc FROM job ORDER BY seq DESC LIMIT 50").toArray()) {
-      const job: Job = JSON.parse(row.doc);
-      const hit = findCorrelated(job.commands, correlator);
-      if (hit) {
-        hit.alerts = [...(hit.alerts ?? []), ...alerts];
-        this.saveJob(job);
-        return;
-      }
-    }
-  }
-
-  private consumeNotification(sessionId: string): void {
-    const num = parseInt(sessionId, 16);
-    if (Number.isFinite(num)) this.sql.exec("UPDATE notification SET consumed_at = ? WHERE session_num = ? AND consumed_at IS NULL", Date.now(), num);
-  }
-
-  /** The oldest unfinished job's unanswered commands, in order. */
-  private nextJobCommands(account: Account, session: SessionState, incoming: IncomingMessage, statuses: Command[], cmdId: () => string): Command[] {
-    const rows = this.sql.exec<{ doc: string }>("SELECT doc FROM job WHERE state IN ('queued', 'running') ORDER BY seq").toArray();
-    for (const row of rows) {
-      const job: Job = JSON.parse(row.doc);
-      const out: Command[] = [];
-      for (const [i, c] of job.commands.entries()) {
-        if (c.status !== undefined) continue;
-        if ((c.kind === "Replace" || c.kind === "Add") && c.data !== undefined && valueSize(c.data) > session.maxMsgSize / 2) {
-          // A large object: alone in its message, in chunks (OMA-TS-DM_Protocol §8.5).
-          if (out.length) break;
-          session.outgoingObject = { cmdId: "", jobId: job.jobId, path: [i], offset: 0 };
-          const first = this.fittingChunk(account, session, incoming, statuses, cmdId);
-          if (first) out.push(first);
-          break;
-        }
-        out.push(toSyncML(c, [i], cmdId, (id, path) => (session.inFlight[id] = { jobId: job.jobId, path })));
-        session.sent.push({ jobId: job.jobId, path: [i] });
-      }
-      if (out.length) {
-        job.state = "running";
-        this.saveJob(job);
-        return out;
-      }
-      this.saveJob(job);
-    }
-    return [];
-  }
-
-  /**
-   * The next chunk, as large as fits in this message beside its statuses under the device's
-   * MaxMsgSize (XML escaping can make text longer than its bytes, so it shrinks until it fits).
-   */
-  private fittingChunk(account: Account, session: SessionState, incoming: IncomingMessage, statuses: Command[], cmdId: () => string): Command | undefined {
-    const base = this.buildMessage(account, session, incoming, statuses, [], false).length;
-    let budget = session.maxMsgSize - base - 256;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const snapshot = JSON.stringify({ lo: session.outgoingObject, inFlight: session.inFlight, sent: session.sent, next: session.nextCmdId });
-      const chunk = this.nextChunk(session, cmdId, budget);
-      if (!chunk || this.buildMessage(account, session, incoming, statuses, [chunk], false).length <= session.maxMsgSize) return chunk;
-      const saved = JSON.parse(snapshot);
-      session.outgoingObject = saved.lo;
-      session.inFlight = saved.inFlight;
-      session.sent = saved.sent;
-      session.nextCmdId = saved.next;
-      budget = Math.floor(budget * 0.7);
-    }
-    throw new ApiError(500, "SVC0001", ["no chunk of the large object fits in the device's MaxMsgSize"]);
-  }
-
-  /** The next chunk of the large object being sent: Meta Size on the first, MoreData on all but the last. */
-  private nextChunk(session: SessionState, cmdId: () => string, budgetBytes: number): Command | undefined {
-    const lo = session.outgoingObject;
-    if (!lo) return undefined;
-    const job = this.loadJob(lo.jobId);
-    const cmd = job && commandAt(job, lo.path);
-    if (!job || !cmd || cmd.data === undefined) {
-      delete session.outgoingObject;
-      return undefined;
-    }
-    const bytes = new TextEncoder().encode(cmd.data);
-    const budget = Math.max(64, budgetBytes);
-    let end = Math.min(bytes.length, lo.offset + budget);
-    // Never split a UTF-8 sequence.
-    while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end--;
-    const chunk = new TextDecoder().decode(bytes.subarray(lo.offset, end));
-    const more = end < bytes.length;
-    const command = toSyncML(cmd, lo.path, cmdId, (id, path) => (session.inFlight[id] = { jobId: job.jobId, path }), {
-      chunk,
-      ...(lo.offset === 0 ? { size: bytes.length } : {}),
-      more,
-    });
-    // Earlier chunks' CmdIDs are done with once acknowledged (213); only the latest stays in flight.
-    if (lo.cmdId && session.inFlight[lo.cmdId] && lo.cmdId !== command.cmdId) delete session.inFlight[lo.cmdId];
-    lo.cmdId = command.cmdId;
-    lo.offset = end;
-    if (!more) delete session.outgoingObject;
-    else session.outgoingObject = lo;
-    if (!session.sent.some((s) => s.jobId === job.jobId && s.path[0] === lo.path[0])) session.sent.push({ jobId: job.jobId, path: lo.path });
-    if (job.state === "queued") {
-      job.state = "running";
-      this.saveJob(job);
-    }
-    return command;
-  }
-
-  /**
-   * Encodes the answer within the device's MaxMsgSize: commands that do not fit wait for the next
-   * message (no Final until the last, §8.2), the device asks for them with Alert 1222.
-   */
-  private respond(
-    account: NonNullable<ReturnType<DeviceObject["account"]>>,
-    session: SessionState,
-    incoming: IncomingMessage,
-    statuses: Command[],
-    commands: Command[],
-    final: boolean,
-  ): OutgoingMessage {
-    session.serverMsgId++;
-    // The nonce the device may have handed over in this very message (its Status for our SyncHdr).
-    const serverNonce = nonceFromNextNonce(this.account()!.server_nonce);
-    const build = (cmds: Command[], isFinal: boolean) => this.buildMessage(account, session, incoming, [...statuses], cmds, isFinal, serverNonce);
-    let send = commands;
-    let body = build(send, final);
-    while (body.length > session.maxMsgSize && send.length > 0) {
-      send = send.slice(0, -1);
-      body = build(send, false);
-    }
-    const leftover = commands.slice(send.length);
-    if (leftover.length) {
-      if (send.length === 0) throw new ApiError(500, "SVC0001", ["a single command does not fit in the device's MaxMsgSize"]);
-      session.pending = [...leftover, ...session.pending];
-    }
-    if (session.authenticated && final && leftover.length === 0 && !session.outgoingObject && commands.length === 0 && Object.keys(session.inFlight).length === 0) {
-      // Nothing more to say and nothing awaited: the session ends with this message (§8.3).
-      session.ended = true;
-      session.sent = [];
-    }
-    if (session.outgoingObject) body = build(send, false);
-    this.saveSession(session);
-    const headers: Record<string, string> = { "Content-Type": session.contentType };
-    if (account.auth_type === "syncml:auth-MAC") headers["x-syncml-hmac"] = hmacHeader({ username: account.server_id, password: account.server_password, nonce: serverNonce, body });
-    return { body, headers };
-  }
-
-  /** The encoded message the server sends next (the MsgID it will carry is the next one). */
-  private buildMessage(account: Account, session: SessionState, incoming: IncomingMessage, statuses: Command[], cmds: Command[], isFinal: boolean, serverNonce?: Uint8Array): Uint8Array {
-    const hdr = incoming.message.header;
-    const nonce = serverNonce ?? nonceFromNextNonce(this.account()!.server_nonce);
-    const message: SyncMLMessage = {
-      header: {
-        verDTD: "1.2",
-        verProto: "DM/1.2",
-        sessionId: hdr.sessionId,
-        msgId: String(serverNonce ? session.serverMsgId : session.serverMsgId + 1),
-        target: { locURI: hdr.source.locURI },
-        source: { locURI: hdr.target.locURI },
-        respURI: incoming.respUri,
-        ...(account.auth_type !== "syncml:auth-MAC" && !session.serverAuthAccepted
-          ? { cred: { meta: { type: "syncml:auth-md5", format: "b64" }, data: authMd5Digest(account.server_id, account.server_password, nonce) } }
-          : {}),
-        meta: { maxMsgSize: SERVER_MAX_MSG_SIZE, maxObjSize: MAX_INCOMING_OBJECT },
+    const out = reply(
+      {
+        now,
+        message: incoming.message,
+        body: incoming.body,
+        encoding: incoming.encoding,
+        contentType,
+        ...(incoming.hmac ? { hmac: incoming.hmac } : {}),
+        ...(session ? { session } : {}),
+        ...(stored && !session ? { previousKey: stored.key } : {}),
+        fresh,
+        entryUri: `${incoming.origin}/dm`,
+        client: {
+          authType: a.auth_type, username: a.client_username, digest: a.client_digest,
+          nonce: nonceFromNextNonce(a.client_nonce), ...(a.client_nonce_prev ? { previousNonce: nonceFromNextNonce(a.client_nonce_prev) } : {}),
+        },
+        locked: isLocked(this.failures(a), now),
+        server: {
+          serverId: a.server_id, password: serverPassword,
+          type: a.auth_type === "syncml:auth-MAC" ? "syncml:auth-MAC" : a.server_auth_type ?? "syncml:auth-md5",
+          nonce: nonceFromNextNonce(a.server_nonce),
+        },
       },
-      body: [...statuses, ...cmds],
-      ...(isFinal ? { final: true } : {}),
+      { jobs: this.jobs, device: this.port(a) },
+    );
+    if (out.session) this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(out.session));
+    return { body: out.body, headers: out.headers };
+  }
+
+  /** The engine's view of this device's tables. */
+  private port(a: AccountRow): DevicePort {
+    const sql = this.sql;
+    return {
+      storeNode: (uri, value, format, type) => {
+        sql.exec(
+          "INSERT INTO tree (uri, value, format, type, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET value = excluded.value, format = excluded.format, type = excluded.type, updated_at = excluded.updated_at",
+          normaliseUri(uri), value, format ?? null, type ?? null, Date.now(),
+        );
+      },
+      node: (uri) => one<{ value: string }>(sql, "SELECT value FROM tree WHERE uri = ?", normaliseUri(uri))?.value,
+      genericAlert: (correlator, alerts) => {
+        // 1226 Generic Alert (e.g. a firmware update's final result): kept, and attached to the job command with that correlator.
+        sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator ?? null, JSON.stringify(alerts));
+        if (correlator) this.jobs.attachAlerts(correlator, alerts as GenericAlert[], this.rows.recent(50));
+      },
+      consumeNotification: (sessionId) => {
+        const num = parseInt(sessionId, 16);
+        if (Number.isFinite(num)) sql.exec("UPDATE notification SET consumed_at = ? WHERE session_num = ? AND consumed_at IS NULL", Date.now(), num);
+      },
+      freshClientNonce: () => {
+        const nonce = randomNonce();
+        sql.exec("UPDATE account SET client_nonce_prev = client_nonce, client_nonce = ?", nonce);
+        return nonce;
+      },
+      serverChallenge: (type, nextNonce) => {
+        if (nextNonce !== undefined) sql.exec("UPDATE account SET server_nonce = ?", nextNonce);
+        if (type && a.auth_type !== "syncml:auth-MAC") sql.exec("UPDATE account SET server_auth_type = ?", type);
+      },
+      authFailed: () => {
+        const now = Date.now();
+        const current = one<AccountRow>(sql, "SELECT * FROM account")!;
+        const { state, lockedNow } = registerFailure(this.failures(current), now, DEFAULT_LOCKOUT);
+        sql.exec("UPDATE account SET auth_failures = ?, auth_window_start = ?, locked_until = ?", state.failures, state.windowStart, state.lockedUntil);
+        if (lockedNow) {
+          const detail = `${state.failures} wrong DM credentials within ${DEFAULT_LOCKOUT.windowMs / 60_000} minutes; sessions refused until ${new Date(state.lockedUntil).toISOString()}`;
+          sql.exec("INSERT INTO security_event (at, kind, detail) VALUES (?, 'auth-lockout', ?)", now, detail);
+          // The operator alert: one structured line per lock-out (never the credentials themselves).
+          console.warn(JSON.stringify({ event: "dm.auth.lockout", devId: a.dev_id, failures: state.failures, lockedUntil: new Date(state.lockedUntil).toISOString() }));
+        }
+        return lockedNow;
+      },
+      authSucceeded: () => {
+        sql.exec("UPDATE account SET auth_failures = 0, auth_window_start = 0 WHERE auth_failures > 0");
+      },
     };
-    return encodeMessage(message, incoming.encoding);
   }
 
   /** Test and diagnostics: the package 0 of a notification, decoded. */
   async decodeNotification(id: string) {
+    if (!this.provisioned) return undefined;
     const row = one<{ package0: string }>(this.sql, "SELECT package0 FROM notification WHERE id = ?", id);
     return row ? decodePackage0(Uint8Array.from(atob(row.package0), (c) => c.charCodeAt(0))) : undefined;
   }
 }
 
-function clearOutcome(c: Job["commands"][number]): void {
-  delete c.status;
-  delete c.results;
-  delete c.response;
-  for (const child of c.children ?? []) clearOutcome(child);
-}
-
-function findCorrelated(commands: Job["commands"], correlator: string): Job["commands"][number] | undefined {
-  for (const c of commands) {
-    if (c.correlator === correlator) return c;
-    const inner = c.children && findCorrelated(c.children, correlator);
-    if (inner) return inner;
-  }
-  return undefined;
+function constantTimeHexEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
 }
 
 /** "./DevInfo/Mod" and "DevInfo/Mod" name the same node. */
 function normaliseUri(uri: string): string {
   return uri.startsWith("./") || uri.startsWith("/") ? uri : `./${uri}`;
 }
-
-

@@ -8,8 +8,10 @@ import { requireAdmin, requireAdminOrScope } from "../http/auth";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
-import type { JobCommandSpec } from "./jobs";
+import type { JobCommandSpec } from "./job-model";
 import { callbackUrlProblem } from "../notify/callback-url";
+import { enforceRateLimit } from "../http/rate-limit";
+import { config } from "../config";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();
@@ -28,7 +30,7 @@ const DEV_ID = /^[\x21-\x7e]{1,128}$/;
 
 // ------------------------------------------------------------------ the device endpoint
 
-async function deviceMessage(c: Ctx, routedDevId?: string): Promise<Response> {
+async function deviceMessage(c: Ctx, routed?: { devId: string; secret: string }): Promise<Response> {
   const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
   const encoding = CONTENT_TYPES[type];
   if (!encoding) throw new ApiError(415, "SVC0002", ["Content-Type", `one of ${Object.keys(CONTENT_TYPES).join(", ")}`]);
@@ -43,28 +45,37 @@ async function deviceMessage(c: Ctx, routedDevId?: string): Promise<Response> {
   }
   const devId = message.header.source.locURI;
   if (!DEV_ID.test(devId)) throw invalidInput("SyncHdr/Source/LocURI", "the device id");
-  if (routedDevId !== undefined && routedDevId !== devId) throw invalidInput("SyncHdr/Source/LocURI", "the device this RespURI belongs to");
+  if (routed !== undefined && routed.devId !== devId) throw invalidInput("SyncHdr/Source/LocURI", "the device this RespURI belongs to");
   if (message.header.verProto !== "DM/1.2") throw invalidInput("SyncHdr/VerProto", "DM/1.2");
-  const respUri = `${new URL(c.req.url).origin}/dm/s/${encodeURIComponent(devId)}`;
+  // Counted per device before its object is reached (an unknown device id is counted too).
+  await enforceRateLimit({ binding: c.env.DM_DEVICE_RATE_LIMIT, period: 10, what: "DM messages for this device" }, devId);
   const hmac = c.req.header("x-syncml-hmac");
-  const answer = unwrap(await c.env.DEVICES.getByName(devId).handleMessage({ message, body, encoding, respUri, ...(hmac ? { hmac } : {}) }, type));
+  const answer = unwrap(
+    await c.env.DEVICES.getByName(devId).handleMessage(
+      { message, body, encoding, origin: new URL(c.req.url).origin, ...(routed ? { secret: routed.secret } : {}), ...(hmac ? { hmac } : {}) },
+      type,
+    ),
+  );
   return new Response(answer.body, { status: 200, headers: answer.headers });
 }
 
 dmRoutes.post("/dm", (c) => deviceMessage(c));
-dmRoutes.post("/dm/s/:devId", (c) => deviceMessage(c, c.req.param("devId")));
+// A session's RespURI: the device id and the session's secret (a continuation is accepted nowhere else).
+dmRoutes.post("/dm/s/:devId/:secret", (c) => deviceMessage(c, { devId: c.req.param("devId"), secret: c.req.param("secret") }));
 dmRoutes.openAPIRegistry.registerPath({
   method: "post",
   path: "/dm",
   summary: "SyncML DM 1.2 device endpoint (XML or WBXML)",
   description:
     "Devices send SyncML DM 1.2 packages as application/vnd.syncml.dm+xml, application/vnd.syncml.dm+wbxml or the generic application/vnd.syncml+xml / +wbxml, " +
-    "and get the answer in the same encoding. The server's SyncHdr carries a RespURI (/dm/s/{devId}) for the rest of the session. Authentication: " +
+    "and get the answer in the same encoding. Every message here starts a new session, which must authenticate; once it has, the server's SyncHdr carries a RespURI " +
+    "(/dm/s/{devId}/{secret}, a 256-bit secret for that session alone) where the rest of the session goes. Authentication: " +
     "syncml:auth-basic, syncml:auth-md5 (Cred) or syncml:auth-MAC (x-syncml-hmac header), challenged with 401/407 and a fresh NextNonce; the server authenticates " +
-    "itself with Cred (auth-md5) or a signed x-syncml-hmac response header.",
+    "itself with Cred of the type the device challenges for (auth-md5 until told otherwise, auth-basic) or a signed x-syncml-hmac response header. " +
+    "Wrong credentials are counted per device: 5 within 15 minutes lock the device out for 15 minutes (401 without a Chal).",
   tags: ["Device management"],
   request: { body: { required: true, content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.syncml.dm+xml": { schema: z.string() } } } },
-  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415) },
+  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415, 429) },
 });
 
 // ------------------------------------------------------------------ operator: device accounts
@@ -78,20 +89,24 @@ const DeviceAccountSchema = z
     serverId: z.string().min(1).max(128),
     authType: AuthTypeSchema,
     clientUsername: z.string().min(1).max(128),
-    clientPassword: z.string().min(8).max(256).openapi({ description: "The device's DM password. Never returned." }),
-    serverPassword: z.string().min(8).max(256).openapi({ description: "The server's own secret (server authentication, package 0 digest). Never returned." }),
+    clientPassword: z.string().min(1).max(256).openapi({ description: "The device's DM password, at least DM_MIN_PASSWORD_LENGTH (default 8) characters. Never returned; the server keeps only B64(MD5(clientUsername:clientPassword)), all that auth-basic, auth-md5 and HMAC verification need." }),
+    serverPassword: z.string().min(1).max(256).openapi({ description: "The server's own secret (server authentication, package 0 digest), at least DM_MIN_PASSWORD_LENGTH (default 8) characters. Never returned; kept encrypted (AES-GCM under DM_SECRET_KEY)." }),
     subscriber: z.string().regex(/^tel:\+[1-9][0-9]{1,14}$/).optional(),
   })
   .strict()
   .openapi("DeviceAccount");
 const DeviceSchema = z
   .object({
-    device: z.object({ devId: z.string(), serverId: z.string(), authType: AuthTypeSchema, clientUsername: z.string(), subscriber: z.string().optional(), resourceURL: z.string().url() }),
+    device: z.object({
+      devId: z.string(), serverId: z.string(), authType: AuthTypeSchema, clientUsername: z.string(), subscriber: z.string().optional(),
+      authLockedUntil: z.number().int().optional().openapi({ description: "Set while the device is locked out after 5 wrong credentials in 15 minutes (ms since the epoch); re-provisioning lifts it." }),
+      resourceURL: z.string().url(),
+    }),
   })
   .openapi("Device");
 
-const deviceView = (c: Ctx, d: { devId: string; serverId: string; authType: z.infer<typeof AuthTypeSchema>; clientUsername: string; subscriber?: string }) => ({
-  device: { devId: d.devId, serverId: d.serverId, authType: d.authType, clientUsername: d.clientUsername, ...(d.subscriber ? { subscriber: d.subscriber } : {}), resourceURL: `${new URL(c.req.url).origin}/admin/v1/devices/${encodeURIComponent(d.devId)}` },
+const deviceView = (c: Ctx, d: { devId: string; serverId: string; authType: z.infer<typeof AuthTypeSchema>; clientUsername: string; subscriber?: string; authLockedUntil?: number }) => ({
+  device: { devId: d.devId, serverId: d.serverId, authType: d.authType, clientUsername: d.clientUsername, ...(d.subscriber ? { subscriber: d.subscriber } : {}), ...(d.authLockedUntil ? { authLockedUntil: d.authLockedUntil } : {}), resourceURL: `${new URL(c.req.url).origin}/admin/v1/devices/${encodeURIComponent(d.devId)}` },
 });
 const admin = { middleware: requireAdmin, security: [{ adminToken: [] }], tags: ["Operator admin"] };
 
@@ -106,7 +121,12 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    const { created, device } = await c.env.DEVICES.getByName(devId).provision({ devId, ...c.req.valid("json") });
+    const account = c.req.valid("json");
+    const min = config(c.env).DM_MIN_PASSWORD_LENGTH;
+    for (const field of ["clientPassword", "serverPassword"] as const) {
+      if (account[field].length < min) throw invalidInput(field, `at least ${min} characters (DM_MIN_PASSWORD_LENGTH)`);
+    }
+    const { created, device } = unwrap(await c.env.DEVICES.getByName(devId).provision({ devId, ...account }));
     return created ? c.json(deviceView(c, device), 201) : c.json(deviceView(c, device), 200);
   },
 );
@@ -164,7 +184,14 @@ const InnerCommandSchema = z.union([...simpleCommands, z.object({ kind: z.enum([
 const CommandSchema = z
   .union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict()])
   .openapi("DmJobCommand");
-const JobRequestSchema = z.object({ commands: z.array(CommandSchema).min(1).max(100) }).strict().openapi("JobRequest");
+const JobRequestSchema = z
+  .object({
+    commands: z.array(CommandSchema).min(1).max(100),
+    deadlineSeconds: z.coerce.number().int().min(1).max(90 * 24 * 3600).optional().openapi({ description: "The job fails if the device has not answered every command by then (default 7 days)." }),
+    maxAttempts: z.coerce.number().int().min(1).max(20).optional().openapi({ description: "Sessions that may carry the job before it fails for want of a status (default 3)." }),
+  })
+  .strict()
+  .openapi("JobRequest");
 const JobSchema = z.object({ job: z.record(z.string(), z.unknown()) }).openapi("Job");
 const JobIdParam = DevIdParam.extend({ jobId: z.string().uuid().openapi({ param: { name: "jobId", in: "path" } }) });
 
@@ -185,7 +212,11 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    const job = unwrap(await c.env.DEVICES.getByName(devId).queueJob(c.req.valid("json").commands as JobCommandSpec[]));
+    const req = c.req.valid("json");
+    const job = unwrap(await c.env.DEVICES.getByName(devId).queueJob(req.commands as JobCommandSpec[], {
+      ...(req.deadlineSeconds !== undefined ? { deadlineSeconds: req.deadlineSeconds } : {}),
+      ...(req.maxAttempts !== undefined ? { maxAttempts: req.maxAttempts } : {}),
+    }));
     const view = jobView(c, devId, job);
     return c.json(view, 201, { Location: view.job.resourceURL });
   },
@@ -203,6 +234,24 @@ dmRoutes.openapi(
   async (c) => {
     const { devId, jobId } = c.req.valid("param");
     return c.json(jobView(c, devId, unwrap(await c.env.DEVICES.getByName(devId).job(jobId))), 200);
+  },
+);
+
+dmRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/dm/v1/devices/{devId}/jobs/{jobId}",
+    summary: "Cancel a job: nothing more of it goes to the device",
+    description:
+      "An unfinished job becomes `cancelled` (what the device already answered stays recorded; commands in flight in a live session may still report). " +
+      "A finished job is answered as it is. Jobs also fail by themselves after their deadline or after maxAttempts sessions without a status.",
+    ...manager,
+    request: { params: JobIdParam },
+    responses: { 200: json(JobSchema, "The job, cancelled (or finished already)"), ...errorResponses(401, 403, 404) },
+  }),
+  async (c) => {
+    const { devId, jobId } = c.req.valid("param");
+    return c.json(jobView(c, devId, unwrap(await c.env.DEVICES.getByName(devId).cancelJob(jobId))), 200);
   },
 );
 
@@ -260,8 +309,8 @@ dmRoutes.openapi(
     const req = (c.req.valid("json") ?? {}) as z.infer<typeof NotificationRequestSchema>;
     const n = unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
     // Optional push connector: an SMS/WAP-push gateway that takes the binary package 0 (WSP content type 0x44).
-    const webhook = c.env.DM_PUSH_WEBHOOK;
-    if (webhook && !callbackUrlProblem(webhook, { allowLoopback: c.env.CALLBACK_ALLOW_LOOPBACK === "true" })) {
+    const { DM_PUSH_WEBHOOK: webhook, CALLBACK_ALLOW_LOOPBACK: allowLoopback } = config(c.env);
+    if (webhook && !callbackUrlProblem(webhook, { allowLoopback })) {
       c.executionCtx.waitUntil(
         fetch(webhook, {
           method: "POST",

@@ -14,7 +14,7 @@ import { MnoSchema } from "../twinning/schemas";
 import { DiscoveryError, discoverPeer, issuerProblem } from "./discovery";
 import { callPeer, forgetPeerToken, peerUnavailable, relayedError } from "./client";
 import { PeerUnavailableError } from "./peer-http";
-import { PrimaryServicesSchema } from "./primary-services";
+import { OperatorSchema } from "./schemas";
 import type { PeerRecord } from "./peer-registry-object";
 import { forgetPeers, mnoKey, parseMnoKey, registry } from "./peers";
 
@@ -161,7 +161,7 @@ peerAdminRoutes.openapi(
     ...admin,
     request: { params: MnoParam },
     responses: {
-      200: json(z.object({ operator: z.object({ mnos: z.array(MnoSchema), primaryServices: PrimaryServicesSchema }) }), "What the peer answered"),
+      200: json(OperatorSchema, "What the peer answered"),
       ...errorResponses(400, 401, 404, 503),
     },
   }),
@@ -176,7 +176,7 @@ peerAdminRoutes.openapi(
       throw err;
     }
     if (res.status !== 200) throw relayedError(mno, res);
-    const parsed = z.object({ operator: z.object({ mnos: z.array(MnoSchema), primaryServices: PrimaryServicesSchema }) }).safeParse(res.body);
+    const parsed = OperatorSchema.safeParse(res.body);
     if (!parsed.success) throw peerUnavailable(mno, new Error("GET /federation/v1/operator answered an unexpected document"));
     return c.json(parsed.data, 200);
   },

@@ -60,7 +60,7 @@ export function idempotencyKeyOf(header: string | undefined): string | undefined
 /**
  * State-changing federation requests: a retry with the same Idempotency-Key gets the first answer
  * (with `Idempotent-Replayed: true`) and never runs again. Answers of 5xx are not kept, so a retry
- * after a failure on our side runs the request again.
+ * after a failure on our side runs the request again; nor are no-store answers (tokens).
  */
 export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method === "GET" || c.req.method === "HEAD") return next();
@@ -85,7 +85,9 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
     await store.release(key, fingerprint);
     throw err;
   }
-  if (c.res.status >= 500) {
+  // A 5xx may be fixed by a retry; an answer marked no-store (a token) is never kept (RFC 9111
+  // §5.2.2.5): its retry runs again, which mints a fresh token and changes no durable state.
+  if (c.res.status >= 500 || /no-store/i.test(c.res.headers.get("cache-control") ?? "")) {
     await store.release(key, fingerprint);
     return;
   }

@@ -117,7 +117,7 @@ export async function callPeer(env: Env, mno: string, req: PeerRequest): Promise
       forgetPeerToken(mno);
       continue;
     }
-    if (answer.status >= 500 || answer.status === 401 || answer.status === 429) throw new PeerUnavailableError(`${req.method} ${req.path} answered HTTP ${answer.status}`);
+    if (answer.status >= 500 || answer.status === 401 || answer.status === 409 || answer.status === 429) throw new PeerUnavailableError(`${req.method} ${req.path} answered HTTP ${answer.status}`);
     let body: unknown;
     try {
       body = answer.text ? JSON.parse(answer.text) : undefined;

@@ -39,3 +39,32 @@ export const json = <T>(schema: T, description: string) => ({ content: { "applic
 export const jsonBody = <T, R extends boolean = true>(schema: T, required?: R) => ({
   body: { content: { "application/json": { schema } }, required: (required ?? true) as R },
 });
+
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+/**
+ * A number or boolean of an OMA REST NetAPI request. OMA's JSON rules let these travel as strings
+ * (`"maxNotifications":"1"`, `"channelLifetime":"7200"`, `"flag":"true"`), so both forms are
+ * accepted and the handler (and every answer) sees the typed value. Only a string that is exactly
+ * a JSON number, or `"true"`/`"false"`, is converted; anything else fails `schema` as it would.
+ * Use it on request schemas only: answers carry real numbers and booleans. `description` is the
+ * field's own text; the OpenAPI description adds that the string form is accepted.
+ */
+export function omaValue<T extends z.ZodNumber | z.ZodBoolean>(schema: T, description?: string) {
+  const boolean = schema instanceof z.ZodBoolean;
+  // The bounds of `schema`, as its own JSON Schema says them, so the documentation keeps them.
+  const { $schema: _, type, ...bounds } = z.toJSONSchema(schema) as { $schema?: string; type?: string } & Record<string, unknown>;
+  const note = boolean ? "A boolean, or the string `\"true\"` or `\"false\"` (OMA JSON)." : "A number, or a string holding one (OMA JSON); answers carry the number.";
+  return z
+    .preprocess((v) => {
+      if (typeof v !== "string") return v;
+      if (boolean) return v === "true" ? true : v === "false" ? false : v;
+      return JSON_NUMBER.test(v) ? Number(v) : v;
+    }, schema)
+    .openapi({
+      ...bounds,
+      type: [type as "integer" | "number" | "boolean", "string"],
+      ...(boolean ? { enum: [true, false, "true", "false"] } : { pattern: JSON_NUMBER.source }),
+      description: description ? `${description} ${note}` : note,
+    });
+}

@@ -4,6 +4,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { invalidInput } from "../http/errors";
+import { config } from "../config";
 import { callbackUrlProblem } from "./callback-url";
 
 const CHANNEL_CALLBACK = /^\/notificationchannel\/v1\/([^/]+)\/channels\/([A-Za-z0-9_-]{22})\/callback$/;
@@ -31,7 +32,7 @@ export async function notifyTarget(c: Context<AppEnv>, address: string, notifyUR
     }
     return { channelId: channel.channelId };
   }
-  const problem = callbackUrlProblem(notifyURL, { allowLoopback: c.env.CALLBACK_ALLOW_LOOPBACK === "true" });
+  const problem = callbackUrlProblem(notifyURL, { allowLoopback: config(c.env).CALLBACK_ALLOW_LOOPBACK });
   if (problem) throw invalidInput(part, problem);
   return {};
 }

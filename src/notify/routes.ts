@@ -7,7 +7,7 @@ import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { base64url } from "../http/crypto";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
-import { errorResponses, json, jsonBody } from "../http/schemas";
+import { errorResponses, json, jsonBody, omaValue } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
 import { notifyTarget } from "./notify-target";
 import type { ChannelInfo } from "./channel-object";
@@ -37,7 +37,7 @@ const SubscriptionRequestSchema = z
           })
           .strict(),
         clientCorrelator: z.string().min(1).max(128).optional(),
-        duration: z.number().int().positive().max(365 * 86_400).optional().openapi({ description: "Seconds the subscription lasts; without it, until deleted." }),
+        duration: omaValue(z.number().int().positive().max(365 * 86_400), "Seconds the subscription lasts; without it, until deleted.").optional(),
       })
       .strict(),
   })

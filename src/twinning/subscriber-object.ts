@@ -16,7 +16,7 @@ import { migrateStores } from "../http/sql";
 import { generateActivationCode } from "../codec";
 import { SubjectLedger, SUBJECT_LEDGER_SCHEMA, DEVICE_POLL_INTERVAL_S, type AssertionResult, type DeviceGrantRequest, type DevicePoll } from "../oauth/subject-ledger";
 import type { TokenRef } from "../oauth/tokens";
-import { NOTIFY_SCHEMA, NotificationQueue, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
+import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue, type DroppedNotification, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
 import { ACTIVATION_CODES_SCHEMA, ActivationCodeStore } from "./activation-codes";
 import { TwoPhaseActivation, type ActivationOffer, type PrepareAnswer } from "./activation";
 import { INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./outbox";
@@ -74,7 +74,7 @@ const CODE_ISSUE_ATTEMPTS = 8;
  */
 const REPAIR_DELAY_MS = 30_000;
 
-const NOTIFICATIONS_SCHEMA = { name: "notifications", steps: [NOTIFY_SCHEMA] };
+const NOTIFICATIONS_SCHEMA = { name: "notifications", steps: [NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE] };
 
 /** Objects written before the stores kept their own versions had one `_schema` version (1..5). */
 const legacyVersions = (v: number): Record<string, number> => ({
@@ -252,7 +252,7 @@ export class SubscriberObject extends DurableObject<Env> {
       this.relationships.clear();
       this.codes.clear();
       this.ledger.clear();
-      this.ctx.storage.sql.exec("DELETE FROM delivery; DELETE FROM subscription;");
+      this.notifications.clear();
       this.profileStore.remove();
       return true;
     });
@@ -539,5 +539,15 @@ export class SubscriberObject extends DurableObject<Env> {
   /** Delivery counters, for the operator and for tests. */
   async notificationStats(): Promise<{ delivered: number; dropped: number; queued: number }> {
     return this.notifications.stats();
+  }
+
+  /** The operator's view: notifications dropped after their retry window, kept for replay (admin API, no token). */
+  async droppedNotifications(): Promise<DroppedNotification[]> {
+    return this.notifications.dropped();
+  }
+
+  /** The operator queues dropped notifications again (all, or these ids); how many were queued. */
+  async replayDropped(notificationIds?: string[]): Promise<number> {
+    return this.tx(() => this.notifications.replay(notificationIds));
   }
 }

@@ -81,6 +81,19 @@ export interface DmClientOptions {
   maxAuthAttempts?: number;
   /** Session ids: the hex form of package 0's 16-bit id. Default upper case ("%X"). */
   sessionIdCase?: "upper" | "lower";
+  // Behaviours of deployed clients (seen in a real C DM client), all off by default:
+  /** Every client-initiated session uses this SessionID (the client tried uses "1"). */
+  fixedSessionId?: string;
+  /** Every Data goes as WBXML opaque (bytes), text included: opaque is only the wire encoding. */
+  opaqueData?: boolean;
+  /** false: no large-object support: a chunk is stored as the whole value and answered 200, not 213; DevDetail/LrgObj false, no MaxObjSize. */
+  largeObjects?: boolean;
+  /** false: no Status for an Atomic (its children's statuses only). */
+  atomicStatus?: boolean;
+  /** The credentials the device wants from the server (its Chal's type); default auth-md5 (auth-MAC for MAC devices). */
+  serverAuthType?: AuthType;
+  /** "401": when the server's credentials are refused, every command of its message is answered 401 (not executed). Default: no statuses. */
+  refusedCommandStatus?: "401";
 }
 
 export interface SessionOptions {
@@ -339,7 +352,12 @@ export class DmClient {
 
   constructor(opts: DmClientOptions) {
     this.opts = { maxAuthAttempts: 3, readOnly: ["./DevInfo", "./DevDetail"], ...opts };
-    this.tree = new ManagementTree({ ...DEFAULT_TREE, "./DevInfo/DevId": { value: opts.devId }, ...(opts.tree ?? {}) });
+    if (opts.largeObjects === false) delete this.opts.maxObjSize;
+    this.tree = new ManagementTree({
+      ...DEFAULT_TREE, "./DevInfo/DevId": { value: opts.devId },
+      ...(opts.largeObjects === false ? { "./DevDetail/LrgObj": { value: "false", format: "bool" } } : {}),
+      ...(opts.tree ?? {}),
+    });
     this.clientNonce = opts.initialNonce !== undefined ? b64decode(opts.initialNonce) : undefined;
     this.serverNonce = opts.serverNonce ?? new Uint8Array(0);
     this.givenNonces = [this.serverNonce];
@@ -402,7 +420,7 @@ export class DmClient {
       initiator = "1200";
     } else {
       this.sessionCounter += 1;
-      sessionId = options.sessionId ?? this.hexSessionId(this.sessionCounter);
+      sessionId = options.sessionId ?? this.opts.fixedSessionId ?? this.hexSessionId(this.sessionCounter);
     }
     const session = new Session(this, sessionId, initiator, options);
     const result = await session.run();
@@ -485,7 +503,12 @@ class Session {
   }
 
   private encodedSize(msg: SyncMLMessage): number {
-    return encodeMessage(msg, this.c.opts.encoding).length;
+    return this.encode(msg).length;
+  }
+
+  /** The wire form; with opaqueData every Data is sent as opaque bytes. */
+  private encode(msg: SyncMLMessage): Uint8Array {
+    return encodeMessage(this.c.opts.opaqueData ? opaque(msg) : msg, this.c.opts.encoding);
   }
 
   /**
@@ -691,16 +714,22 @@ class Session {
       return this.serverAuthenticated;
     }
     const type = cred.meta?.type ?? "syncml:auth-basic";
+    const wanted = o.serverAuthType ?? "syncml:auth-md5";
     if (type === "syncml:auth-basic") {
-      // Not what the contract says (the server uses auth-md5), but a valid way to authenticate.
+      // Valid only when the device asked for it (its Chal); otherwise the contract says auth-md5.
       try {
         const b = parseBasicCredential(cred.data);
         if (b.username === o.serverId && b.password === o.serverPassword) {
           ex.serverAuth = "ok";
-          this.violation(`message ${msg.header.msgId}: server sent auth-basic credentials, the contract says auth-md5`);
+          if (wanted !== "syncml:auth-basic") this.violation(`message ${msg.header.msgId}: server sent auth-basic credentials, the contract says auth-md5`);
           return true;
         }
       } catch { /* falls through */ }
+      ex.serverAuth = "failed";
+      return false;
+    }
+    if (wanted === "syncml:auth-basic") {
+      // A device that verifies the server by auth-basic only refuses anything else (and says so in its Chal).
       ex.serverAuth = "failed";
       return false;
     }
@@ -723,7 +752,7 @@ class Session {
 
   private chal(): { chal: Status["chal"]; nonce: Uint8Array } {
     const nonce = randomNonce();
-    const type = this.c.opts.authType === "syncml:auth-MAC" ? "syncml:auth-MAC" : "syncml:auth-md5";
+    const type = this.c.opts.authType === "syncml:auth-MAC" ? "syncml:auth-MAC" : this.c.opts.serverAuthType ?? "syncml:auth-md5";
     return { chal: { meta: { type, format: "b64", nextNonce: base64(nonce) } }, nonce };
   }
 
@@ -762,7 +791,7 @@ class Session {
       extra = [];
       for (const q of sentCmds) this.sent.set(`${msg.header.msgId}:${q.cmd.cmdId}`, { kind: q.cmd.kind, requireStatus: q.requireStatus, answered: false, pending: q.pending });
       this.sent.set(`${msg.header.msgId}:0`, { kind: "SyncHdr", requireStatus: !abortNow, answered: false });
-      const body = encodeMessage(msg, o.encoding);
+      const body = this.encode(msg);
       const headers: Record<string, string> = { "Content-Type": this.c.contentType, Accept: this.c.contentType };
       if (o.authType === "syncml:auth-MAC" && this.c.clientNonce !== undefined) {
         headers["x-syncml-hmac"] = hmacHeader({ username: o.username, password: o.password, nonce: this.c.clientNonce, body });
@@ -873,7 +902,10 @@ class Session {
       this.updateRespUri(server);
 
       if (!serverOk) {
-        // Commands from a server we could not authenticate are not executed.
+        // Commands from a server we could not authenticate are not executed (a real client says so with 401 for each).
+        if (o.refusedCommandStatus === "401") {
+          for (const cmd of server.body) if (cmd.kind !== "Status" && cmd.kind !== "Results" && !cmd.noResp) this.statusQueue.push(this.statusFor(cmd, server.header.msgId, "401"));
+        }
         if (this.serverAuthFailures >= 2) {
           r.outcome = "server-auth-failed";
           return;
@@ -1043,13 +1075,14 @@ class Session {
         }
         if (!failed) {
           note("200");
+          if (this.c.opts.atomicStatus === false) return children.flatMap((c) => c.statuses);
           return [this.statusFor(cmd, msgRef, "200"), ...children.flatMap((c) => c.statuses)];
         }
         // All or nothing (DM_Protocol §6.6.5): roll back the tree and anything queued by the children.
         this.c.tree.restore(snapshot);
         this.cmdQueue.length = queued;
         this.c.pendingAlerts.length = pendingAlerts;
-        const out = [this.statusFor(cmd, msgRef, "507")];
+        const out = this.c.opts.atomicStatus === false ? [] : [this.statusFor(cmd, msgRef, "507")];
         for (const c of children) {
           const [own, ...rest] = c.statuses;
           if (isSuccess(own!.data)) {
@@ -1134,7 +1167,7 @@ class Session {
       const format = item.meta?.format ?? cmd.meta?.format;
       const type = item.meta?.type ?? cmd.meta?.type;
       // Large objects (RepPro §7): chunks of Add/Replace.
-      if ((cmd.kind === "Add" || cmd.kind === "Replace") && (item.moreData || this.incoming)) {
+      if ((cmd.kind === "Add" || cmd.kind === "Replace") && (item.moreData || this.incoming) && this.c.opts.largeObjects !== false) {
         const c = this.chunk(cmd.kind, path, item, format, type);
         if (c.code !== "apply") return c.code;
         const n: NodeValue = { value: c.value };
@@ -1292,6 +1325,17 @@ function dataValue(data: ItemData | undefined, format: string | undefined): stri
   if (typeof data === "string") return data;
   if (data instanceof Uint8Array) return format === "bin" ? data : td.decode(data);
   return JSON.stringify(data);
+}
+
+/** The message with every string Data as opaque bytes (the Data of nested commands too). */
+function opaque(msg: SyncMLMessage): SyncMLMessage {
+  const items = (list: Item[]) => list.map((i) => (typeof i.data === "string" ? { ...i, data: te.encode(i.data) } : i));
+  const cmd = (c: Command): Command => {
+    if (c.kind === "Atomic" || c.kind === "Sequence") return { ...c, commands: c.commands.map(cmd) };
+    if ("items" in c && c.items) return { ...c, items: items(c.items) } as Command;
+    return c;
+  };
+  return { ...msg, body: msg.body.map(cmd) };
 }
 
 export function genericAlertCommand(a: GenericAlert): Alert {

@@ -1,40 +1,11 @@
 import { SELF, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { callbackUrlProblem } from "../../src/notify/callback-url";
 import { call, device, enc, ORIGIN, registerClient, twin, type Device } from "../helpers";
+import { newBox, note, received, receiver, subscribe, until, type Received } from "./support";
 
 const client = await registerClient();
-const receiver = inject("receiverUrl");
-let boxCounter = 0;
-const newBox = () => `box-${Date.now()}-${++boxCounter}`;
-
-interface Received {
-  headers: Record<string, string>;
-  body: string;
-  status: number;
-}
-const received = async (box: string): Promise<Received[]> => (await fetch(`${receiver}/box/${box}`)).json();
-
-/** Waits (bounded) until the receiver holds `n` requests that were answered `status`. */
-async function until(box: string, n: number, status = 200, ms = 15_000): Promise<Received[]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const all = await received(box);
-    if (all.filter((r) => r.status === status).length >= n) return all;
-    if (Date.now() > end) throw new Error(`receiver ${box} got ${all.length} requests, wanted ${n} answered ${status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function subscribe(d: Device, box: string, extra: Record<string, unknown> = {}) {
-  const res = await call("POST", `/twinning/v1/${enc(d.address)}/subscriptions`, {
-    token: d.token,
-    body: { subscription: { callbackReference: { notifyURL: `${receiver}/box/${box}`, callbackData: `data-${box}` }, ...extra } },
-  });
-  expect(res.status, res.text).toBe(201);
-  return res.json.subscription as { resourceURL: string; signingSecret: string };
-}
 
 async function verifySignature(secret: string, r: Received): Promise<boolean> {
   const m = r.headers["x-notification-signature"]?.match(/^t=(\d+),v1=([0-9a-f]{64})$/);
@@ -44,8 +15,6 @@ async function verifySignature(secret: string, r: Received): Promise<boolean> {
   const fresh = Math.abs(Date.now() / 1000 - Number(m[1])) < 300;
   return fresh && crypto.subtle.verify("HMAC", key, mac, new TextEncoder().encode(`${m[1]}.${r.body}`));
 }
-
-const note = (r: Received) => JSON.parse(r.body).twinningNotification;
 
 describe("Toggle notifications by callback (HLF-PD-007, SD-008)", () => {
   it("HLF-PD-007: a toggle by the secondary reaches the primary's server, signed, with callbackData and a unique id", async () => {

@@ -1,9 +1,10 @@
 // Inter-MNO twinning between two real gateways (issue 14): MNO 001-01 ("A") and MNO 001-02 ("B"),
 // each its own `wrangler dev` with its own state, registered as each other's peers through the
 // admin API only. A third operator ("C", fake-operator.ts) is an independent client of the contract.
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOperator, type FakeOperator } from "./fake-operator";
-import { ADMIN, call, freePortClosed, PRIMARY_SERVICES, registerPeer, startOperator, newAddress, type Operator } from "./operators";
+import { ADMIN, call, device, enc, eventually, freePortClosed, newAddress, PRIMARY_SERVICES, registerPeer, startOperator, startReceiver, subscribe, type Operator } from "./operators";
 
 let A: Operator;
 let B: Operator;
@@ -128,5 +129,69 @@ describe("failures", () => {
     const up = await call(A.url, "GET", `/admin/v1/peers/${B.key}/operator`, { headers: ADMIN });
     expect(up.status, up.text).toBe(200);
     expect((await call(B.url, "GET", `/admin/v1/peers/${A.key}/operator`, { headers: ADMIN })).status).toBe(200);
+  });
+});
+
+describe("the secondary's operator, driven by an independent primary operator (C = 001-03)", () => {
+  it("HLF-IC-004/005, TE-004: a code generated at B is redeemed by C's primary; B's secondary is twinned, toggled and released, notified each time", async () => {
+    expect([200, 201]).toContain((await call(B.url, "PUT", "/admin/v1/peers/001-03", { headers: ADMIN, body: { issuer: C.issuer } })).status);
+    const tok = await C.token(B.url);
+    expect(tok.status, tok.text).toBe(200);
+    const token = tok.json.access_token;
+    const watch = await device(B);
+    const hook = await startReceiver();
+    try {
+      await subscribe(watch, hook);
+      const code = await call(B.url, "POST", `/twinning/v1/${enc(watch.address)}/activationCodes`, { token: watch.token, body: {} });
+      expect(code.status, code.text).toBe(201);
+      expect(code.json.activationCode.mno).toEqual(B.mno);
+      const relationshipId = randomUUID();
+      const primary = newAddress();
+      const offer = { primary, activationCode: code.json.activationCode.code, name: "car", activatedAt: new Date().toISOString() };
+      const key = (k: string) => ({ "Idempotency-Key": `${relationshipId}:${k}` });
+
+      const local = await call(B.url, "PUT", `/federation/v1/activations/${relationshipId}`, { token, headers: key("x"), body: { ...offer, primary: watch.address } });
+      expect(local.status).toBe(403);
+
+      const prepared = await call(B.url, "PUT", `/federation/v1/activations/${relationshipId}`, { token, headers: key("prepare"), body: offer });
+      expect(prepared.status, prepared.text).toBe(201);
+      expect(prepared.json.activation).toEqual({ relationshipId, secondary: watch.address, state: "pending" });
+      // HLF-TE-005: the code was spent by that redemption.
+      const reused = await call(B.url, "PUT", `/federation/v1/activations/${randomUUID()}`, { token, headers: key("again"), body: offer });
+      expect(reused.status).toBe(400);
+      expect(reused.json.requestError.serviceException.variables[0]).toBe("activationCode");
+
+      expect((await call(B.url, "POST", `/federation/v1/activations/${relationshipId}/confirmation`, { token, headers: key("confirm"), body: { secondary: watch.address } })).status).toBe(204);
+      const rel = await call(B.url, "GET", `/twinning/v1/${enc(watch.address)}/relationship`, { token: watch.token });
+      expect(rel.status, rel.text).toBe(200);
+      expect(rel.json.relationship).toMatchObject({ primary, status: "On", primaryMno: { mcc: "001", mnc: "03" } });
+
+      // HLF-TE-008/009 across operators: B's secondary can be nobody's primary and nobody else's secondary.
+      const other = await device(B);
+      const otherCode = await call(B.url, "POST", `/twinning/v1/${enc(other.address)}/activationCodes`, { token: other.token, body: {} });
+      const asPrimary = await call(B.url, "POST", `/twinning/v1/${enc(watch.address)}/twins`, { token: watch.token, body: { activationCode: otherCode.json.activationCode.code } });
+      expect(asPrimary.status).toBe(403);
+      expect(asPrimary.json.requestError.policyException.messageId).toBe("POL1037");
+
+      const off = { secondary: watch.address, status: "Off", version: 2, changedAt: new Date().toISOString(), by: "primary" };
+      expect((await call(B.url, "PUT", `/federation/v1/relationships/${relationshipId}/status`, { token, headers: key("v2"), body: off })).status).toBe(204);
+      const replay = await call(B.url, "PUT", `/federation/v1/relationships/${relationshipId}/status`, { token, headers: key("v2"), body: off });
+      expect(replay.headers.get("idempotent-replayed")).toBe("true");
+      const stale = { ...off, status: "On", version: 1 };
+      expect((await call(B.url, "PUT", `/federation/v1/relationships/${relationshipId}/status`, { token, headers: key("v1"), body: stale })).status).toBe(204);
+      expect((await call(B.url, "GET", `/twinning/v1/${enc(watch.address)}/relationship`, { token: watch.token })).json.relationship.status).toBe("Off");
+
+      expect((await call(B.url, "POST", `/federation/v1/relationships/${relationshipId}/end`, { token, headers: key("end"), body: { secondary: watch.address, by: "primary" } })).status).toBe(204);
+      expect((await call(B.url, "GET", `/twinning/v1/${enc(watch.address)}/relationship`, { token: watch.token })).status).toBe(404);
+
+      const events = await eventually("three notifications at the watch's callback", async () => (hook.received.length >= 3 ? hook.received : undefined));
+      expect(events.map((e) => [e.event, e.status, e.actor, e.primary])).toEqual([
+        ["Activated", "On", "primary", primary],
+        ["StatusChanged", "Off", "primary", primary],
+        ["Deactivated", undefined, "primary", primary],
+      ]);
+    } finally {
+      await hook.close();
+    }
   });
 });

@@ -190,3 +190,40 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 
 /** A loopback port nobody listens on. */
 export const freePortClosed = () => freePort();
+
+export interface Receiver {
+  url: string;
+  /** The twinningNotification bodies received so far, in order. */
+  received: any[];
+  close(): Promise<void>;
+}
+
+/** A callback receiver on loopback, like a customer's server. */
+export async function startReceiver(): Promise<Receiver> {
+  const received: any[] = [];
+  const { createServer } = await import("node:http");
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        received.push(JSON.parse(Buffer.concat(chunks).toString("utf8")).twinningNotification);
+      } catch {
+        received.push(undefined);
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}/hook`, received, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** Subscribes the device's notifications (HLF-PD-007, SD-008) to `receiver`. */
+export async function subscribe(d: Device, receiver: Receiver): Promise<void> {
+  const res = await call(d.op.url, "POST", `/twinning/v1/${enc(d.address)}/subscriptions`, {
+    token: d.token,
+    body: { subscription: { callbackReference: { notifyURL: receiver.url, callbackData: d.address } } },
+  });
+  if (res.status !== 201) throw new Error(`subscription at ${d.op.key}: ${res.status} ${res.text}`);
+}

@@ -1,0 +1,42 @@
+// What the notification tests share: the loopback receiver (receiver.global.ts) and subscribing to it.
+import { inject, expect } from "vitest";
+import { call, enc, type Device } from "../helpers";
+
+export const receiver = inject("receiverUrl");
+let boxCounter = 0;
+export const newBox = () => `box-${Date.now()}-${++boxCounter}`;
+
+export interface Received {
+  headers: Record<string, string>;
+  body: string;
+  /** 0 while the receiver holds the request open. */
+  status: number;
+}
+export const received = async (box: string): Promise<Received[]> => (await fetch(`${receiver}/box/${box}`)).json();
+
+/** Plans the receiver's answers: the next `fail` are 500, the next `hold` are held until release(). */
+export const plan = (box: string, p: { fail?: number; hold?: number }) =>
+  fetch(`${receiver}/plan/${box}?fail=${p.fail ?? 0}&hold=${p.hold ?? 0}`, { method: "PUT" });
+export const release = (box: string) => fetch(`${receiver}/release/${box}`, { method: "POST" });
+
+/** Waits (bounded) until the receiver holds `n` requests that were answered `status`. */
+export async function until(box: string, n: number, status = 200, ms = 15_000): Promise<Received[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const all = await received(box);
+    if (all.filter((r) => r.status === status).length >= n) return all;
+    if (Date.now() > end) throw new Error(`receiver ${box} got ${all.length} requests, wanted ${n} answered ${status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function subscribe(d: Device, box: string, extra: Record<string, unknown> = {}) {
+  const res = await call("POST", `/twinning/v1/${enc(d.address)}/subscriptions`, {
+    token: d.token,
+    body: { subscription: { callbackReference: { notifyURL: `${receiver}/box/${box}`, callbackData: `data-${box}` }, ...extra } },
+  });
+  expect(res.status, res.text).toBe(201);
+  return res.json.subscription as { resourceURL: string; signingSecret: string };
+}
+
+export const note = (r: Received) => JSON.parse(r.body).twinningNotification;
