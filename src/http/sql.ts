@@ -74,8 +74,9 @@ export function migrateStores(ctx: DurableObjectState, stores: readonly StoreSch
   const sql = ctx.storage.sql;
   ctx.storage.transactionSync(() => {
     sql.exec("CREATE TABLE IF NOT EXISTS _store_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)");
-    const versions = new Map(sql.exec<{ name: string; version: number }>("SELECT name, version FROM _store_schema").toArray().map((r) => [r.name, r.version]));
-    if (versions.size === 0 && legacy && hasSchema(ctx)) {
+    const stored = new Map(sql.exec<{ name: string; version: number }>("SELECT name, version FROM _store_schema").toArray().map((r) => [r.name, r.version]));
+    const versions = new Map(stored);
+    if (stored.size === 0 && legacy && hasSchema(ctx)) {
       const old = one<{ version: number }>(sql, "SELECT version FROM _schema")?.version ?? 0;
       for (const [name, version] of Object.entries(legacy(old))) versions.set(name, version);
       sql.exec("DROP TABLE _schema");
@@ -83,7 +84,7 @@ export function migrateStores(ctx: DurableObjectState, stores: readonly StoreSch
     for (const store of stores) {
       const current = versions.get(store.name) ?? 0;
       for (let v = current; v < store.steps.length; v++) sql.exec(store.steps[v]!);
-      if (current !== store.steps.length || !versions.has(store.name)) {
+      if (stored.get(store.name) !== Math.max(current, store.steps.length)) {
         sql.exec("INSERT INTO _store_schema (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version", store.name, Math.max(current, store.steps.length));
       }
     }

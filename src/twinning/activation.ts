@@ -23,7 +23,8 @@
 import type { Env } from "../env";
 import { ApiError, invalidInput, roleMixture, serviceError, type Outcome } from "../http/errors";
 import type { ActivationCodeStore } from "./activation-codes";
-import { destinationOf, INLINE_LEASE_MS, type Outbox } from "./outbox";
+import { DELIVERY_TIMEOUT_MS, destinationOf, INLINE_LEASE_MS, type Outbox } from "./outbox";
+import { withDeadline } from "../notify/queue";
 import type { ProfileStore } from "./profile-store";
 import type { RelationshipStore, TwinRow } from "./relationships";
 import type { Mno } from "./schemas";
@@ -217,7 +218,7 @@ export class TwoPhaseActivation {
     const rel = this.host.relationships.relationship();
     if (!rel || rel.state !== "pending" || (rel.deadline ?? Infinity) > now) return;
     try {
-      const decision = await side(this.host.env, rel.primary_address).resolveActivation(rel.activation_id);
+      const decision = await withDeadline(side(this.host.env, rel.primary_address).resolveActivation(rel.activation_id), DELIVERY_TIMEOUT_MS);
       if (decision === "committed") this.confirm(rel.activation_id);
       else this.abort(rel.activation_id);
     } catch {

@@ -20,6 +20,7 @@
 import type { Env } from "../env";
 import { backoffDelay } from "../http/backoff";
 import { one, type StoreSchema } from "../http/sql";
+import { withDeadline } from "../notify/queue";
 import type { Actor, StatusChange } from "./relationships";
 
 export const OUTBOX_SCHEMA: StoreSchema = {
@@ -87,6 +88,8 @@ export async function dispatch(env: Env, target: string, message: OutboxMessage)
 
 /** How long the request that wrote a message owns its delivery before the alarm may retry it. */
 export const INLINE_LEASE_MS = 10_000;
+/** A receiver that has not answered by then is retried later (receivers are idempotent). */
+export const DELIVERY_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
 
@@ -141,7 +144,7 @@ export class Outbox {
 
   private async attempt(row: OutboxRow): Promise<boolean> {
     try {
-      await dispatch(this.env, row.target, JSON.parse(row.message));
+      await withDeadline(dispatch(this.env, row.target, JSON.parse(row.message)), DELIVERY_TIMEOUT_MS);
       this.delivered.add(row.id);
       return true;
     } catch (err) {
