@@ -97,6 +97,16 @@ const VARIABLES = {
   DM_SECRET_KEY: variable(z.string().min(16).optional()),
   /** Local development only: inter-MNO peers may be http on loopback. */
   PEER_ALLOW_LOOPBACK: flag(),
+  /** The operator's name on the consent page (/oauth/authorize). */
+  OPERATOR_NAME: variable(z.string().min(1).max(80).default("Your operator")),
+  /** The operator's logo on the consent page: an https URL or a data:image/…;base64 URI. Unset: the name alone. */
+  OPERATOR_LOGO_URL: variable(
+    z
+      .string()
+      .max(64_000)
+      .refine((u) => /^https:\/\/[^\s"'<>]+$/.test(u) || /^data:image\/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+=*$/.test(u), "an https URL or a data:image/…;base64 URI")
+      .optional(),
+  ),
   /** HLF-IC-006: service name → URL of this operator's network services, shown to a twinned secondary at a peer. */
   PRIMARY_SERVICES: json(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.url().max(2000)), "{}"),
 };
