@@ -16,6 +16,8 @@ import { observe } from "./ops/observe";
 import { opsRoutes } from "./ops/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
+import { federationOAuthHooks } from "./federation/oauth-hooks";
+import { registerOAuthHooks } from "./oauth/hooks";
 import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -66,6 +68,7 @@ app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
+registerOAuthHooks(federationOAuthHooks);
 app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
