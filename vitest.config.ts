@@ -6,7 +6,7 @@ export default defineConfig({
     projects: [
       {
         // Inside workerd: the real Worker, real Durable Objects (SQLite), real WASM.
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, remoteBindings: false })],
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, remoteBindings: false, miniflare: { bindings: { LOG_LEVEL: "warn" } } })],
         test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**", "test/dm/engine/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts", "test/oauth/jwks-host.global.ts"] },
       },
       {

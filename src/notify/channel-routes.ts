@@ -27,7 +27,7 @@ const LONG_POLL_MAX_S = 60;
 /** The `channelData.type` of each channel type (OMA's is nc:LongPollingData; WebSockets follows its pattern). */
 const CHANNEL_DATA_TYPE: Record<ChannelType, string> = { LongPolling: "nc:LongPollingData", WebSockets: "nc:WebSocketData" };
 
-const guardedChannel = guarded("Notification Channel");
+const guardedChannel = guarded("Notification Channel", "webrtc:call");
 
 const ChannelRequestSchema = z
   .object({

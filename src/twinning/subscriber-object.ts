@@ -104,10 +104,10 @@ const MAX_ASSERTION_LIFETIME_S = 300;
 const CLOCK_SKEW_S = 30;
 const OUTBOX_RETRY_BASE_MS = 1_000;
 const OUTBOX_RETRY_MAX_MS = 5 * 60_000;
-/** A peer that has not answered an outbox message by then is retried later (receivers are idempotent). */
-const OUTBOX_DELIVERY_TIMEOUT_MS = 10_000;
 /** An alarm found set but this far overdue was lost by the runtime (see scheduleAlarm) and is set again. */
 const ALARM_OVERDUE_MS = 2_000;
+/** A peer that has not answered an outbox message by then is retried later (receivers are idempotent). */
+const OUTBOX_DELIVERY_TIMEOUT_MS = 10_000;
 const CODE_ISSUE_ATTEMPTS = 8;
 
 const SCHEMA = [
@@ -205,17 +205,18 @@ export class SubscriberObject extends DurableObject<Env> {
     try {
       return this.ctx.storage.transactionSync(fn);
     } finally {
-      // Work queued by the change is armed as soon as it commits, not after the caller's own awaits:
-      // a peer slow to take an outbox message must not hold up the notifications of the same change.
-      if (this.queuedWork) {
-        this.queuedWork = false;
+      // Notifications queued by the change are armed as soon as it commits, not after the caller's
+      // own awaits: a peer slow to take an outbox message must not hold them up. (Outbox messages are
+      // delivered by the request itself right after, which arms the alarm only if that fails.)
+      if (this.queuedNotifications) {
+        this.queuedNotifications = false;
         void this.scheduleAlarm();
       }
     }
   }
 
-  /** Set when a transaction queues an outbox message or a notification (see tx). */
-  private queuedWork = false;
+  /** Set when the current transaction queued notifications (see tx). */
+  private queuedNotifications = false;
 
   // ---------------------------------------------------------------- provisioning (admin API)
 
@@ -833,7 +834,6 @@ export class SubscriberObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- outbox and alarm
 
   private enqueue(target: string, message: OutboxMessage, at = Date.now()): void {
-    this.queuedWork = true;
     this.sql.exec("INSERT INTO outbox (target, message, next_at) VALUES (?, ?, ?)", target, JSON.stringify(message), at);
   }
 
@@ -989,7 +989,7 @@ export class SubscriberObject extends DurableObject<Env> {
   /** Queues an event for this subscriber's subscriptions; the alarm delivers it. Inside the change's transaction. */
   private notify(event: TwinningEvent): void {
     if (event.secondary === "" || event.primary === "") return;
-    if (this.notifications.enqueue(event) > 0) this.queuedWork = true;
+    if (this.notifications.enqueue(event) > 0) this.queuedNotifications = true;
   }
 
   subscribe(token: TokenRef, s: NewSubscription): Promise<Outcome<{ subscription: SubscriptionRecord; signingSecret?: string; created: boolean }>> {
@@ -1035,7 +1035,7 @@ export class SubscriberObject extends DurableObject<Env> {
   async replayDropped(notificationIds?: string[]): Promise<number> {
     return this.tx(() => {
       const n = this.notifications.replay(notificationIds);
-      if (n > 0) this.queuedWork = true;
+      if (n > 0) this.queuedNotifications = true;
       return n;
     });
   }

@@ -122,6 +122,21 @@ describe("Notification Channel in OMA JSON (issue 11)", () => {
     expect((await poll(ch.channelData.channelURL, "timeout=0")).status).toBe(404);
   });
 
+  it("/openapi.json documents the OMA form and that numbers may arrive as strings", async () => {
+    const doc = (await (await SELF.fetch(`${ORIGIN}/openapi.json`)).json()) as any;
+    expect(doc.info.description).toMatch(/numbers and booleans in request bodies may also be sent as strings/);
+    const req = doc.components.schemas.NotificationChannelRequest.properties.notificationChannel.properties;
+    expect(req.channelLifetime.type).toEqual(["integer", "string"]);
+    expect(req.channelLifetime.description).toMatch(/a string holding one/);
+    expect(req.channelData.properties.maxNotifications.type).toEqual(["integer", "string"]);
+    expect(doc.components.schemas.NotificationChannel.properties.notificationChannel.properties.channelLifetime.type).toBe("integer");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
+      "/notificationchannel/v1/{userId}/channels/{channelId}/channelLifetime",
+      "/admin/v1/subscribers/{address}/notifications/dropped",
+      "/admin/v1/subscribers/{address}/notifications/dropped/replay",
+    ]));
+  });
+
   it("the home-made shape is refused: 400 naming the unknown root", async () => {
     const d = await device(client);
     const res = await call("POST", `/notificationchannel/v1/${enc(d.address)}/channels`, { token: d.token, body: { channel: { channelType: "LongPolling" } } });
