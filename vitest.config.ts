@@ -6,8 +6,8 @@ export default defineConfig({
     projects: [
       {
         // Inside workerd: the real Worker, real Durable Objects (SQLite), real WASM.
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, remoteBindings: false })],
-        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**", "test/dm/engine/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts"] },
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" }, remoteBindings: false, miniflare: { bindings: { LOG_LEVEL: "warn" } } })],
+        test: { name: "workers", include: ["test/**/*.test.ts"], exclude: ["test/e2e/**", "test/federation/e2e/**", "test/dm/engine/**"], testTimeout: 30_000, globalSetup: ["test/notify/receiver.global.ts", "test/oauth/jwks-host.global.ts"] },
       },
       {
         // On Node, without workerd: the DM session engine and job model as the pure modules they are.

@@ -41,7 +41,7 @@ async function device(n) {
 const [primary, secondary] = [await device(1), await device(2)];
 const code = (await api("POST", `/twinning/v1/${enc(secondary.address)}/activationCodes`, { token: secondary.token, body: {} })).activationCode.code;
 await api("POST", `/twinning/v1/${enc(primary.address)}/twins`, { token: primary.token, body: { activationCode: code, name: "probe" } });
-const { channel } = await api("POST", `/notificationchannel/v1/${enc(secondary.address)}/channels`, { token: secondary.token, body: { channel: { channelType: "WebSockets" } } });
+const { notificationChannel: channel } = await api("POST", `/notificationchannel/v1/${enc(secondary.address)}/channels`, { token: secondary.token, body: { notificationChannel: { channelType: "WebSockets" } } });
 await api("POST", `/twinning/v1/${enc(secondary.address)}/subscriptions`, { token: secondary.token, body: { subscription: { callbackReference: { notifyURL: channel.callbackURL } } } });
 
 const ws = new WebSocket(channel.channelData.channelURL);

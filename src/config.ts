@@ -95,10 +95,24 @@ const VARIABLES = {
   DM_MIN_PASSWORD_LENGTH: variable(z.coerce.number().int().min(1).max(256).default(8)),
   /** Key (a secret, at least 16 characters) that seals each device's DM server secret at rest. */
   DM_SECRET_KEY: variable(z.string().min(16).optional()),
+  /** The least severe log line written (src/ops/log.ts): every request is one "info" line. */
+  LOG_LEVEL: variable(z.enum(["debug", "info", "warn", "error"]).default("info")),
   /** Local development only: inter-MNO peers may be http on loopback. */
   PEER_ALLOW_LOOPBACK: flag(),
+  /** The operator's name on the consent page (/oauth/authorize). */
+  OPERATOR_NAME: variable(z.string().min(1).max(80).default("Your operator")),
+  /** The operator's logo on the consent page: an https URL or a data:image/…;base64 URI. Unset: the name alone. */
+  OPERATOR_LOGO_URL: variable(
+    z
+      .string()
+      .max(64_000)
+      .refine((u) => /^https:\/\/[^\s"'<>]+$/.test(u) || /^data:image\/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+=*$/.test(u), "an https URL or a data:image/…;base64 URI")
+      .optional(),
+  ),
   /** HLF-IC-006: service name → URL of this operator's network services, shown to a twinned secondary at a peer. */
   PRIMARY_SERVICES: json(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.url().max(2000)), "{}"),
+  /** Seconds an unanswered WebRTC call rings on every device before it ends as NoAnswer. */
+  WEBRTC_RING_TIMEOUT_SECONDS: seconds(60, 600),
 };
 
 const ConfigSchema = z.object(VARIABLES);

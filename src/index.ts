@@ -2,17 +2,23 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { adminRoutes } from "./admin/routes";
 import { oauthRoutes } from "./oauth/routes";
 import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
 import { notifyRoutes } from "./notify/routes";
+import { notifyAdminRoutes } from "./notify/admin-routes";
 import { dmRoutes, MAX_DM_MESSAGE_BYTES } from "./dm/routes";
-import { renderReference } from "./docs/reference-page";
+import { mountDocs } from "./docs/routes";
+import { observe } from "./ops/observe";
+import { opsRoutes } from "./ops/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
+import { federationOAuthHooks } from "./federation/oauth-hooks";
+import { registerOAuthHooks } from "./oauth/hooks";
+import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -20,13 +26,19 @@ export { OAuthClientObject } from "./oauth/client-object";
 export { SigningKeysObject } from "./oauth/signing-keys-object";
 export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
+export { ChannelDirectoryObject } from "./notify/channel-directory-object";
+export { HealthObject } from "./ops/health-object";
 export { DeviceObject } from "./dm/device-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
+export { CallSessionObject } from "./webrtc/session-object";
+export { SignalingUserObject } from "./webrtc/user-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
 app.use("*", correlator);
+app.use("*", observe);
+app.use("*", requireWellFormedUrl);
 const limit = (maxSize: number) =>
   bodyLimit({
     maxSize,
@@ -44,15 +56,20 @@ app.use("/admin/*", requireJsonBody);
 app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
 app.use("/federation/*", requireJsonBody);
+app.use("/webrtcsignaling/*", requireJsonBody);
 
 app.route("/", adminRoutes);
+app.route("/", opsRoutes);
 app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);
 app.route("/", notifyRoutes);
+app.route("/", notifyAdminRoutes);
 app.route("/", dmRoutes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
+registerOAuthHooks(federationOAuthHooks);
+app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
@@ -73,11 +90,11 @@ const openApiConfig = {
     description:
       "Operator network-API gateway. RESTful Network API for Twinning Devices (OMA REST_NetAPI_Twinning V1.0) with its notifications and the OMA Notification Channel, " +
       "the OAuth 2.0 authorization server (Autho4API), OMA Device Management (SyncML DM 1.2 over XML and WBXML, with northbound jobs), and the operator admin API. " +
-      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`.",
+      "Errors use the OMA `requestError` envelope; every response carries `x-correlator`. " +
+      "As OMA's JSON rules allow, numbers and booleans in request bodies may also be sent as strings (`\"maxNotifications\":\"1\"`, `\"channelLifetime\":\"7200\"`); answers carry numbers and booleans.",
   },
 };
-app.doc31("/openapi.json", openApiConfig);
-app.get("/docs", (c) => c.html(renderReference(app.getOpenAPI31Document(openApiConfig) as unknown as Record<string, unknown>)));
+mountDocs(app, openApiConfig);
 app.get("/", (c) => c.redirect("/docs"));
 
 app.notFound((c) => errorResponse(c, new ApiError(404, "SVC0002", ["path", `${c.req.method} ${new URL(c.req.url).pathname} is not a resource of this API`])));

@@ -12,15 +12,14 @@ import { config } from "../config";
 import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type Encoding, type SyncMLMessage, type UiMode } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
-import { reply, type DevicePort, type SessionState } from "./engine";
-import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
+import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, type AccountRow } from "./device-tables";
+import { reply, type SessionState } from "./engine";
+import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
 import {
-  DEFAULT_LOCKOUT,
   isLocked,
   newSessionSecret,
   openSecret,
   randomNonce,
-  registerFailure,
   sealingKey,
   sealSecret,
   sessionSecretHash,
@@ -80,56 +79,6 @@ export interface IncomingMessage {
 export interface OutgoingMessage {
   body: Uint8Array;
   headers: Record<string, string>;
-}
-
-const SESSION_IDLE_MS = 10 * 60_000;
-
-const SCHEMA = [
-  `CREATE TABLE account (id INTEGER PRIMARY KEY CHECK (id = 1), dev_id TEXT NOT NULL, server_id TEXT NOT NULL, auth_type TEXT NOT NULL,
-     client_username TEXT NOT NULL, client_password TEXT NOT NULL, server_password TEXT NOT NULL, subscriber TEXT,
-     client_nonce TEXT NOT NULL, server_nonce TEXT NOT NULL, created_at INTEGER NOT NULL);
-   CREATE TABLE tree (uri TEXT PRIMARY KEY, value TEXT NOT NULL, format TEXT, type TEXT, updated_at INTEGER NOT NULL);
-   CREATE TABLE job (job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL, doc TEXT NOT NULL);
-   CREATE TABLE notification (id TEXT PRIMARY KEY, session_num INTEGER NOT NULL, package0 TEXT NOT NULL, created_at INTEGER NOT NULL, consumed_at INTEGER);
-   CREATE TABLE generic_alert (seq INTEGER PRIMARY KEY AUTOINCREMENT, correlator TEXT, doc TEXT NOT NULL);
-   CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);`,
-  // v2: the session engine looks up unfinished jobs in queue order on every message
-  `CREATE INDEX job_by_state ON job (state, seq);`,
-  // v3: secrets kept as verification needs them (the client's as B64(MD5(name:secret)), the server's
-  // sealed), failed attempts per device, the device's choice of server credentials, job deadlines.
-  // Sessions of the old shape are dropped (a device simply starts a new one).
-  `ALTER TABLE account ADD COLUMN client_digest TEXT;
-   ALTER TABLE account ADD COLUMN server_secret TEXT;
-   ALTER TABLE account ADD COLUMN client_nonce_prev TEXT;
-   ALTER TABLE account ADD COLUMN server_auth_type TEXT;
-   ALTER TABLE account ADD COLUMN auth_failures INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE account ADD COLUMN auth_window_start INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE account ADD COLUMN locked_until INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE job ADD COLUMN deadline INTEGER;
-   UPDATE job SET deadline = CAST(strftime('%s', json_extract(doc, '$.createdAt')) AS INTEGER) * 1000 + 604800000;
-   CREATE TABLE security_event (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
-   DELETE FROM session;`,
-  // v4 (after the rows of v3 were converted, see upgradeSecrets): the plain-text columns go.
-  `ALTER TABLE account DROP COLUMN client_password;
-   ALTER TABLE account DROP COLUMN server_password;`,
-];
-
-interface AccountRow extends Record<string, SqlStorageValue> {
-  dev_id: string;
-  server_id: string;
-  auth_type: AuthType;
-  client_username: string;
-  client_digest: string;
-  server_secret: string;
-  subscriber: string | null;
-  client_nonce: string;
-  client_nonce_prev: string | null;
-  server_nonce: string;
-  server_auth_type: AuthType | null;
-  auth_failures: number;
-  auth_window_start: number;
-  locked_until: number;
-  created_at: number;
 }
 
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -238,7 +187,7 @@ export class DeviceObject extends DurableObject<Env> {
     return {
       devId: a.dev_id, serverId: a.server_id, authType: a.auth_type, clientUsername: a.client_username,
       ...(a.subscriber ? { subscriber: a.subscriber } : {}), createdAt: a.created_at,
-      ...(isLocked(this.failures(a), Date.now()) ? { authLockedUntil: a.locked_until } : {}),
+      ...(isLocked(failures(a), Date.now()) ? { authLockedUntil: a.locked_until } : {}),
     };
   }
 
@@ -256,10 +205,10 @@ export class DeviceObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- northbound: jobs, tree, notifications
 
   queueJob(commands: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Promise<Outcome<Job>> {
-    return outcome(() => {
+    return outcome(async () => {
       this.requireAccount();
       const job = this.tx(() => this.jobs.queue(commands, opts));
-      void this.armAlarm();
+      await this.armAlarm();
       return jobView(job) as Job;
     });
   }
@@ -379,10 +328,6 @@ export class DeviceObject extends DurableObject<Env> {
     return row ? JSON.parse(row.doc) : undefined;
   }
 
-  private failures(a: AccountRow) {
-    return { failures: a.auth_failures, windowStart: a.auth_window_start, lockedUntil: a.locked_until };
-  }
-
   async handleMessage(incoming: IncomingMessage, contentType: string): Promise<Outcome<OutgoingMessage>> {
     return outcome(async () => {
       const a = this.requireAccount();
@@ -391,11 +336,16 @@ export class DeviceObject extends DurableObject<Env> {
       const secret = newSessionSecret();
       const secretHash = await sessionSecretHash(secret);
       const devPath = `${incoming.origin}/dm/s/${encodeURIComponent(incoming.message.header.source.locURI)}`;
-      return this.tx(() => this.process(incoming, contentType, serverPassword, presented, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
+      const current = incoming.secret !== undefined ? `${devPath}/${incoming.secret}` : undefined;
+      return this.tx(() => this.process(incoming, contentType, serverPassword, presented && current ? { hash: presented, respUri: current } : undefined, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
     });
   }
 
-  private process(incoming: IncomingMessage, contentType: string, serverPassword: string, presented: string | undefined, fresh: { key: string; secretHash: string; respUri: string }): OutgoingMessage {
+  /**
+   * `presented`: the secret of the RespURI the message came to (its hash, and that RespURI again:
+   * the object keeps only the hash, so the address is rebuilt from the request).
+   */
+  private process(incoming: IncomingMessage, contentType: string, serverPassword: string, presented: { hash: string; respUri: string } | undefined, fresh: { key: string; secretHash: string; respUri: string }): OutgoingMessage {
     const a = this.requireAccount();
     const now = Date.now();
     const stored = this.loadSession();
@@ -403,10 +353,10 @@ export class DeviceObject extends DurableObject<Env> {
     if (presented !== undefined) {
       // A continuation: only at the live session's RespURI, with its SessionID.
       const live = stored && !stored.ended && now - stored.lastActivity <= SESSION_IDLE_MS;
-      if (!live || !constantTimeHexEqual(stored.secretHash, presented) || stored.sessionId !== incoming.message.header.sessionId) {
+      if (!live || !constantTimeHexEqual(stored.secretHash, presented.hash) || stored.sessionId !== incoming.message.header.sessionId) {
         throw new ApiError(404, "SVC0002", ["RespURI", "no live DM session at this address: start a new session at /dm"]);
       }
-      session = stored;
+      session = { ...stored, respUri: presented.respUri };
     }
     const out = reply(
       {
@@ -424,65 +374,21 @@ export class DeviceObject extends DurableObject<Env> {
           authType: a.auth_type, username: a.client_username, digest: a.client_digest,
           nonce: nonceFromNextNonce(a.client_nonce), ...(a.client_nonce_prev ? { previousNonce: nonceFromNextNonce(a.client_nonce_prev) } : {}),
         },
-        locked: isLocked(this.failures(a), now),
+        locked: isLocked(failures(a), now),
         server: {
           serverId: a.server_id, password: serverPassword,
           type: a.auth_type === "syncml:auth-MAC" ? "syncml:auth-MAC" : a.server_auth_type ?? "syncml:auth-md5",
           nonce: nonceFromNextNonce(a.server_nonce),
         },
       },
-      { jobs: this.jobs, device: this.port(a) },
+      { jobs: this.jobs, device: devicePort(this.sql, a, this.jobs, this.rows) },
     );
-    if (out.session) this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(out.session));
+    if (out.session) {
+      // Never the RespURI itself: it carries the session's secret, of which only the hash is kept.
+      const { respUri: _secret, ...kept } = out.session;
+      this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(kept));
+    }
     return { body: out.body, headers: out.headers };
-  }
-
-  /** The engine's view of this device's tables. */
-  private port(a: AccountRow): DevicePort {
-    const sql = this.sql;
-    return {
-      storeNode: (uri, value, format, type) => {
-        sql.exec(
-          "INSERT INTO tree (uri, value, format, type, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET value = excluded.value, format = excluded.format, type = excluded.type, updated_at = excluded.updated_at",
-          normaliseUri(uri), value, format ?? null, type ?? null, Date.now(),
-        );
-      },
-      node: (uri) => one<{ value: string }>(sql, "SELECT value FROM tree WHERE uri = ?", normaliseUri(uri))?.value,
-      genericAlert: (correlator, alerts) => {
-        // 1226 Generic Alert (e.g. a firmware update's final result): kept, and attached to the job command with that correlator.
-        sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator ?? null, JSON.stringify(alerts));
-        if (correlator) this.jobs.attachAlerts(correlator, alerts as GenericAlert[], this.rows.recent(50));
-      },
-      consumeNotification: (sessionId) => {
-        const num = parseInt(sessionId, 16);
-        if (Number.isFinite(num)) sql.exec("UPDATE notification SET consumed_at = ? WHERE session_num = ? AND consumed_at IS NULL", Date.now(), num);
-      },
-      freshClientNonce: () => {
-        const nonce = randomNonce();
-        sql.exec("UPDATE account SET client_nonce_prev = client_nonce, client_nonce = ?", nonce);
-        return nonce;
-      },
-      serverChallenge: (type, nextNonce) => {
-        if (nextNonce !== undefined) sql.exec("UPDATE account SET server_nonce = ?", nextNonce);
-        if (type && a.auth_type !== "syncml:auth-MAC") sql.exec("UPDATE account SET server_auth_type = ?", type);
-      },
-      authFailed: () => {
-        const now = Date.now();
-        const current = one<AccountRow>(sql, "SELECT * FROM account")!;
-        const { state, lockedNow } = registerFailure(this.failures(current), now, DEFAULT_LOCKOUT);
-        sql.exec("UPDATE account SET auth_failures = ?, auth_window_start = ?, locked_until = ?", state.failures, state.windowStart, state.lockedUntil);
-        if (lockedNow) {
-          const detail = `${state.failures} wrong DM credentials within ${DEFAULT_LOCKOUT.windowMs / 60_000} minutes; sessions refused until ${new Date(state.lockedUntil).toISOString()}`;
-          sql.exec("INSERT INTO security_event (at, kind, detail) VALUES (?, 'auth-lockout', ?)", now, detail);
-          // The operator alert: one structured line per lock-out (never the credentials themselves).
-          console.warn(JSON.stringify({ event: "dm.auth.lockout", devId: a.dev_id, failures: state.failures, lockedUntil: new Date(state.lockedUntil).toISOString() }));
-        }
-        return lockedNow;
-      },
-      authSucceeded: () => {
-        sql.exec("UPDATE account SET auth_failures = 0, auth_window_start = 0 WHERE auth_failures > 0");
-      },
-    };
   }
 
   /** Test and diagnostics: the package 0 of a notification, decoded. */
@@ -498,9 +404,4 @@ function constantTimeHexEqual(a: string, b: string): boolean {
   let d = 0;
   for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return d === 0;
-}
-
-/** "./DevInfo/Mod" and "DevInfo/Mod" name the same node. */
-function normaliseUri(uri: string): string {
-  return uri.startsWith("./") || uri.startsWith("/") ? uri : `./${uri}`;
 }

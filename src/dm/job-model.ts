@@ -21,7 +21,7 @@
 //   cancelJob(jobId)                        state "cancelled": nothing more of it is handed out.
 // A session key is the adapter's own opaque id for one session (e.g. "syncml:<secret hash>").
 // Jobs also fail when their deadline passes (the object's alarm, and every take, check it).
-import { ApiError, notFound } from "../http/errors";
+import { notFound } from "../http/errors";
 
 export type UiAlertCode = "1100" | "1101" | "1102" | "1103" | "1104";
 
@@ -384,5 +384,3 @@ function upgrade(job: Job): Job {
   job.maxAttempts ??= DEFAULT_JOB_POLICY.maxAttempts;
   return job;
 }
-
-export const jobNotCancellable = (jobId: string) => new ApiError(409, "POL0001", [`job ${jobId} has finished`]);

@@ -8,7 +8,7 @@ import { requireAdmin, requireAdminOrScope } from "../http/auth";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
-import type { JobCommandSpec } from "./job-model";
+import type { Job, JobCommandSpec } from "./job-model";
 import { callbackUrlProblem } from "../notify/callback-url";
 import { enforceRateLimit } from "../http/rate-limit";
 import { config } from "../config";
@@ -75,6 +75,21 @@ dmRoutes.openAPIRegistry.registerPath({
     "Wrong credentials are counted per device: 5 within 15 minutes lock the device out for 15 minutes (401 without a Chal).",
   tags: ["Device management"],
   request: { body: { required: true, content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.syncml.dm+xml": { schema: z.string() } } } },
+  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415, 429) },
+});
+
+dmRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/dm/s/{devId}/{secret}",
+  summary: "The RespURI of one authenticated SyncML DM session",
+  description:
+    "Where the rest of a session goes once its package 1 authenticated at /dm: the server's SyncHdr RespURI names it. The secret (256 bits) belongs to that " +
+    "session alone; another secret, the SessionID of another session, or a session that ended or was idle 10 minutes gets 404 and changes nothing.",
+  tags: ["Device management"],
+  request: {
+    params: z.object({ devId: z.string().openapi({ param: { name: "devId", in: "path" } }), secret: z.string().openapi({ param: { name: "secret", in: "path" } }) }),
+    body: { required: true, content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.syncml.dm+xml": { schema: z.string() } } },
+  },
   responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415, 429) },
 });
 
@@ -192,10 +207,46 @@ const JobRequestSchema = z
   })
   .strict()
   .openapi("JobRequest");
-const JobSchema = z.object({ job: z.record(z.string(), z.unknown()) }).openapi("Job");
+/** A job command as the job reports it: what was asked, and the device's answer. */
+const commandOutcome = z.object({
+  kind: z.enum(["Get", "Add", "Replace", "Delete", "Copy", "Exec", "Atomic", "Sequence", "Alert"]),
+  target: z.string().optional(),
+  source: z.string().optional(),
+  data: z.string().optional(),
+  format: z.string().optional(),
+  type: z.string().optional(),
+  correlator: z.string().optional(),
+  code: z.string().optional(),
+  items: z.array(z.string()).optional(),
+  options: z.string().optional(),
+  status: z.string().optional().openapi({ description: "The device's status code once it answered (SyncML DM: 200, 404, 507 ...)." }),
+  error: z.string().optional().openapi({ description: "Why the command failed without a device verdict that stands (e.g. a large object the device did not take)." }),
+  results: z.array(z.object({ source: z.string(), data: z.string(), format: z.string().optional(), type: z.string().optional() })).optional(),
+  response: z.array(z.string()).optional().openapi({ description: "What the user answered to a UI alert (1102 text, 1103/1104 choices)." }),
+  alerts: z.array(z.object({ type: z.string().optional(), source: z.string().optional(), format: z.string().optional(), data: z.string().optional(), receivedAt: z.string() })).optional(),
+});
+const JobCommandOutcome = commandOutcome.extend({ children: z.array(commandOutcome.extend({ children: z.array(commandOutcome).optional() })).optional() });
+const JobSchema = z
+  .object({
+    job: z.object({
+      jobId: z.string().uuid(),
+      state: z.enum(["queued", "running", "done", "failed", "cancelled"]),
+      createdAt: z.string().datetime(),
+      updatedAt: z.string().datetime(),
+      deadline: z.string().datetime().openapi({ description: "An unfinished job fails at this instant." }),
+      attempts: z.number().int().openapi({ description: "Sessions that carried some of its commands." }),
+      maxAttempts: z.number().int(),
+      reason: z.string().optional().openapi({ description: "Why the job failed or was cancelled." }),
+      commands: z.array(JobCommandOutcome),
+      resourceURL: z.string().url(),
+    }),
+  })
+  .openapi("Job");
 const JobIdParam = DevIdParam.extend({ jobId: z.string().uuid().openapi({ param: { name: "jobId", in: "path" } }) });
 
-const jobView = (c: Ctx, devId: string, job: object & { jobId: string }) => ({ job: { ...job, resourceURL: `${new URL(c.req.url).origin}/dm/v1/devices/${encodeURIComponent(devId)}/jobs/${job.jobId}` } });
+/** The job document as the API shows it (JobSchema describes it; nesting is at most two levels, as the request allows). */
+const jobView = (c: Ctx, devId: string, job: Omit<Job, "session">) =>
+  ({ job: { ...job, resourceURL: `${new URL(c.req.url).origin}/dm/v1/devices/${encodeURIComponent(devId)}/jobs/${job.jobId}` } }) as z.infer<typeof JobSchema>;
 
 dmRoutes.openapi(
   createRoute({

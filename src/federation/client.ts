@@ -5,6 +5,7 @@
 // ES256 signing key, which the peer verifies against our /oauth/jwks. Tokens are cached per
 // isolate until shortly before they expire.
 import { SignJWT } from "jose";
+import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError, EXCEPTION_TEXT, type MessageId } from "../http/errors";
 import { signingKey } from "../oauth/tokens";
@@ -26,7 +27,7 @@ export function forgetPeerToken(mno: string): void {
 }
 
 /** The issuer this gateway is known by at its peers: ISSUER, else the origin its admin registered the peer from. */
-export const selfIssuer = (env: Env, peer: PeerRecord) => env.ISSUER ?? peer.selfIssuer;
+export const selfIssuer = (env: Env, peer: PeerRecord) => config(env).ISSUER ?? peer.selfIssuer;
 
 async function clientAssertion(env: Env, peer: PeerRecord): Promise<string> {
   const { kid, key } = await signingKey(env);

@@ -1,6 +1,7 @@
 // Every request this gateway makes to another operator goes through here: the same outbound-URL
 // rules as notification callbacks (no internal addresses, https unless loopback is allowed for
 // local development), no redirects followed, a bounded time and a bounded answer.
+import { config } from "../config";
 import type { Env } from "../env";
 import { callbackUrlProblem } from "../notify/callback-url";
 
@@ -9,7 +10,7 @@ export const PEER_TIMEOUT_MS = 3_000;
 /** Peers answer small JSON documents; anything larger is treated as a failure. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-export const peerUrlPolicy = (env: Env) => ({ allowLoopback: env.PEER_ALLOW_LOOPBACK === "true" });
+export const peerUrlPolicy = (env: Env) => ({ allowLoopback: config(env).PEER_ALLOW_LOOPBACK });
 
 /** Why `url` may not be used to reach a peer, or undefined. */
 export function peerUrlProblem(env: Env, url: string): string | undefined {

@@ -3,8 +3,8 @@
 // name → https URL in the Worker's variables. They travel to the secondary's operator with the
 // activation, and its relationship resource shows them to the device.
 import { z } from "@hono/zod-openapi";
+import { config } from "../config";
 import type { Env } from "../env";
-import { ApiError } from "../http/errors";
 
 export const PrimaryServicesSchema = z
   .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.string().url().max(2000))
@@ -14,22 +14,5 @@ export const PrimaryServicesSchema = z
   });
 export type PrimaryServices = z.infer<typeof PrimaryServicesSchema>;
 
-let parsed: { raw: string | undefined; value: PrimaryServices } | undefined;
-
-export function primaryServices(env: Env): PrimaryServices {
-  if (parsed && parsed.raw === env.PRIMARY_SERVICES) return parsed.value;
-  let value: PrimaryServices = {};
-  if (env.PRIMARY_SERVICES && env.PRIMARY_SERVICES.trim() !== "") {
-    let json: unknown;
-    try {
-      json = JSON.parse(env.PRIMARY_SERVICES);
-    } catch {
-      json = undefined;
-    }
-    const result = PrimaryServicesSchema.safeParse(json);
-    if (!result.success) throw new ApiError(500, "SVC0001", ["PRIMARY_SERVICES must be a JSON object of service name to URL"]);
-    value = result.data;
-  }
-  parsed = { raw: env.PRIMARY_SERVICES, value };
-  return value;
-}
+/** This operator's primary services, as configured (validated by src/config.ts). */
+export const primaryServices = (env: Env): PrimaryServices => config(env).PRIMARY_SERVICES;

@@ -66,3 +66,19 @@ export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   await next();
 };
+
+/**
+ * Malformed percent-encoding anywhere in the URL (`%E0%A4%A`, a lone `%`) is the client's error:
+ * 400 SVC0002 naming the part, before any route decodes a parameter and trips over it.
+ */
+export const requireWellFormedUrl: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const url = new URL(c.req.url);
+  for (const [part, text] of [["path", url.pathname], ["query", url.search.replace(/\+/g, " ")]] as const) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      throw invalidInput(part, "malformed percent-encoding");
+    }
+  }
+  await next();
+};

@@ -1,4 +1,5 @@
-// Where a subscription's notifyURL points: one of the subscriber's own Notification Channels
+// Shared by every API that takes subscriptions (twinning, WebRTC signaling). Where a subscription's
+// notifyURL points: one of the subscriber's own Notification Channels
 // (delivered by RPC, no HTTP) or a callback URL that passed the SSRF checks. Shared by every
 // API that takes subscriptions (twinning, WebRTC signaling).
 import type { Context } from "hono";
@@ -6,6 +7,7 @@ import type { AppEnv } from "../env";
 import { invalidInput } from "../http/errors";
 import { config } from "../config";
 import { callbackUrlProblem } from "./callback-url";
+import type { SubscriptionRecord } from "./queue";
 
 const CHANNEL_CALLBACK = /^\/notificationchannel\/v1\/([^/]+)\/channels\/([A-Za-z0-9_-]{22})\/callback$/;
 
@@ -35,4 +37,15 @@ export async function notifyTarget(c: Context<AppEnv>, address: string, notifyUR
   const problem = callbackUrlProblem(notifyURL, { allowLoopback: config(c.env).CALLBACK_ALLOW_LOOPBACK });
   if (problem) throw invalidInput(part, problem);
   return {};
+}
+
+/** A subscription as OMA REST NetAPI shows it, under `subscriptionsURL` (each API's own collection). */
+export function subscriptionBody(subscriptionsURL: string, s: SubscriptionRecord, signingSecret?: string) {
+  return {
+    callbackReference: { notifyURL: s.notifyURL, ...(s.callbackData !== undefined ? { callbackData: s.callbackData } : {}) },
+    ...(s.clientCorrelator ? { clientCorrelator: s.clientCorrelator } : {}),
+    ...(s.expiresAt ? { expiresAt: new Date(s.expiresAt).toISOString() } : {}),
+    resourceURL: `${subscriptionsURL}/${s.id}`,
+    ...(signingSecret ? { signingSecret } : {}),
+  };
 }

@@ -47,7 +47,8 @@ export interface DroppedNotification {
   firstAttemptAt: number;
   droppedAt: number;
   reason: string;
-  notification: Record<string, unknown>;
+  /** The JSON body that was being delivered. */
+  body: string;
 }
 
 export interface SubscriptionRecord {
@@ -346,7 +347,7 @@ export class NotificationQueue {
         firstAttemptAt: r.first_at,
         droppedAt: r.dropped_at,
         reason: r.reason,
-        notification: JSON.parse(r.body) as Record<string, unknown>,
+        body: r.body,
       }));
   }
 

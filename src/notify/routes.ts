@@ -1,28 +1,21 @@
-// Toggle notifications (HLF-PD-007, SD-008): OMA-style subscriptions with callbackReference, and
-// the OMA Notification Channel (long polling and WebSockets) for devices that cannot take callbacks.
+// Toggle notifications (HLF-PD-007, SD-008): OMA-style subscriptions with callbackReference. The
+// OMA Notification Channel routes (channel-routes.ts) are mounted on the same router.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { requireScope, userIdOf } from "../http/auth";
-import { base64url } from "../http/crypto";
-import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
+import { userIdOf } from "../http/auth";
+import { unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody, omaValue } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
 import { notifyTarget } from "./notify-target";
-import type { ChannelInfo } from "./channel-object";
-import type { SubscriptionRecord } from "./queue";
+import { guarded, origin, token } from "./route-common";
+import type { DeliveryState, SubscriptionRecord } from "./queue";
+import { channelRoutes } from "./channel-routes";
 
 type Ctx = Context<AppEnv>;
 export const notifyRoutes = router();
 
-const guarded = (tag: string) => ({
-  middleware: requireScope("twinning:primary", "twinning:secondary"),
-  security: [{ bearerAuth: ["twinning:primary"] }, { bearerAuth: ["twinning:secondary"] }],
-  tags: [tag],
-});
-const token = (c: Ctx) => c.get("auth")!.token;
-const origin = (c: Ctx) => new URL(c.req.url).origin;
 
 // ------------------------------------------------------------------ subscriptions
 
@@ -44,6 +37,17 @@ const SubscriptionRequestSchema = z
   .strict()
   .openapi("SubscriptionRequest");
 
+const DeliveryStateSchema = z
+  .object({
+    lastAttempt: z.string().datetime().optional().openapi({ description: "When a delivery was last attempted." }),
+    lastOutcome: z.string().optional().openapi({ description: "`delivered`, or why the last attempt failed (`HTTP 503`, `timeout`, `network error`, `retry window passed (…)`).", example: "HTTP 503" }),
+    nextAttempt: z.string().datetime().optional().openapi({ description: "When the oldest queued notification is tried next; absent when nothing is queued." }),
+    consecutiveFailures: z.number().int(),
+    dropped: z.number().int().openapi({ description: "Notifications given up on (retry window passed, channel or callback URL gone); the operator can list and replay them." }),
+    queued: z.number().int(),
+  })
+  .openapi("DeliveryState", { description: "Where this subscription's deliveries stand (not part of OMA's subscription resource; an addition for operations)." });
+
 const SubscriptionSchema = z
   .object({
     subscription: z.object({
@@ -51,6 +55,7 @@ const SubscriptionSchema = z
       clientCorrelator: z.string().optional(),
       expiresAt: z.string().datetime().optional(),
       resourceURL: z.string().url(),
+      deliveryState: DeliveryStateSchema.optional(),
       signingSecret: z.string().optional().openapi({
         description:
           "Shown once, on creation: the key of the `x-notification-signature` header (`t=<unix>,v1=<hex HMAC-SHA256(key, t + \".\" + body)>`) on every delivery.",
@@ -64,11 +69,21 @@ const SubscriptionListSchema = z
 const SubscriptionIdParam = UserIdParam.extend({ subscriptionId: z.string().openapi({ param: { name: "subscriptionId", in: "path" } }) });
 
 const subscriptionsBase = (c: Ctx, address: string) => `${origin(c)}/twinning/v1/${encodeURIComponent(address)}/subscriptions`;
+const iso = (t: number) => new Date(t).toISOString();
+const deliveryStateView = (d: DeliveryState) => ({
+  ...(d.lastAttemptAt !== undefined ? { lastAttempt: iso(d.lastAttemptAt) } : {}),
+  ...(d.lastOutcome !== undefined ? { lastOutcome: d.lastOutcome } : {}),
+  ...(d.nextAttemptAt !== undefined ? { nextAttempt: iso(d.nextAttemptAt) } : {}),
+  consecutiveFailures: d.consecutiveFailures,
+  dropped: d.dropped,
+  queued: d.queued,
+});
 const subscriptionView = (c: Ctx, address: string, s: SubscriptionRecord, signingSecret?: string) => ({
   callbackReference: { notifyURL: s.notifyURL, ...(s.callbackData !== undefined ? { callbackData: s.callbackData } : {}) },
   ...(s.clientCorrelator ? { clientCorrelator: s.clientCorrelator } : {}),
   ...(s.expiresAt ? { expiresAt: new Date(s.expiresAt).toISOString() } : {}),
   resourceURL: `${subscriptionsBase(c, address)}/${s.id}`,
+  ...(s.delivery ? { deliveryState: deliveryStateView(s.delivery) } : {}),
   ...(signingSecret ? { signingSecret } : {}),
 });
 
@@ -153,192 +168,5 @@ notifyRoutes.openapi(
   },
 );
 
-// ------------------------------------------------------------------ Notification Channel (OMA REST NetAPI)
-
-const DEFAULT_LIFETIME_S = 7200;
-const MAX_LIFETIME_S = 86_400;
-const LONG_POLL_DEFAULT_S = 25;
-const LONG_POLL_MAX_S = 60;
-
-const ChannelRequestSchema = z
-  .object({
-    channel: z
-      .object({
-        channelType: z.enum(["LongPolling", "WebSockets"]),
-        clientCorrelator: z.string().min(1).max(128).optional(),
-        applicationTag: z.string().max(128).optional(),
-        channelLifeTime: z.number().int().positive().max(MAX_LIFETIME_S).optional().openapi({ description: `Seconds; default ${DEFAULT_LIFETIME_S}.` }),
-      })
-      .strict(),
-  })
-  .strict()
-  .openapi("ChannelRequest");
-
-const ChannelSchema = z
-  .object({
-    channel: z.object({
-      channelType: z.enum(["LongPolling", "WebSockets"]),
-      clientCorrelator: z.string().optional(),
-      applicationTag: z.string().optional(),
-      channelData: z.object({ channelURL: z.string().openapi({ description: "LongPolling: POST or GET it to wait for notifications. WebSockets: a ws(s):// URL to connect to." }), maxNotifications: z.number().int() }),
-      callbackURL: z.string().url().openapi({ description: "Use as the notifyURL of a subscription to have its notifications arrive on this channel." }),
-      channelLifeTime: z.number().int().openapi({ description: "Seconds left." }),
-      resourceURL: z.string().url(),
-    }),
-  })
-  .openapi("Channel");
-const ChannelIdParam = UserIdParam.extend({ channelId: z.string().regex(/^[A-Za-z0-9_-]{22}$/).openapi({ param: { name: "channelId", in: "path" } }) });
-const LifetimeSchema = z.object({ channelLifeTime: z.number().int().positive().max(MAX_LIFETIME_S) }).strict().openapi("ChannelLifeTime");
-
-function channelView(c: Ctx, info: ChannelInfo) {
-  const base = `${origin(c)}/notificationchannel/v1/${encodeURIComponent(info.owner)}/channels/${info.channelId}`;
-  const channelURL = info.channelType === "WebSockets" ? `${base.replace(/^http/, "ws")}/ws` : `${base}/poll`;
-  return {
-    channelType: info.channelType,
-    ...(info.clientCorrelator ? { clientCorrelator: info.clientCorrelator } : {}),
-    ...(info.applicationTag ? { applicationTag: info.applicationTag } : {}),
-    channelData: { channelURL, maxNotifications: 100 },
-    callbackURL: `${base}/callback`,
-    channelLifeTime: Math.max(0, Math.round((info.expiresAt - Date.now()) / 1000)),
-    resourceURL: base,
-  };
-}
-
-async function ownedChannel(c: Ctx, address: string, channelId: string): Promise<ChannelInfo> {
-  const info = await c.env.CHANNELS.getByName(channelId).info(address);
-  if (!info) throw notFound("channelId", channelId);
-  return info;
-}
-
-notifyRoutes.openapi(
-  createRoute({
-    method: "post",
-    path: "/notificationchannel/v1/{userId}/channels",
-    summary: "Create a Notification Channel (long polling or WebSockets)",
-    description: "For devices, which cannot receive HTTP callbacks. Notifications that arrive while no client is connected wait in the channel until read or until it expires.",
-    ...guarded("Notification Channel"),
-    request: { params: UserIdParam, ...jsonBody(ChannelRequestSchema) },
-    responses: { 201: json(ChannelSchema, "The channel"), ...errorResponses(400, 401, 403, 413, 415) },
-  }),
-  async (c) => {
-    const address = userIdOf(c, c.req.valid("param").userId);
-    // The subscriber's object must still accept this token (revocation) before a channel is made for it.
-    unwrap(await c.env.SUBSCRIBERS.getByName(address).subscriptions(token(c)));
-    const req = c.req.valid("json").channel;
-    const channelId = base64url(crypto.getRandomValues(new Uint8Array(16)));
-    const now = Date.now();
-    const info = await c.env.CHANNELS.getByName(channelId).create({
-      channelId,
-      owner: address,
-      channelType: req.channelType,
-      ...(req.clientCorrelator ? { clientCorrelator: req.clientCorrelator } : {}),
-      ...(req.applicationTag ? { applicationTag: req.applicationTag } : {}),
-      createdAt: now,
-      expiresAt: now + (req.channelLifeTime ?? DEFAULT_LIFETIME_S) * 1000,
-    });
-    const view = channelView(c, info);
-    return c.json({ channel: view }, 201, { Location: view.resourceURL });
-  },
-);
-
-notifyRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/notificationchannel/v1/{userId}/channels/{channelId}",
-    summary: "A Notification Channel",
-    ...guarded("Notification Channel"),
-    request: { params: ChannelIdParam },
-    responses: { 200: json(ChannelSchema, "The channel"), ...errorResponses(400, 401, 403, 404) },
-  }),
-  async (c) => {
-    const { userId, channelId } = c.req.valid("param");
-    return c.json({ channel: channelView(c, await ownedChannel(c, userIdOf(c, userId), channelId)) }, 200);
-  },
-);
-
-notifyRoutes.openapi(
-  createRoute({
-    method: "delete",
-    path: "/notificationchannel/v1/{userId}/channels/{channelId}",
-    summary: "Delete a Notification Channel; nothing more is delivered to it",
-    ...guarded("Notification Channel"),
-    request: { params: ChannelIdParam },
-    responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404) },
-  }),
-  async (c) => {
-    const { userId, channelId } = c.req.valid("param");
-    if (!(await c.env.CHANNELS.getByName(channelId).remove(userIdOf(c, userId)))) throw notFound("channelId", channelId);
-    return c.body(null, 204);
-  },
-);
-
-notifyRoutes.openapi(
-  createRoute({
-    method: "put",
-    path: "/notificationchannel/v1/{userId}/channels/{channelId}/channelLifeTime",
-    summary: "Refresh a channel's lifetime",
-    ...guarded("Notification Channel"),
-    request: { params: ChannelIdParam, ...jsonBody(LifetimeSchema) },
-    responses: { 200: json(ChannelSchema, "The channel with its new lifetime"), ...errorResponses(400, 401, 403, 404) },
-  }),
-  async (c) => {
-    const { userId, channelId } = c.req.valid("param");
-    const info = await c.env.CHANNELS.getByName(channelId).refresh(userIdOf(c, userId), c.req.valid("json").channelLifeTime * 1000);
-    if (!info) throw notFound("channelId", channelId);
-    return c.json({ channel: channelView(c, info) }, 200);
-  },
-);
-
-/**
- * The channelURL itself. It is a capability (an unguessable id in a URL the device got with its
- * token), so the device holds it open without a token, as OMA's long polling does.
- */
-async function longPoll(c: Ctx): Promise<Response> {
-  const { userId, channelId } = c.req.param() as { userId: string; channelId: string };
-  if (!/^[A-Za-z0-9_-]{22}$/.test(channelId)) throw notFound("channelId", channelId);
-  const max = Number(c.req.query("maxNotifications") ?? 100);
-  const timeout = Number(c.req.query("timeout") ?? LONG_POLL_DEFAULT_S);
-  if (!Number.isInteger(max) || max < 1 || max > 100) throw invalidInput("maxNotifications", "an integer from 1 to 100");
-  if (!Number.isFinite(timeout) || timeout < 0 || timeout > LONG_POLL_MAX_S) throw invalidInput("timeout", `seconds from 0 to ${LONG_POLL_MAX_S}`);
-  const stub = c.env.CHANNELS.getByName(channelId);
-  if (!(await stub.info(decodeURIComponent(userId)))) throw notFound("channelId", channelId);
-  const notifications = await stub.longPoll(max, timeout * 1000);
-  if (!notifications) throw notFound("channelId", channelId);
-  return c.json({ notificationList: notifications }, 200, { "Cache-Control": "no-store" });
-}
-notifyRoutes.post("/notificationchannel/v1/:userId/channels/:channelId/poll", longPoll);
-notifyRoutes.get("/notificationchannel/v1/:userId/channels/:channelId/poll", longPoll);
-
-notifyRoutes.get("/notificationchannel/v1/:userId/channels/:channelId/ws", async (c) => {
-  const { userId, channelId } = c.req.param();
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(426, "SVC0002", ["Upgrade", "websocket expected"], { Upgrade: "websocket" });
-  const stub = c.env.CHANNELS.getByName(channelId);
-  if (!/^[A-Za-z0-9_-]{22}$/.test(channelId) || !(await stub.info(decodeURIComponent(userId)))) throw notFound("channelId", channelId);
-  return stub.fetch(c.req.raw);
-});
-
-notifyRoutes.post("/notificationchannel/v1/:userId/channels/:channelId/callback", () => {
-  throw new ApiError(403, "POL0001", ["a channel's callbackURL takes notifications from this gateway's own subscriptions only: use it as a notifyURL"]);
-});
-
-notifyRoutes.openAPIRegistry.registerPath({
-  method: "post",
-  path: "/notificationchannel/v1/{userId}/channels/{channelId}/poll",
-  summary: "Long polling on a channel's channelURL (also GET)",
-  description: `Held until a notification arrives or \`timeout\` seconds pass (default ${LONG_POLL_DEFAULT_S}, at most ${LONG_POLL_MAX_S}); returns up to \`maxNotifications\` (1 to 100). The URL is the capability: no token.`,
-  tags: ["Notification Channel"],
-  request: {
-    params: ChannelIdParam,
-    query: z.object({ maxNotifications: z.string().optional(), timeout: z.string().optional() }),
-  },
-  responses: { 200: json(z.object({ notificationList: z.array(z.record(z.string(), z.unknown())) }), "What arrived (possibly nothing)"), ...errorResponses(400, 404) },
-});
-notifyRoutes.openAPIRegistry.registerPath({
-  method: "get",
-  path: "/notificationchannel/v1/{userId}/channels/{channelId}/ws",
-  summary: "WebSocket channelURL",
-  description: "Upgrade to a WebSocket; each notification is one JSON text message. Send `ping` to get `pong` (answered without waking the channel). The URL is the capability: no token.",
-  tags: ["Notification Channel"],
-  request: { params: ChannelIdParam },
-  responses: { 101: { description: "Switching protocols" }, ...errorResponses(404) },
-});
+// The Notification Channel routes live in channel-routes.ts; mounted here so index.ts mounts one router.
+notifyRoutes.route("/", channelRoutes);

@@ -2,7 +2,8 @@
 // authorization server: the device-key assertions of subscribers and the private_key_jwt
 // assertions of clients both pass here. An assertion lives at most 5 minutes and its jti is
 // spent once, in the same transaction as the check that it was not spent before.
-import { jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { describeJwtError } from "../http/jwt-errors";
 
 export const MAX_ASSERTION_LIFETIME_S = 300;
 export const CLOCK_SKEW_S = 30;
@@ -20,7 +21,14 @@ export async function checkAssertion(
     const options = { algorithms: expect.algorithms, issuer: expect.issuer, subject: expect.subject, audience: expect.audience, requiredClaims: ["exp", "jti"], clockTolerance: CLOCK_SKEW_S };
     ({ payload } = typeof key === "function" ? await jwtVerify(assertion, key, options) : await jwtVerify(assertion, key, options));
   } catch (err) {
-    if (err instanceof joseErrors.JOSEError) return { ok: false, reason: `${expect.what} rejected: ${err.code}` };
+    const audiences = [expect.audience].flat();
+    const reason = describeJwtError(err, expect.what, {
+      iss: expect.issuer,
+      sub: expect.subject,
+      aud: audiences.length === 1 ? audiences[0] : `one of ${audiences.join(", ")}`,
+      alg: expect.algorithms.join(", "),
+    });
+    if (reason) return { ok: false, reason };
     throw err;
   }
   const nowS = Math.floor(Date.now() / 1000);

@@ -2,21 +2,30 @@
 // (RFC 7636, RFC 9700 §2.1.1); redirect URIs match exactly; the subscriber is identified by the
 // network (subscriber-identity.ts), never by a password typed into the page.
 //
-// GET shows the page. The page carries the validated request as a short-lived "consent ticket"
-// signed with the gateway's key, so the POST that approves or denies needs no server-side session,
-// and each ticket yields at most one code.
+// GET shows the page (consent-page.ts). The page carries the validated request as a short-lived
+// "consent ticket" signed with the gateway's key, so the POST that approves or denies needs no
+// server-side session, and each ticket yields at most one code.
+//
+// Reloading the page: its URL carries a one-time device-key assertion (login_hint_token), so the
+// same GET cannot be identified twice. The first GET hands the browser its ticket in a cookie bound
+// to that assertion (its SHA-256, `ah`); a reload that brings the cookie back with the same
+// assertion and the same request is shown the same page again. Without the cookie (another
+// browser, a replay by someone else) the used assertion is refused, as before.
 import { z } from "@hono/zod-openapi";
 import { SignJWT, jwtVerify } from "jose";
 import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { config } from "../config";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { escapeHtml } from "../http/html";
+import { base64url, sha256 } from "../http/crypto";
 import type { RegisteredClient } from "./client-object";
 import { grantedScopes, registeredClient } from "./client-auth";
+import { consentPage, errorPage as renderError, pageHeaders, type Operator } from "./consent-page";
 import { OAuthError, readForm } from "./errors";
 import { identifySubscriber } from "./subscriber-identity";
 import { GRANT } from "./token-endpoint";
-import { issuerOf, keyFor, SCOPES, isScope, signingKey } from "./tokens";
+import { issuerOf, keyFor, signingKey } from "./tokens";
 
 type Ctx = Context<AppEnv>;
 export const authorizeRoutes = router();
@@ -32,32 +41,22 @@ interface ConsentTicket {
   code_challenge: string;
   sub: string;
   jti: string;
+  /** SHA-256 (base64url) of the login_hint_token the subscriber was identified by, if any. */
+  ah?: string;
 }
 
-const PAGE_HEADERS = {
-  "Cache-Control": "no-store",
-  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-  "X-Frame-Options": "DENY",
-  "Referrer-Policy": "no-referrer",
-};
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
-h1{font-size:1.3rem}.scopes li{margin:.4rem 0}.who{color:#555}
-.actions{display:flex;gap:1rem;margin-top:1.5rem}
-button{flex:1;font-size:1rem;padding:.7rem;border-radius:6px;border:1px solid #888;background:#fff;cursor:pointer}
-button.approve{background:#1f5fbf;color:#fff;border-color:#1f5fbf}
-</style></head><body>${body}</body></html>`;
+function operatorOf(c: Ctx): Operator {
+  const { OPERATOR_NAME, OPERATOR_LOGO_URL } = config(c.env);
+  return { name: OPERATOR_NAME, ...(OPERATOR_LOGO_URL ? { logoUrl: OPERATOR_LOGO_URL } : {}) };
 }
 
 /** A problem with client_id or redirect_uri: shown to the user, never redirected (RFC 6749 §4.1.2.1). */
 function errorPage(c: Ctx, status: 400 | 403, message: string): Response {
-  return c.html(page("Authorization failed", `<h1>This request cannot be authorised</h1><p id="error">${escapeHtml(message)}</p>`), status, PAGE_HEADERS);
+  const operator = operatorOf(c);
+  return c.html(renderError(operator, message), status, pageHeaders([operator.logoUrl]));
 }
+
+const cookieName = (ah: string) => `consent_${ah.slice(0, 22)}`;
 
 function redirectTo(c: Ctx, redirectUri: string, params: Record<string, string | undefined>): Response {
   const url = new URL(redirectUri);
@@ -93,29 +92,29 @@ async function readTicket(c: Ctx, ticket: string): Promise<ConsentTicket | undef
   }
 }
 
-/** What each scope lets the application do, in the subscriber's words rather than the developer's. */
-const CONSENT_TEXT: Record<string, string> = {
-  "twinning:primary": "Twin watches, cars and other devices with your line, list them, switch them on or off, and remove them.",
-  "twinning:secondary": "Twin this device with your phone's line, see its twinning status, switch it on or off, and end it.",
-};
+function showPage(c: Ctx, client: RegisteredClient, ticketJwt: string, ticket: ConsentTicket): Response {
+  const operator = operatorOf(c);
+  if (ticket.ah) {
+    setCookie(c, cookieName(ticket.ah), ticketJwt, {
+      path: "/oauth/authorize",
+      httpOnly: true,
+      sameSite: "Lax",
+      secure: new URL(c.req.url).protocol === "https:",
+      maxAge: CONSENT_TICKET_TTL_S,
+    });
+  }
+  const html = consentPage(operator, client, ticketJwt, ticket.sub, ticket.scope.split(" "));
+  return c.html(html, 200, pageHeaders([operator.logoUrl, client.about?.logo_uri]));
+}
 
-function consentPage(client: RegisteredClient, ticket: string, subscriber: string, scopes: string[]): string {
-  const items = scopes
-    .map((s) => `<li><strong>${escapeHtml(s)}</strong>: ${escapeHtml(CONSENT_TEXT[s] ?? (isScope(s) ? SCOPES[s] : s))}</li>`)
-    .join("");
-  return page(
-    `Authorise ${client.name}`,
-    `<h1><span id="client-name">${escapeHtml(client.name)}</span> asks for access</h1>
-<p class="who">For your line <span id="subscriber">${escapeHtml(subscriber)}</span>, the application asks to:</p>
-<ul class="scopes" id="scopes">${items}</ul>
-<form method="post" action="/oauth/authorize">
-  <input type="hidden" name="consent" value="${escapeHtml(ticket)}">
-  <div class="actions">
-    <button type="submit" name="decision" value="deny" id="deny">Deny</button>
-    <button type="submit" name="decision" value="approve" id="approve" class="approve">Allow</button>
-  </div>
-</form>`,
-  );
+/** The ticket this browser was given for this very request (a reload), if it brought it back. */
+async function reloadedTicket(c: Ctx, ah: string, expected: Omit<ConsentTicket, "sub" | "jti" | "ah">): Promise<{ jwt: string; ticket: ConsentTicket } | undefined> {
+  const jwt = getCookie(c, cookieName(ah));
+  const ticket = jwt ? await readTicket(c, jwt) : undefined;
+  if (!jwt || !ticket || ticket.ah !== ah) return undefined;
+  const same = ticket.client_id === expected.client_id && ticket.redirect_uri === expected.redirect_uri && ticket.scope === expected.scope &&
+    ticket.state === expected.state && ticket.code_challenge === expected.code_challenge;
+  return same ? { jwt, ticket } : undefined;
 }
 
 async function showConsent(c: Ctx): Promise<Response> {
@@ -139,20 +138,24 @@ async function showConsent(c: Ctx): Promise<Response> {
     if (err instanceof OAuthError) return fail(err.code, err.description);
     throw err;
   }
-  const issuer = issuerOf(c.env, c.req.url);
-  const who = await identifySubscriber(c, client.clientId, q.login_hint_token, [`${issuer}/oauth/authorize`, issuer]);
-  if ("problem" in who) return fail("access_denied", who.problem);
-
-  const ticket = await signTicket(c, {
+  const request = {
     client_id: client.clientId,
     redirect_uri: redirectUri,
     scope: scopes.join(" "),
     ...(q.state !== undefined ? { state: q.state } : {}),
     code_challenge: q.code_challenge!,
-    sub: who.subscriber,
-    jti: crypto.randomUUID(),
-  });
-  return c.html(consentPage(client, ticket, who.subscriber, scopes), 200, PAGE_HEADERS);
+  };
+  const ah = q.login_hint_token ? base64url(await sha256(q.login_hint_token)) : undefined;
+  if (ah) {
+    const reloaded = await reloadedTicket(c, ah, request);
+    if (reloaded) return showPage(c, client, reloaded.jwt, reloaded.ticket);
+  }
+  const issuer = issuerOf(c.env, c.req.url);
+  const who = await identifySubscriber(c, client.clientId, q.login_hint_token, [`${issuer}/oauth/authorize`, issuer]);
+  if ("problem" in who) return fail("access_denied", who.problem);
+
+  const ticket: ConsentTicket = { ...request, sub: who.subscriber, jti: crypto.randomUUID(), ...(ah ? { ah } : {}) };
+  return showPage(c, client, await signTicket(c, ticket), ticket);
 }
 
 async function decide(c: Ctx): Promise<Response> {
@@ -165,9 +168,14 @@ async function decide(c: Ctx): Promise<Response> {
   const ticket = await readTicket(c, form.get("consent") ?? "");
   if (!ticket) return errorPage(c, 400, "This consent page has expired or was altered. Start again from the application.");
   const decision = form.get("decision");
+  // Decided: the page is done with; a reload now starts again from the application.
+  if (ticket.ah && (decision === "deny" || decision === "not-me" || decision === "approve")) deleteCookie(c, cookieName(ticket.ah), { path: "/oauth/authorize" });
   if (decision === "deny") return redirectTo(c, ticket.redirect_uri, { error: "access_denied", error_description: "the subscriber denied the request", state: ticket.state });
+  if (decision === "not-me") {
+    return redirectTo(c, ticket.redirect_uri, { error: "access_denied", error_description: "the subscriber did not recognise the line the request came from", state: ticket.state });
+  }
   if (decision !== "approve") return errorPage(c, 400, "No decision was made.");
-  const code = await c.env.OAUTH_CLIENTS.getByName(ticket.client_id).createAuthCode({
+  const code = await (await registeredClient(c.env, ticket.client_id))?.createAuthCode({
     sub: ticket.sub,
     scope: ticket.scope,
     redirectUri: ticket.redirect_uri,
@@ -187,7 +195,9 @@ authorizeRoutes.openAPIRegistry.registerPath({
   description:
     "response_type=code with PKCE (code_challenge_method=S256 required). The subscriber is identified by the network: `login_hint_token` is a device-key JWT " +
     "(iss = client_id, sub = tel: URI, aud = this URL), or the operator's edge sets the trusted header. Approving redirects to the exact registered redirect_uri " +
-    "with `code`, `state` and `iss` (RFC 9207); denying with `error=access_denied`.",
+    "with `code`, `state` and `iss` (RFC 9207); denying with `error=access_denied`. The page names the operator (OPERATOR_NAME, OPERATOR_LOGO_URL), " +
+    "the application with its publisher and links (client registration), and each scope in words. Reloading it in the same browser shows it again " +
+    "(a cookie bound to the one-time login_hint_token); anywhere else a used login_hint_token is refused.",
   tags: ["OAuth"],
   request: {
     query: z.object({
@@ -205,5 +215,24 @@ authorizeRoutes.openAPIRegistry.registerPath({
     200: { description: "The consent page (HTML) naming the application and each scope, with Allow and Deny", content: { "text/html": { schema: z.string() } } },
     302: { description: "An error redirect to the client (error, error_description, state, iss)" },
     400: { description: "Unknown client or redirect_uri not registered (shown, not redirected)", content: { "text/html": { schema: z.string() } } },
+  },
+});
+authorizeRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/oauth/authorize",
+  summary: "The subscriber's decision on the consent page",
+  description:
+    "Posted by the consent page's form: `consent` is the page's signed ticket (10 minutes, one code at most), `decision` is `approve`, `deny`, or `not-me` " +
+    "(the subscriber does not recognise the line). Approving redirects (303) to the registered redirect_uri with `code`, `state` and `iss`; deny and not-me with `error=access_denied`.",
+  tags: ["OAuth"],
+  request: {
+    body: {
+      required: true,
+      content: { "application/x-www-form-urlencoded": { schema: z.object({ consent: z.string(), decision: z.enum(["approve", "deny", "not-me"]) }) } },
+    },
+  },
+  responses: {
+    303: { description: "Back to the application: code and state, or error=access_denied" },
+    400: { description: "An expired or altered page, a consent already given, or no decision (shown, not redirected)", content: { "text/html": { schema: z.string() } } },
   },
 });

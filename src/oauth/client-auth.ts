@@ -7,6 +7,8 @@ import type { AppEnv } from "../env";
 import type { Env } from "../env";
 import type { OAuthClientObject, RegisteredClient } from "./client-object";
 import { isIssuedClientId } from "./object-names";
+import { remoteKeySet, verifyClientAssertion } from "./client-assertion";
+import { oauthHooks } from "./hooks";
 import { OAuthError } from "./errors";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -15,6 +17,8 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export interface AuthenticatedClient extends RegisteredClient {
   /** False for public clients, which proved nothing about themselves. */
   confidential: boolean;
+  /** Registered elsewhere and vouched for by a hook (hooks.ts), not by an object of ours. */
+  external?: boolean;
 }
 
 const unknown = () => new OAuthError("invalid_client", "unknown client or wrong credentials");
@@ -66,7 +70,7 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
     const id = form.get("client_id") ?? iss;
     if (typeof id !== "string" || id !== iss) throw unknown();
     const stub = await registeredClient(c.env, id);
-    if (!stub) throw unknown();
+    if (!stub) return externalClient(c, id, assertion, audiences);
     const result = await stub.authenticateAssertion(assertion, audiences);
     if (!result.client) throw new OAuthError("invalid_client", result.reason ?? "client assertion rejected");
     return { ...result.client, confidential: true };
@@ -82,6 +86,20 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
   const client = await stub?.info();
   if (!client || client.authMethod !== "none") throw new OAuthError("invalid_client", "client authentication required");
   return { ...client, confidential: false };
+}
+
+/**
+ * private_key_jwt of a client registered elsewhere (hooks.ts): the resolver vouches for it and for
+ * its JWKS URL; the assertion is held to the same rules as a local client's.
+ */
+async function externalClient(c: Context<AppEnv>, id: string, assertion: string, audiences: string[]): Promise<AuthenticatedClient> {
+  const resolve = oauthHooks().resolveExternalClient;
+  const external = resolve ? await resolve(id, c.env) : null;
+  if (!external || external.clientId !== id) throw unknown();
+  const check = await verifyClientAssertion(assertion, remoteKeySet(external.jwksUri), id, audiences);
+  if (!check.ok) throw new OAuthError("invalid_client", check.reason);
+  if (!(await c.env.OAUTH_CLIENTS.getByName(id).spendExternalAssertionJti(check.jti, check.exp))) throw new OAuthError("invalid_client", "client assertion jti was already used");
+  return { clientId: id, name: id, scopes: external.scopes, grantTypes: external.grantTypes, redirectUris: [], authMethod: "private_key_jwt", confidential: true, external: true };
 }
 
 /** RFC 6749 §3.3: the requested scopes, every one of which the client must be registered for. */

@@ -5,10 +5,11 @@
 // it holds for itself (client_credentials).
 import { DurableObject } from "cloudflare:workers";
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
-import { checkAssertion, spendJti } from "./assertion-guard";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
+import { verifyClientAssertion } from "./client-assertion";
+import { spendJti as spendOnce } from "./assertion-guard";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -150,12 +151,22 @@ export class OAuthClientObject extends DurableObject<Env> {
   async authenticateAssertion(assertion: string, audiences: string[]): Promise<{ client?: RegisteredClient; reason?: string }> {
     const row = this.row();
     if (!row || row.auth_method !== "private_key_jwt" || !row.jwks) return { reason: "client does not use private_key_jwt" };
-    const check = await checkAssertion(assertion, createLocalJWKSet(JSON.parse(row.jwks)), {
-      algorithms: ["ES256", "RS256", "PS256", "EdDSA"], issuer: row.client_id, subject: row.client_id, audience: audiences, what: "client assertion",
-    });
+    const check = await verifyClientAssertion(assertion, createLocalJWKSet(JSON.parse(row.jwks)), row.client_id, audiences);
     if (!check.ok) return { reason: check.reason };
-    const fresh = this.ctx.storage.transactionSync(() => spendJti(this.sql, "assertion_jti", check.payload.jti, check.payload.exp));
-    return fresh ? { client: this.view(row) } : { reason: "client assertion jti was already used" };
+    return this.spendJti(check.jti, check.exp) ? { client: this.view(row) } : { reason: "client assertion jti was already used" };
+  }
+
+  /**
+   * The jti of a verified assertion of an external client (hooks.ts), whose object this is, named
+   * by its client_id: true the first time. Only called after the signature verified.
+   */
+  async spendExternalAssertionJti(jti: string, exp: number): Promise<boolean> {
+    this.schema.ensure();
+    return this.spendJti(jti, exp);
+  }
+
+  private spendJti(jti: string, exp: number): boolean {
+    return this.ctx.storage.transactionSync(() => spendOnce(this.sql, "assertion_jti", jti, exp));
   }
 
   /** A one-time authorization code for an approved consent; a consent yields one code at most. */

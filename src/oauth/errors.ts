@@ -54,6 +54,7 @@ export function oauthErrorResponse(c: Context, err: OAuthError): Response {
 }
 
 const MAX_FORM_BYTES = 16 * 1024;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** An application/x-www-form-urlencoded body (RFC 6749 §3.2), each parameter at most once. */
 export async function readForm(c: Context): Promise<URLSearchParams> {
@@ -61,7 +62,13 @@ export async function readForm(c: Context): Promise<URLSearchParams> {
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) throw new OAuthError("invalid_request", "body must be application/x-www-form-urlencoded");
   const bytes = await c.req.arrayBuffer();
   if (bytes.byteLength > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "request body too large");
-  const form = new URLSearchParams(new TextDecoder().decode(bytes));
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new OAuthError("invalid_request", "body is not valid UTF-8");
+  }
+  const form = new URLSearchParams(text);
   for (const key of new Set(form.keys())) {
     if (form.getAll(key).length > 1) throw new OAuthError("invalid_request", `parameter ${key} repeated`);
   }

@@ -12,6 +12,7 @@ import { enforceOAuthRateLimit, NO_STORE, OAuthError, oauthEndpoint, readForm } 
 import { clientRequests, deviceAuthorizations } from "./rate-limits";
 import { requireSubscriber } from "./subscriber-identity";
 import { familyOf, looksLikeRefreshToken } from "./object-names";
+import { isAccessTokenLive } from "./token-liveness";
 import { ALL_GRANTS, GRANT, tokenEndpoint } from "./token-endpoint";
 import { InvalidTokenError, issuerOf, publicJwks, SCOPES, tokenRef, verifyAccessToken, type AccessTokenClaims } from "./tokens";
 
@@ -190,12 +191,6 @@ async function accessClaims(c: Ctx, token: string): Promise<AccessTokenClaims | 
   }
 }
 
-/** Whether the owner of an access token still considers it live (revocation, relationship end). */
-async function accessTokenLive(c: Ctx, claims: AccessTokenClaims): Promise<boolean> {
-  if (TEL_URI.test(claims.sub)) return c.env.SUBSCRIBERS.getByName(claims.sub).isTokenLive(tokenRef(claims));
-  return c.env.OAUTH_CLIENTS.getByName(claims.client_id).isTokenLive(claims.jti);
-}
-
 async function revoke(c: Ctx): Promise<Response> {
   const body = await readForm(c);
   const issuer = issuerOf(c.env, c.req.url);
@@ -240,7 +235,7 @@ async function introspect(c: Ctx): Promise<Response> {
     return c.json({ active: true, token_type: "refresh_token", client_id: grant.clientId, sub: grant.sub, scope: grant.scope, exp: grant.exp, iss: issuer }, 200, NO_STORE);
   }
   const claims = await accessClaims(c, token);
-  if (!claims || !mayLearn(claims.client_id) || !(await accessTokenLive(c, claims))) return inactive();
+  if (!claims || !mayLearn(claims.client_id) || !(await isAccessTokenLive(c.env, claims))) return inactive();
   const { sub, client_id, scope, exp, iat, iss, aud, jti, act, twin_id } = claims;
   return c.json({ active: true, token_type: "Bearer", sub, client_id, scope, exp, iat, iss, aud, jti, ...(act ? { act } : {}), ...(twin_id ? { twin_id } : {}) }, 200, NO_STORE);
 }

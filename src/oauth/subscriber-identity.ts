@@ -3,6 +3,7 @@
 // or a header that the operator's edge sets after its own authentication (header enrichment).
 import { decodeJwt } from "jose";
 import type { Context } from "hono";
+import { config } from "../config";
 import type { AppEnv } from "../env";
 import { TEL_URI } from "../twinning/schemas";
 import { OAuthError } from "./errors";
@@ -14,8 +15,9 @@ export type Identification = { subscriber: string } | { problem: string };
  * at most 5 minutes of life, jti once. Only consulted in "assertion" mode.
  */
 export async function identifySubscriber(c: Context<AppEnv>, clientId: string, assertion: string | null | undefined, audience: string[]): Promise<Identification> {
-  if ((c.env.SUBSCRIBER_IDENTIFICATION ?? "assertion") === "header") {
-    const value = c.req.header(c.env.TRUSTED_SUBSCRIBER_HEADER ?? "x-operator-subscriber");
+  const { SUBSCRIBER_IDENTIFICATION, TRUSTED_SUBSCRIBER_HEADER } = config(c.env);
+  if (SUBSCRIBER_IDENTIFICATION === "header") {
+    const value = c.req.header(TRUSTED_SUBSCRIBER_HEADER);
     if (!value || !TEL_URI.test(value)) return { problem: "the network did not identify the subscriber" };
     return { subscriber: value };
   }

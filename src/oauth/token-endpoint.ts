@@ -9,7 +9,9 @@ import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./c
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
 import { clientRequests } from "./rate-limits";
 import { familyOf, newFamilyId } from "./object-names";
-import { issueAccessToken, issuerOf, newAccessTokenId, tokenRef, verifyAccessToken, InvalidTokenError, type AccessTokenId } from "./tokens";
+import { oauthHooks, type ExchangedToken } from "./hooks";
+import { isAccessTokenLive } from "./token-liveness";
+import { issueAccessToken, issuerOf, newAccessTokenId, tokenRef, verifyAccessToken, InvalidTokenError, type AccessTokenClaims, type AccessTokenId } from "./tokens";
 
 export const GRANT = {
   jwtBearer: "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -39,6 +41,8 @@ interface Grant {
   refreshToken?: string;
   /** A new family to start beside the access token (authorization_code of a refresh-capable client). */
   startFamily?: string;
+  /** A token response obtained elsewhere (token exchange toward a foreign audience), handed back as it is. */
+  exchanged?: ExchangedToken;
 }
 
 type Ctx = Context<AppEnv>;
@@ -119,7 +123,9 @@ async function tokenExchange(c: Ctx, form: URLSearchParams, client: Authenticate
   if (required(form, "subject_token_type") !== ACCESS_TOKEN_TYPE) throw new OAuthError("invalid_request", "subject_token_type must be an access token");
   const requestedType = form.get("requested_token_type");
   if (requestedType && requestedType !== ACCESS_TOKEN_TYPE) throw new OAuthError("invalid_request", "only access tokens are issued");
-  const scope = grantedScopes(client, form.get("scope") ?? "twinning:delegated", ["twinning:delegated"]);
+  const audience = form.get("audience");
+  const foreign = audience !== null && audience !== issuer;
+  const scope = foreign ? grantedScopes(client, form.get("scope") ?? "twinning:delegated") : grantedScopes(client, form.get("scope") ?? "twinning:delegated", ["twinning:delegated"]);
   let claims;
   try {
     claims = await verifyAccessToken(c.env, issuer, subjectToken);
@@ -127,10 +133,20 @@ async function tokenExchange(c: Ctx, form: URLSearchParams, client: Authenticate
     if (err instanceof InvalidTokenError) throw new OAuthError("invalid_grant", `subject_token: ${err.message}`);
     throw err;
   }
+  if (foreign) return { sub: claims.sub, scope, exchanged: await exchangeForForeignAudience(c, claims, audience, scope, client) };
   if (!TEL_URI.test(claims.sub) || !claims.twin_id) throw new OAuthError("invalid_grant", "subject_token is not a twinned secondary's relationship token");
   const delegation = await c.env.SUBSCRIBERS.getByName(claims.sub).delegation(tokenRef(claims));
   if (!delegation) throw new OAuthError("invalid_grant", "the twinning relationship of subject_token has ended");
   return { sub: delegation.primary, scope, twinId: delegation.twinId, act: { sub: claims.sub } };
+}
+
+/** RFC 8693 toward another issuer: the registered hook (hooks.ts) answers, or nobody serves that audience. */
+async function exchangeForForeignAudience(c: Ctx, subject: AccessTokenClaims, audience: string, scope: string[], client: AuthenticatedClient): Promise<ExchangedToken> {
+  if (!(await isAccessTokenLive(c.env, subject))) throw new OAuthError("invalid_grant", "subject_token was revoked or its relationship has ended");
+  const handler = oauthHooks().exchangeForForeignAudience;
+  const answer = handler ? await handler({ subject, audience, scope, client, env: c.env }) : null;
+  if (!answer) throw new OAuthError("invalid_target", `no token can be obtained here for the audience ${audience}`);
+  return answer;
 }
 
 const GRANTS: Record<string, (c: Ctx, form: URLSearchParams, client: AuthenticatedClient, issuer: string) => Promise<Grant>> = {
@@ -155,6 +171,7 @@ export async function tokenEndpoint(c: Ctx): Promise<Response> {
   if (!client.confidential && !PUBLIC_CLIENT_GRANTS.includes(grantType)) throw new OAuthError("unauthorized_client", `${grantType} needs client authentication`);
 
   const grant = await grantFn(c, form, client, issuer);
+  if (grant.exchanged) return c.json(grant.exchanged, 200, NO_STORE);
   const scope = grant.scope.join(" ");
   const accessId = grant.accessId ?? newAccessTokenId(c.env);
   let refresh = grant.refreshToken;

@@ -5,8 +5,10 @@
 // into a Durable Object call.
 import { importJWK, jwtVerify, SignJWT, errors as joseErrors, type JWK, type JWTPayload } from "jose";
 import { env as startupEnv } from "cloudflare:workers";
+import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError } from "../http/errors";
+import { describeJwtError } from "../http/jwt-errors";
 
 /** OAU-002: the scopes of the Twinning feature. */
 export const SCOPES = {
@@ -53,8 +55,7 @@ const SIGNING_KEY_MAX_AGE_MS = 60_000;
 const REFRESH_INTERVAL_MS = 5_000;
 
 export function accessTokenTtl(env: Env): number {
-  const ttl = Number(env.ACCESS_TOKEN_TTL_SECONDS ?? 3600);
-  return Number.isFinite(ttl) && ttl > 0 ? ttl : 3600;
+  return config(env).ACCESS_TOKEN_TTL_SECONDS;
 }
 
 async function loadKeys(env: Env): Promise<void> {
@@ -106,7 +107,8 @@ let issuerWarned = false;
  * choose the issuer, so nothing is issued or accepted, and the log says why (once per isolate).
  */
 export function issuerOf(env: Env, requestUrl: string): string {
-  if (env.ISSUER) return env.ISSUER;
+  const configured = config(env).ISSUER;
+  if (configured) return configured;
   const url = new URL(requestUrl);
   if (isLocalDevelopmentHost(url.hostname)) return url.origin;
   if (!issuerWarned) {
@@ -117,7 +119,7 @@ export function issuerOf(env: Env, requestUrl: string): string {
 }
 
 // Said at start-up as well, so that a deploy without ISSUER shows in the log before anyone asks.
-if (!startupEnv?.ISSUER) console.warn("ISSUER is not set: tokens are issued only to requests on local development hosts (loopback, localhost, *.test)");
+if (!(startupEnv as { ISSUER?: string } | undefined)?.ISSUER) console.warn("ISSUER is not set: tokens are issued only to requests on local development hosts (loopback, localhost, *.test)");
 
 /** The active signing key (for access tokens and the gateway's other signed artefacts). */
 export async function signingKey(env: Env): Promise<{ kid: string; key: CryptoKey }> {
@@ -202,7 +204,11 @@ async function verifyUncached(env: Env, issuer: string, token: string): Promise<
     return payload as AccessTokenClaims;
   } catch (err) {
     if (err instanceof InvalidTokenError) throw err;
-    if (err instanceof joseErrors.JOSEError) throw new InvalidTokenError(err.code === "ERR_JWT_EXPIRED" ? "token expired" : "token invalid");
+    if (err instanceof joseErrors.JOSEError) {
+      // Said without quotes: the reason travels in a WWW-Authenticate error_description.
+      const reason = err instanceof joseErrors.JWTExpired ? "token expired" : (describeJwtError(err, "token", { iss: issuer, aud: issuer, typ: "at+jwt", alg: "ES256" }) ?? "token invalid");
+      throw new InvalidTokenError(reason.replace(/"/g, ""));
+    }
     throw err;
   }
 }

@@ -9,6 +9,7 @@ import { errorResponses, json, jsonBody } from "../http/schemas";
 import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
 import { codeTtlMs, homeMnos } from "./policy";
 import { enforceRateLimit } from "../http/rate-limit";
+import { recordEvent } from "../ops/metrics";
 import { ALL_PRIMARIES, codeRequests, guessesOverall, guessesPerCode } from "./rate-limits";
 import {
   ActivationCodeRequestSchema,
@@ -121,6 +122,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(token(c), c.req.valid("json").status));
+    recordEvent(c.env, "twinning.toggle", "secondary");
     return c.json({ relationship: relationshipView(c, address, rel) }, 200);
   },
 );
@@ -163,6 +165,7 @@ twinningRoutes.openapi(
     await enforceRateLimit(guessesOverall(c.env), ALL_PRIMARIES);
     const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(token(c), activationCode, name));
     const view = twinView(c, address, twin);
+    recordEvent(c.env, "twinning.activation");
     return c.json({ twin: view }, 201, { Location: view.resourceURL });
   },
 );
@@ -214,6 +217,7 @@ twinningRoutes.openapi(
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
     const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(token(c), twinId, c.req.valid("json").status));
+    recordEvent(c.env, "twinning.toggle", "primary");
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
 );

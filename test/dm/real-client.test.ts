@@ -4,6 +4,7 @@ import { env, listDurableObjectIds, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeMessage, secretDigest, type Command, type SyncMLMessage } from "../../src/codec";
 import { ADMIN, call, enc, ORIGIN } from "../helpers";
+import { SCHEMA } from "../../src/dm/device-tables";
 import { exhaust, inFreshWindow } from "../http/rate-limit-probe";
 import { createJob, device, expectClean, getJob, newDevId, SERVER_URL, story, tree } from "./harness";
 
@@ -145,6 +146,13 @@ describe("Issue 10 items 5, 9: refused messages, online guessing, stored secrets
     expect(dump).not.toContain(creds.clientPassword);
     expect(dump).not.toContain(creds.serverPassword);
     expect(rows[0]).toMatchObject({ client_digest: secretDigest(creds.clientUsername, creds.clientPassword), server_secret: expect.stringMatching(/^v1\./) });
+    // the RespURI's secret is kept only as its hash
+    await createJob(devId, [{ kind: "Get", target: "./DevInfo/Mod" }]);
+    const live = await client.startSession({ drop: { afterServerMessages: 1, execute: false } });
+    const secret = live.exchanges[0]!.response!.header.respURI!.split("/").at(-1)!;
+    const session = await runInDurableObject(env.DEVICES.getByName(devId), (_i, state) => JSON.stringify(state.storage.sql.exec("SELECT doc FROM session").toArray()));
+    expect(session).toMatch(/secretHash/);
+    expect(session).not.toContain(secret);
   });
 
   it("DM-10.9: an account stored in plain text by the previous schema is converted on load (digest, sealed secret) and keeps working", async () => {
@@ -153,16 +161,9 @@ describe("Issue 10 items 5, 9: refused messages, online guessing, stored secrets
     const jobId = crypto.randomUUID();
     await runInDurableObject(stub, async (instance, state) => {
       const sql = state.storage.sql;
-      sql.exec(`CREATE TABLE _schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL); INSERT INTO _schema VALUES (1, 2);
-        CREATE TABLE account (id INTEGER PRIMARY KEY CHECK (id = 1), dev_id TEXT NOT NULL, server_id TEXT NOT NULL, auth_type TEXT NOT NULL,
-          client_username TEXT NOT NULL, client_password TEXT NOT NULL, server_password TEXT NOT NULL, subscriber TEXT,
-          client_nonce TEXT NOT NULL, server_nonce TEXT NOT NULL, created_at INTEGER NOT NULL);
-        CREATE TABLE tree (uri TEXT PRIMARY KEY, value TEXT NOT NULL, format TEXT, type TEXT, updated_at INTEGER NOT NULL);
-        CREATE TABLE job (job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL, doc TEXT NOT NULL);
-        CREATE TABLE notification (id TEXT PRIMARY KEY, session_num INTEGER NOT NULL, package0 TEXT NOT NULL, created_at INTEGER NOT NULL, consumed_at INTEGER);
-        CREATE TABLE generic_alert (seq INTEGER PRIMARY KEY AUTOINCREMENT, correlator TEXT, doc TEXT NOT NULL);
-        CREATE TABLE session (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);
-        CREATE INDEX job_by_state ON job (state, seq);`);
+      // the schema as it stood at version 2 (steps are history: they never change)
+      sql.exec("CREATE TABLE _schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL); INSERT INTO _schema VALUES (1, 2)");
+      for (const step of SCHEMA.slice(0, 2)) sql.exec(step);
       sql.exec("INSERT INTO account VALUES (1, ?, 'oma-edge', 'syncml:auth-basic', 'legacy-user', 'legacy-client-pw', 'legacy-server-pw', NULL, 'bm9uY2U=', '', ?)", devId, Date.now());
       sql.exec("INSERT INTO job VALUES (?, 1, 'queued', ?)", jobId, JSON.stringify({ jobId, state: "queued", createdAt: new Date().toISOString(), updatedAt: new Date().toISOString(), commands: [{ kind: "Get", target: "./DevInfo/Mod" }] }));
       await (instance as unknown as { migrateStorage(): Promise<void> }).migrateStorage();

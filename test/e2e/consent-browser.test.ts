@@ -16,6 +16,7 @@ import { freePort, startDevServer, type DevServer } from "./dev-server";
 const CHROMIUM = "/usr/bin/chromium";
 const ADMIN = { Authorization: "Bearer dev-admin-token", "Content-Type": "application/json" };
 const b64url = (b: Buffer) => b.toString("base64url");
+const OPERATOR_LOGO = `data:image/svg+xml;base64,${Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32"><rect width="64" height="32" fill="#c00"/></svg>').toString("base64")}`;
 
 // CI installs chromium (.ci/run); a developer machine without it skips rather than fails.
 describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("Consent page in headless Chromium", () => {
@@ -30,7 +31,8 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("Consent page in headl
 
   beforeAll(async () => {
     persist = await mkdtemp(join(tmpdir(), "oma-edge-consent-"));
-    server = await startDevServer({ persistTo: persist });
+    // The operator's branding as an operator would configure it (a data: logo: the test has no network).
+    server = await startDevServer({ persistTo: persist, args: ["--var", `OPERATOR_NAME:Example Mobile`, "--var", `OPERATOR_LOGO_URL:${OPERATOR_LOGO}`] });
     const port = await freePort();
     redirectUri = `http://127.0.0.1:${port}/callback`;
     callback = createServer((req, res) => {
@@ -43,7 +45,10 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("Consent page in headl
     });
     expect(put.status).toBe(201);
     const reg = await fetch(`${server.url}/admin/v1/clients`, {
-      method: "POST", headers: ADMIN, body: JSON.stringify({ name: "Acme Messages", scopes: ["twinning:primary", "twinning:secondary"], redirect_uris: [redirectUri] }),
+      method: "POST", headers: ADMIN, body: JSON.stringify({
+        name: "Acme Messages", scopes: ["twinning:primary", "twinning:secondary"], redirect_uris: [redirectUri],
+        publisher: "Acme Messaging Inc.", client_uri: "https://acme.example/", policy_uri: "https://acme.example/privacy", tos_uri: "https://acme.example/terms",
+      }),
     });
     client = (await reg.json()) as typeof client;
     browser = await chromium.launch({
@@ -109,6 +114,49 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("Consent page in headl
     expect(landed.searchParams.get("error")).toBe("access_denied");
     expect(landed.searchParams.get("state")).toBe(state);
     expect(landed.searchParams.get("code")).toBeNull();
+    await page.close();
+  });
+
+  it("names the operator (name and logo), the publisher and its links, each scope in words with its id; a reload shows the same page and Allow still works", async () => {
+    const state = randomUUID();
+    const verifier = b64url(randomBytes(32));
+    const page = await browser.newPage();
+    await page.goto(await authorizeUrl(state, verifier));
+    const check = async () => {
+      expect(await page.textContent("#operator-name")).toBe("Example Mobile");
+      expect(await page.$eval("#operator-logo", (img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(64);
+      expect(await page.textContent("#publisher")).toBe("Acme Messaging Inc.");
+      expect(await page.getAttribute("#policy-uri", "href")).toBe("https://acme.example/privacy");
+      expect(await page.getAttribute("#tos-uri", "href")).toBe("https://acme.example/terms");
+      expect(await page.getAttribute("#client-uri", "href")).toBe("https://acme.example/");
+      expect(await page.textContent("#scopes .what")).toMatch(/^Twin watches, cars and other devices with your line/);
+      expect(await page.textContent("#scopes .scope-id")).toBe("twinning:primary");
+    };
+    await check();
+    await page.screenshot({ path: join(tmpdir(), "oma-edge-consent-branded.png"), fullPage: true });
+    const reloaded = await page.reload();
+    expect(reloaded?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe("/oauth/authorize");
+    await check();
+    await Promise.all([page.waitForURL((u) => u.pathname === "/callback"), page.click("#approve")]);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get("state")).toBe(state);
+    expect(landed.searchParams.get("code")).toBeTruthy();
+    await page.close();
+  });
+
+  it("Not you? explains, and declining as not-my-line lands on the redirect URI with access_denied", async () => {
+    const state = randomUUID();
+    const page = await browser.newPage();
+    await page.goto(await authorizeUrl(state, b64url(randomBytes(32))));
+    expect(await page.isVisible("#not-me")).toBe(false);
+    await page.click("#not-you summary");
+    expect(await page.textContent("#not-you")).toContain(subscriber.address);
+    await Promise.all([page.waitForURL((u) => u.pathname === "/callback"), page.click("#not-me")]);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get("error")).toBe("access_denied");
+    expect(landed.searchParams.get("error_description")).toBe("the subscriber did not recognise the line the request came from");
+    expect(landed.searchParams.get("state")).toBe(state);
     await page.close();
   });
 });

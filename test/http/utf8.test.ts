@@ -59,3 +59,16 @@ describe("Invalid UTF-8 in a JSON body is refused, naming the body", () => {
     expect(res.json.name).toBe("Εφαρμογή 📱");
   });
 });
+
+describe("OAuth form bodies are UTF-8 too", () => {
+  it("a token request with raw invalid bytes is invalid_request, saying so", async () => {
+    const body = new Uint8Array([...new TextEncoder().encode("grant_type=client_credentials&scope=ab"), 0xc3, 0x28, 0xff]);
+    const res = await SELF.fetch(`${ORIGIN}/oauth/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}` },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "invalid_request", error_description: "body is not valid UTF-8" });
+  });
+});

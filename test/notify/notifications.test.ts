@@ -197,9 +197,9 @@ describe("Subscriptions (OMA REST NetAPI)", () => {
 
 describe("OMA Notification Channel", () => {
   async function channel(d: Device, channelType: "LongPolling" | "WebSockets") {
-    const res = await call("POST", `/notificationchannel/v1/${enc(d.address)}/channels`, { token: d.token, body: { channel: { channelType, channelLifeTime: 600 } } });
+    const res = await call("POST", `/notificationchannel/v1/${enc(d.address)}/channels`, { token: d.token, body: { notificationChannel: { channelType, channelLifetime: 600 } } });
     expect(res.status, res.text).toBe(201);
-    return res.json.channel as { channelData: { channelURL: string }; callbackURL: string; resourceURL: string; channelLifeTime: number };
+    return res.json.notificationChannel as { channelData: { channelURL: string }; callbackURL: string; resourceURL: string; channelLifetime: number };
   }
   const subscribeChannel = (d: Device, ch: { callbackURL: string }) =>
     call("POST", `/twinning/v1/${enc(d.address)}/subscriptions`, { token: d.token, body: { subscription: { callbackReference: { notifyURL: ch.callbackURL, callbackData: "nc" } } } });
@@ -262,10 +262,10 @@ describe("OMA Notification Channel", () => {
     const ch = await channel(s, "LongPolling");
     await subscribeChannel(s, ch);
     const path = new URL(ch.resourceURL).pathname;
-    expect((await call("GET", path, { token: s.token })).json.channel.channelData.channelURL).toBe(ch.channelData.channelURL);
+    expect((await call("GET", path, { token: s.token })).json.notificationChannel.channelData.channelURL).toBe(ch.channelData.channelURL);
     expect((await call("GET", path, { token: p.token })).status).toBe(403);
-    const refreshed = await call("PUT", `${path}/channelLifeTime`, { token: s.token, body: { channelLifeTime: 3600 } });
-    expect(refreshed.json.channel.channelLifeTime).toBeGreaterThan(3500);
+    const refreshed = await call("PUT", `${path}/channelLifetime`, { token: s.token, body: { channelLifetime: 3600 } });
+    expect(refreshed.json.channelLifetime).toBeGreaterThan(3500);
     expect((await call("DELETE", path, { token: s.token })).status).toBe(204);
     expect((await call("GET", path, { token: s.token })).status).toBe(404);
     await call("PUT", `/twinning/v1/${enc(p.address)}/twins/w/status`, { token: p.token, body: { status: "Off" } });

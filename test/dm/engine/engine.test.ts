@@ -146,8 +146,11 @@ describe("Server credentials as the device challenges (issue 10 items 3, 4)", ()
     expect(f.jobs.get(j1).commands.every((c) => c.status === undefined)).toBe(true);
     const ok = answerAll(again);
     (ok[0] as { data: string }).data = "212";
-    f.send(clientMsg(f, 3, ok));
-    expect(f.jobs.get(j1).state === "done" || f.jobs.get(j2).state === "queued").toBe(true);
+    let { msg: next } = f.send(clientMsg(f, 3, ok, { maxMsgSize: 700 }));
+    expect(next.header.cred, "accepted: no credentials any more").toBeUndefined();
+    for (let n = 4; commandsOf(next).length && n < 10; n++) ({ msg: next } = f.send(clientMsg(f, n, answerAll(next), { maxMsgSize: 700 })));
+    expect([f.jobs.get(j1).state, f.jobs.get(j2).state]).toEqual(["done", "done"]);
+    expect(f.rows.jobs.flatMap((j) => j.commands.map((c) => c.status))).toEqual(["200", "200", "200"]);
   });
 });
 

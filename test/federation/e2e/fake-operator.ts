@@ -17,6 +17,7 @@ export interface FakeOperator {
   close(): Promise<void>;
 }
 
+
 export async function startFakeOperator(): Promise<FakeOperator> {
   const { privateKey, publicKey } = await generateKeyPair("ES256");
   const kid = randomUUID();
@@ -34,6 +35,8 @@ export async function startFakeOperator(): Promise<FakeOperator> {
       });
     }
     if (req.url === "/jwks") return send({ keys: [jwk] });
+    // A token endpoint that accepts the connection and never answers: a peer that hangs.
+    if (req.url === "/token") return;
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -57,7 +60,7 @@ export async function startFakeOperator(): Promise<FakeOperator> {
           client_assertion: await op.assertion(`${gateway}/oauth/token`),
         },
       }),
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
   };
   return op;
 }

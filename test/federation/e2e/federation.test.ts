@@ -119,6 +119,41 @@ describe("operator-to-operator requests", () => {
 });
 
 describe("failures", () => {
+  it("a peer that hangs: the caller gives up within its bound and answers 503 SVC0001 naming the peer MNO", async () => {
+    expect([200, 201]).toContain((await call(A.url, "PUT", "/admin/v1/peers/001-03", { headers: ADMIN, body: { issuer: C.issuer } })).status);
+    // C's token endpoint never answers.
+    const res = await call(A.url, "GET", "/admin/v1/peers/001-03/operator", { headers: ADMIN });
+    expect(res.status).toBe(503);
+    expect(res.json.requestError.serviceException.variables[0]).toMatch(/^peer MNO 001-03 unavailable: no answer within \d+ ms/);
+    expect(res.headers.get("retry-after")).toBeTruthy();
+  });
+
+  it("the secondary's gateway killed between prepare and confirmation: after its restart the retried confirmation lands and both sides agree", async () => {
+    expect([200, 201]).toContain((await call(B.url, "PUT", "/admin/v1/peers/001-03", { headers: ADMIN, body: { issuer: C.issuer } })).status);
+    const token = (await C.token(B.url)).json.access_token;
+    const watch = await device(B);
+    const code = await call(B.url, "POST", `/twinning/v1/${enc(watch.address)}/activationCodes`, { token: watch.token, body: {} });
+    const relationshipId = randomUUID();
+    const primary = newAddress();
+    const prepared = await call(B.url, "PUT", `/federation/v1/activations/${relationshipId}`, {
+      token,
+      headers: { "Idempotency-Key": `prepare:${relationshipId}` },
+      body: { primary, activationCode: code.json.activationCode.code, name: "car", activatedAt: new Date().toISOString() },
+    });
+    expect(prepared.status, prepared.text).toBe(201);
+    await B.stop();
+    const confirm = () =>
+      call(B.url, "POST", `/federation/v1/activations/${relationshipId}/confirmation`, { token, headers: { "Idempotency-Key": `confirm:${relationshipId}` }, body: { secondary: watch.address } });
+    await expect(confirm()).rejects.toThrow();
+    await B.start();
+    expect((await confirm()).status).toBe(204);
+    const rel = await call(B.url, "GET", `/twinning/v1/${enc(watch.address)}/relationship`, { token: watch.token });
+    expect(rel.status, rel.text).toBe(200);
+    expect(rel.json.relationship).toMatchObject({ primary, status: "On" });
+    // Retrying once more changes nothing: the kept answer is replayed.
+    expect((await confirm()).status).toBe(204);
+  });
+
   it("a peer that is down gets 503 SVC0001 naming its MNO; once restarted both sides work again without anyone registering again", async () => {
     await B.stop();
     const down = await call(A.url, "GET", `/admin/v1/peers/${B.key}/operator`, { headers: ADMIN });

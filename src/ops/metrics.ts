@@ -1,0 +1,87 @@
+// Metrics through Workers Analytics Engine (binding METRICS), with a local copy that tests and
+// `GET /admin/v1/metrics` read: counters and latency sums of this isolate since it started.
+//
+// One data point per event: blobs = [kind, name, detail], doubles = [count, milliseconds], index = kind.
+// Query them with the Analytics Engine SQL API, e.g.
+//   SELECT blob2 AS route, sum(_sample_interval) AS requests, avg(double2) AS ms FROM oma_edge
+//   WHERE index1 = 'request' GROUP BY route
+//
+// Capabilities call `recordEvent(env, name)` for what they want counted (a small typed interface: they
+// never see the dataset). The names are listed in EVENTS so the dashboard and the README agree.
+
+export const EVENTS = [
+  "twinning.activation", // a twin activated (HLF-PD-001)
+  "twinning.toggle", // a twin's status changed, from either side
+  "twinning.deactivation",
+  "notify.delivered", // a callback answered 2xx
+  "notify.dropped", // a notification given up after its retry window
+  "dm.session", // a SyncML DM session started (first message)
+  "webrtc.session",
+] as const;
+export type MetricEvent = (typeof EVENTS)[number];
+
+interface Sink {
+  writeDataPoint(point: { blobs?: string[]; doubles?: number[]; indexes?: string[] }): void;
+}
+type MetricsEnv = { METRICS?: Sink };
+
+interface Counter {
+  count: number;
+  errors: number;
+  totalMs: number;
+  maxMs: number;
+}
+const local = new Map<string, Counter>();
+
+function bump(key: string, ms: number, error: boolean): void {
+  const c = local.get(key) ?? { count: 0, errors: 0, totalMs: 0, maxMs: 0 };
+  c.count++;
+  if (error) c.errors++;
+  c.totalMs += ms;
+  c.maxMs = Math.max(c.maxMs, ms);
+  local.set(key, c);
+}
+
+function write(env: MetricsEnv, blobs: string[], doubles: number[]): void {
+  try {
+    env.METRICS?.writeDataPoint({ blobs, doubles, indexes: [blobs[0]!] });
+  } catch {
+    // Metrics never fail a request.
+  }
+}
+
+/** One answered request: its route pattern (never the concrete path: ids are not labels), status and time. */
+export function recordRequest(env: MetricsEnv, method: string, route: string, status: number, ms: number): void {
+  const name = `${method} ${route}`;
+  bump(`request ${name}`, ms, status >= 500);
+  if (status >= 400) bump(`error ${status} ${name}`, ms, status >= 500);
+  write(env, ["request", name, String(status)], [1, ms]);
+}
+
+/** A capability event (see EVENTS); `detail` is a low-cardinality label such as a reason or an MNO. */
+export function recordEvent(env: MetricsEnv, event: MetricEvent, detail = ""): void {
+  bump(`event ${event}${detail ? ` ${detail}` : ""}`, 0, false);
+  write(env, ["event", event, detail], [1, 0]);
+}
+
+export interface MetricsSnapshot {
+  since: string;
+  requests: Record<string, { count: number; errors: number; avgMs: number; maxMs: number }>;
+  errors: Record<string, number>;
+  events: Record<string, number>;
+}
+
+const startedAt = new Date().toISOString();
+
+/** This isolate's counters (the local fallback; Analytics Engine has the fleet's). */
+export function metricsSnapshot(): MetricsSnapshot {
+  const snap: MetricsSnapshot = { since: startedAt, requests: {}, errors: {}, events: {} };
+  for (const [key, c] of local) {
+    const [kind, ...rest] = key.split(" ");
+    const name = rest.join(" ");
+    if (kind === "request") snap.requests[name] = { count: c.count, errors: c.errors, avgMs: Math.round((c.totalMs / c.count) * 10) / 10, maxMs: Math.round(c.maxMs * 10) / 10 };
+    else if (kind === "error") snap.errors[name] = c.count;
+    else snap.events[name] = c.count;
+  }
+  return snap;
+}
