@@ -39,3 +39,22 @@ curl -s --fail-with-body "$G/twinning/v1/acr:Authorization/relationship" -H "Aut
 # 6. the phone turns twinning off for the watch, and on again
 curl -s --fail-with-body -X PUT "$G/twinning/v1/acr:Authorization/twins/my-watch/status" -H "Authorization: Bearer $P" -H "$J" -d '{"status":"Off"}'; echo
 curl -s --fail-with-body -X PUT "$G/twinning/v1/acr:Authorization/twins/my-watch/status" -H "Authorization: Bearer $P" -H "$J" -d '{"status":"On"}'; echo
+
+# a. the phone's app subscribes a receiver on loopback (.dev.vars allows http on loopback in development)
+PORT=$(node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+SUB=$(curl -s --fail-with-body -X POST "$G/twinning/v1/acr:Authorization/subscriptions" -H "Authorization: Bearer $P" -H "$J" \
+  -d '{"subscription":{"callbackReference":{"notifyURL":"http://127.0.0.1:'$PORT'/hook","callbackData":"walk-through"}}}')
+node scripts/webhook-receiver.mjs $PORT "$(echo "$SUB" | json subscription.signingSecret)" 1 20 & RECEIVER=$!
+# b. the watch opens a long-polling channel and subscribes it (its callbackURL is the notifyURL)
+CH=$(curl -s --fail-with-body -X POST "$G/notificationchannel/v1/acr:Authorization/channels" -H "Authorization: Bearer $T" -H "$J" \
+  -d '{"notificationChannel":{"channelType":"LongPolling","channelLifetime":600}}')
+curl -s --fail-with-body -o /dev/null -X POST "$G/twinning/v1/acr:Authorization/subscriptions" -H "Authorization: Bearer $T" -H "$J" \
+  -d '{"subscription":{"callbackReference":{"notifyURL":"'$(echo "$CH" | json notificationChannel.callbackURL)'"}}}'
+# c. the phone turns the watch off: the receiver prints "verified …", the long poll returns the notification
+sleep 1; curl -s --fail-with-body -o /dev/null -X PUT "$G/twinning/v1/acr:Authorization/twins/my-watch/status" -H "Authorization: Bearer $P" -H "$J" -d '{"status":"Off"}'
+curl -s --fail-with-body "$(echo "$CH" | json notificationChannel.channelData.channelURL)?timeout=10"; echo
+wait $RECEIVER
+# d. a WebSocket channel: connect to its channelURL; "ping" is answered "pong" without waking the channel object
+WS=$(curl -s --fail-with-body -X POST "$G/notificationchannel/v1/acr:Authorization/channels" -H "Authorization: Bearer $T" -H "$J" \
+  -d '{"notificationChannel":{"channelType":"WebSockets","channelLifetime":600}}' | json notificationChannel.channelData.channelURL)
+node --experimental-websocket --no-warnings -e 'const ws=new WebSocket(process.argv[1]);ws.onopen=()=>ws.send("ping");ws.onmessage=(e)=>{console.log("websocket:",e.data);ws.close()}' "$WS"

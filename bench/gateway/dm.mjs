@@ -4,9 +4,9 @@
 // One unit = one complete session of one device:
 //   1. POST /dm/v1/devices/{devId}/jobs (admin token): a fresh 3-command job
 //      (Get ./DevInfo/Mod, Replace ./Vendor/Setting, Exec ./FUMO/Pkg1/Update). The job is queued
-//      INSIDE the measured flow: the server sends every queued job in the same session (one job per
-//      package, the next one after the device's statuses), so jobs queued ahead would make longer
-//      sessions, not more of them.
+//      INSIDE the measured flow: the server sends every queued job in the same session (as many
+//      jobs per package as fit in the device's MaxMsgSize), so jobs queued ahead would make longer
+//      packages, not more sessions.
 //   2. package 1 to POST /dm: Alert 1201 + Replace DevInfo (5 leaves), SyncHdr Cred auth-basic (no
 //      challenge round trip); the server answers 212 and package 2 with the 3 commands.
 //   3. package 3 to the RespURI: Status 212 for the server's SyncHdr (mutual authentication accepted),

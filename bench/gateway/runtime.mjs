@@ -72,6 +72,11 @@ export async function startRuntime({ build, persistDir, inspectorPort, ports: gi
     // Codes live an hour instead of 5 minutes, so the code objects' clean-up alarms (expiry + 60 s)
     // do not fire in the middle of a run. Everything else is wrangler.toml's.
     bindings: { ...base.bindings, ADMIN_TOKEN, ACTIVATION_CODE_TTL_SECONDS: "3600" },
+    // The bench drives one client and a few subscribers far past the production rate limits (which
+    // have their own tests): the limiters keep their bindings but get limits no run can reach.
+    ratelimits: Object.fromEntries(
+      Object.entries(base.ratelimits ?? {}).map(([name, cfg]) => [name, { ...cfg, simple: { limit: 1_000_000_000, period: cfg.simple?.period ?? 60 } }]),
+    ),
     unsafeDirectSockets: direct("gateway"),
   };
   // workerd's output (the Workers' console, uncaught errors) stays out of the table; its tail is

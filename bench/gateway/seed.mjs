@@ -20,7 +20,7 @@ export async function seed(gw, { subscribers, hotTwins, activationPrimaries, dmD
 
   const hotPrimary = await device();
   const hotSecondaries = await pool(hotTwins, concurrency, device);
-  await pool(hotTwins, Math.min(concurrency, 8), (i) => gw.twin(hotPrimary, hotSecondaries[i], `h${i}`));
+  await pool(hotTwins, Math.min(concurrency, 4), (i) => gw.twin(hotPrimary, hotSecondaries[i], `h${i}`));
 
   const activationPrimariesList = await pool(activationPrimaries, concurrency, device);
   const dm = { devices: await seedDmDevices(gw, dmDevices, concurrency, RUN) };

@@ -216,10 +216,10 @@ export class DeviceObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- northbound: jobs, tree, notifications
 
   queueJob(commands: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Promise<Outcome<Job>> {
-    return outcome(() => {
+    return outcome(async () => {
       this.requireManaged();
       const job = this.tx(() => this.jobs.queue(commands, opts));
-      void this.armAlarm();
+      await this.armAlarm();
       return jobView(job) as Job;
     });
   }
@@ -347,11 +347,16 @@ export class DeviceObject extends DurableObject<Env> {
       const secret = newSessionSecret();
       const secretHash = await sessionSecretHash(secret);
       const devPath = `${incoming.origin}/dm/s/${encodeURIComponent(incoming.message.header.source.locURI)}`;
-      return this.tx(() => this.process(incoming, contentType, serverPassword, presented, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
+      const current = incoming.secret !== undefined ? `${devPath}/${incoming.secret}` : undefined;
+      return this.tx(() => this.process(incoming, contentType, serverPassword, presented && current ? { hash: presented, respUri: current } : undefined, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
     });
   }
 
-  private process(incoming: IncomingMessage, contentType: string, serverPassword: string, presented: string | undefined, fresh: { key: string; secretHash: string; respUri: string }): OutgoingMessage {
+  /**
+   * `presented`: the secret of the RespURI the message came to (its hash, and that RespURI again:
+   * the object keeps only the hash, so the address is rebuilt from the request).
+   */
+  private process(incoming: IncomingMessage, contentType: string, serverPassword: string, presented: { hash: string; respUri: string } | undefined, fresh: { key: string; secretHash: string; respUri: string }): OutgoingMessage {
     const a = this.requireAccount();
     const now = Date.now();
     const stored = this.loadSession();
@@ -359,10 +364,10 @@ export class DeviceObject extends DurableObject<Env> {
     if (presented !== undefined) {
       // A continuation: only at the live session's RespURI, with its SessionID.
       const live = stored && !stored.ended && now - stored.lastActivity <= SESSION_IDLE_MS;
-      if (!live || !constantTimeHexEqual(stored.secretHash, presented) || stored.sessionId !== incoming.message.header.sessionId) {
+      if (!live || !constantTimeHexEqual(stored.secretHash, presented.hash) || stored.sessionId !== incoming.message.header.sessionId) {
         throw new ApiError(404, "SVC0002", ["RespURI", "no live DM session at this address: start a new session at /dm"]);
       }
-      session = stored;
+      session = { ...stored, respUri: presented.respUri };
     }
     const out = reply(
       {
@@ -389,7 +394,11 @@ export class DeviceObject extends DurableObject<Env> {
       },
       { jobs: this.jobs, device: devicePort(this.sql, a, this.jobs, this.rows) },
     );
-    if (out.session) this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(out.session));
+    if (out.session) {
+      // Never the RespURI itself: it carries the session's secret, of which only the hash is kept.
+      const { respUri: _secret, ...kept } = out.session;
+      this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(kept));
+    }
     return { body: out.body, headers: out.headers };
   }
 

@@ -79,6 +79,21 @@ dmRoutes.openAPIRegistry.registerPath({
   responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415, 429) },
 });
 
+dmRoutes.openAPIRegistry.registerPath({
+  method: "post",
+  path: "/dm/s/{devId}/{secret}",
+  summary: "The RespURI of one authenticated SyncML DM session",
+  description:
+    "Where the rest of a session goes once its package 1 authenticated at /dm: the server's SyncHdr RespURI names it. The secret (256 bits) belongs to that " +
+    "session alone; another secret, the SessionID of another session, or a session that ended or was idle 10 minutes gets 404 and changes nothing.",
+  tags: ["Device management"],
+  request: {
+    params: z.object({ devId: z.string().openapi({ param: { name: "devId", in: "path" } }), secret: z.string().openapi({ param: { name: "secret", in: "path" } }) }),
+    body: { required: true, content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) }, "application/vnd.syncml.dm+xml": { schema: z.string() } } },
+  },
+  responses: { 200: { description: "The server's SyncML message", content: { "application/vnd.syncml.dm+wbxml": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400, 404, 413, 415, 429) },
+});
+
 // ------------------------------------------------------------------ operator: device accounts
 
 const DevIdParam = z.object({

@@ -30,6 +30,7 @@ export interface SessionState {
   key: string;
   /** Hex SHA-256 of the RespURI secret: a continuation must present the secret itself. */
   secretHash: string;
+  /** The RespURI of this message (not stored: it carries the secret). */
   respUri: string;
   sessionId: string;
   serverMsgId: number;

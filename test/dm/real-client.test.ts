@@ -146,6 +146,13 @@ describe("Issue 10 items 5, 9: refused messages, online guessing, stored secrets
     expect(dump).not.toContain(creds.clientPassword);
     expect(dump).not.toContain(creds.serverPassword);
     expect(rows[0]).toMatchObject({ client_digest: secretDigest(creds.clientUsername, creds.clientPassword), server_secret: expect.stringMatching(/^v1\./) });
+    // the RespURI's secret is kept only as its hash
+    await createJob(devId, [{ kind: "Get", target: "./DevInfo/Mod" }]);
+    const live = await client.startSession({ drop: { afterServerMessages: 1, execute: false } });
+    const secret = live.exchanges[0]!.response!.header.respURI!.split("/").at(-1)!;
+    const session = await runInDurableObject(env.DEVICES.getByName(devId), (_i, state) => JSON.stringify(state.storage.sql.exec("SELECT doc FROM session").toArray()));
+    expect(session).toMatch(/secretHash/);
+    expect(session).not.toContain(secret);
   });
 
   it("DM-10.9: an account stored in plain text by the previous schema is converted on load (digest, sealed secret) and keeps working", async () => {
