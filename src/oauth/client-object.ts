@@ -8,8 +8,7 @@ import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
-import { verifyClientAssertion } from "./client-assertion";
-import { spendJti as spendOnce } from "./assertion-guard";
+import { CLOCK_SKEW_S, verifyClientAssertion } from "./client-assertion";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -166,7 +165,13 @@ export class OAuthClientObject extends DurableObject<Env> {
   }
 
   private spendJti(jti: string, exp: number): boolean {
-    return this.ctx.storage.transactionSync(() => spendOnce(this.sql, "assertion_jti", jti, exp));
+    const nowS = Math.floor(Date.now() / 1000);
+    return this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM assertion_jti WHERE expires_at < ?", nowS - CLOCK_SKEW_S);
+      if (one(this.sql, "SELECT 1 AS x FROM assertion_jti WHERE jti = ?", jti)) return false;
+      this.sql.exec("INSERT INTO assertion_jti (jti, expires_at) VALUES (?, ?)", jti, exp);
+      return true;
+    });
   }
 
   /** A one-time authorization code for an approved consent; a consent yields one code at most. */
