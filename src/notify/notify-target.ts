@@ -2,9 +2,11 @@
 // notifyURL points: one of the subscriber's own Notification Channels
 // (delivered by RPC, no HTTP) or a callback URL that passed the SSRF checks. Shared by every
 // API that takes subscriptions (twinning, WebRTC signaling).
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { invalidInput } from "../http/errors";
+import { omaValue } from "../http/schemas";
 import { config } from "../config";
 import { callbackUrlProblem } from "./callback-url";
 import type { SubscriptionRecord } from "./queue";
@@ -20,6 +22,26 @@ function ownChannel(c: Context<AppEnv>, notifyURL: string): { owner: string; cha
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The body of an OMA subscription request (callbackReference, clientCorrelator, duration), shared by
+ * every API with subscriptions; each API wraps it in its own root (`subscription`,
+ * `wrtcsNotificationSubscription`) and gives its own notifyURL example.
+ */
+export function subscriptionRequestFields(notifyUrlExample: string) {
+  return z
+    .object({
+      callbackReference: z
+        .object({
+          notifyURL: z.string().max(2000).openapi({ example: notifyUrlExample }),
+          callbackData: z.string().max(1024).optional(),
+        })
+        .strict(),
+      clientCorrelator: z.string().min(1).max(128).optional(),
+      duration: omaValue(z.number().int().positive().max(365 * 86_400), "Seconds the subscription lasts; without it, until deleted.").optional(),
+    })
+    .strict();
 }
 
 /**

@@ -6,9 +6,9 @@ import type { AppEnv } from "../env";
 import { router } from "../http/app";
 import { userIdOf } from "../http/auth";
 import { unwrap } from "../http/errors";
-import { errorResponses, json, jsonBody, omaValue } from "../http/schemas";
+import { errorResponses, json, jsonBody } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
-import { notifyTarget } from "./notify-target";
+import { notifyTarget, subscriptionRequestFields } from "./notify-target";
 import { guarded, origin, token } from "./route-common";
 import type { DeliveryState, SubscriptionRecord } from "./queue";
 import { channelRoutes } from "./channel-routes";
@@ -21,18 +21,7 @@ export const notifyRoutes = router();
 
 const SubscriptionRequestSchema = z
   .object({
-    subscription: z
-      .object({
-        callbackReference: z
-          .object({
-            notifyURL: z.string().max(2000).openapi({ example: "https://app.example.com/twinning/notifications" }),
-            callbackData: z.string().max(1024).optional(),
-          })
-          .strict(),
-        clientCorrelator: z.string().min(1).max(128).optional(),
-        duration: omaValue(z.number().int().positive().max(365 * 86_400), "Seconds the subscription lasts; without it, until deleted.").optional(),
-      })
-      .strict(),
+    subscription: subscriptionRequestFields("https://app.example.com/twinning/notifications"),
   })
   .strict()
   .openapi("SubscriptionRequest");

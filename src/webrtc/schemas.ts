@@ -2,7 +2,7 @@
 // types the handlers and documents the API in /openapi.json. Resource and field names follow
 // OMA-TS-REST_NetAPI_WebRTCSignaling-V1_0 as operators deploy it (Kandy/SPiDR clients).
 import { z } from "@hono/zod-openapi";
-import { omaValue } from "../http/schemas";
+import { subscriptionRequestFields } from "../notify/notify-target";
 import { AddressSchema, UserIdParam } from "../twinning/schemas";
 import { candidateProblem, checkSdp, SdpError } from "./sdp";
 
@@ -114,18 +114,9 @@ export const IceListSchema = z
 
 export const WrtcsSubscriptionRequestSchema = z
   .object({
-    wrtcsNotificationSubscription: z
-      .object({
-        callbackReference: z
-          .object({
-            notifyURL: z.string().max(2000).openapi({ example: "http://127.0.0.1:8787/notificationchannel/v1/tel%3A%2B15551230001/channels/…/callback" }),
-            callbackData: z.string().max(1024).optional(),
-          })
-          .strict(),
-        clientCorrelator: z.string().min(1).max(128).optional(),
-        duration: omaValue(z.number().int().positive().max(365 * 86_400), "Seconds the subscription lasts; without it, until deleted.").optional(),
-      })
-      .strict(),
+    wrtcsNotificationSubscription: subscriptionRequestFields(
+      "http://127.0.0.1:8787/notificationchannel/v1/tel%3A%2B15551230001/channels/…/callback",
+    ),
   })
   .strict()
   .openapi("WrtcsNotificationSubscriptionRequest");
