@@ -14,7 +14,7 @@ import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, type AccountRow } from "./device-tables";
 import { reply, type SessionState } from "./engine";
-import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
+import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
 import {
   isLocked,
   newSessionSecret,
@@ -79,6 +79,12 @@ export interface IncomingMessage {
 export interface OutgoingMessage {
   body: Uint8Array;
   headers: Record<string, string>;
+}
+
+/** Which DM account registered the device for DM 2.0, and the protocol it said the device speaks. */
+export interface Dm2Binding {
+  accountId: string;
+  protocol: string;
 }
 
 const keys = new Map<string, Promise<CryptoKey>>();
@@ -155,6 +161,11 @@ export class DeviceObject extends DurableObject<Env> {
     return a;
   }
 
+  /** A device the jobs API serves: a DM 1.2 account, or a DM 2.0 registration (src/dm/v2/), or both. */
+  private requireManaged(): void {
+    if (!this.dm2()) this.requireAccount();
+  }
+
   private async serverSecret(a: AccountRow): Promise<string> {
     if (this.opened?.sealed !== a.server_secret) this.opened = { sealed: a.server_secret, secret: await openSecret(await keyFor(this.env), a.server_secret, a.dev_id) };
     return this.opened.secret;
@@ -206,7 +217,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   queueJob(commands: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Promise<Outcome<Job>> {
     return outcome(async () => {
-      this.requireAccount();
+      this.requireManaged();
       const job = this.tx(() => this.jobs.queue(commands, opts));
       await this.armAlarm();
       return jobView(job) as Job;
@@ -215,7 +226,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   job(jobId: string): Promise<Outcome<Job>> {
     return outcome(() => {
-      this.requireAccount();
+      this.requireManaged();
       return jobView(this.jobs.get(jobId)) as Job;
     });
   }
@@ -223,7 +234,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** Cancels an unfinished job (nothing more of it goes out); a finished job is answered as it is. */
   cancelJob(jobId: string): Promise<Outcome<Job>> {
     return outcome(() => {
-      this.requireAccount();
+      this.requireManaged();
       return jobView(this.tx(() => this.jobs.cancel(jobId))) as Job;
     });
   }
@@ -233,7 +244,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** The next `maxJobs` unfinished jobs with the commands `sessionKey` has not handed out yet, marked sent. */
   takeCommands(sessionKey: string, opts: { maxJobs?: number } = {}): Promise<Outcome<JobBatch[]>> {
     return outcome(() => {
-      this.requireAccount();
+      this.requireManaged();
       return this.tx(() => this.jobs.take(sessionKey, opts.maxJobs ?? 1));
     });
   }
@@ -241,7 +252,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** A device's verdict on one command; the job as it stands after it. */
   recordCommand(jobId: string, path: CommandPath, result: CommandOutcome): Promise<Outcome<Job>> {
     return outcome(() => {
-      this.requireAccount();
+      this.requireManaged();
       const job = this.tx(() => this.jobs.record(jobId, path, result));
       if (!job) throw notFound("jobId", jobId);
       return jobView(job) as Job;
@@ -251,7 +262,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** The session ended: what it handed out without a status goes back to the queue (or fails after the attempt limit). */
   releaseSession(sessionKey: string): Promise<Outcome<void>> {
     return outcome(() => {
-      this.requireAccount();
+      this.requireManaged();
       this.tx(() => this.jobs.release(sessionKey));
     });
   }
@@ -273,7 +284,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   tree(): Promise<Outcome<Record<string, TreeNode>>> {
     return outcome(() => {
-      this.requireAccount();
+      this.requireManaged();
       const tree: Record<string, TreeNode> = {};
       for (const r of this.sql.exec<{ uri: string; value: string; format: string | null; type: string | null; updated_at: number }>("SELECT * FROM tree ORDER BY uri")) {
         tree[r.uri] = { value: r.value, ...(r.format ? { format: r.format } : {}), ...(r.type ? { type: r.type } : {}), updatedAt: new Date(r.updated_at).toISOString() };
@@ -389,6 +400,52 @@ export class DeviceObject extends DurableObject<Env> {
       this.sql.exec("INSERT INTO session (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", JSON.stringify(kept));
     }
     return { body: out.body, headers: out.headers };
+  }
+
+  // ---------------------------------------------------------------- DM 2.0 registration (src/dm/v2/)
+
+  private dm2(): Dm2Binding | undefined {
+    if (one(this.sql, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'dm2_binding'") === undefined) return undefined;
+    const r = one<{ account_id: string; protocol: string }>(this.sql, "SELECT account_id, protocol FROM dm2_binding");
+    return r ? { accountId: r.account_id, protocol: r.protocol } : undefined;
+  }
+
+  /** Claims the device for a DM account (its DM 2.0 registration); the claim of another account is 409. */
+  bindDm2(accountId: string, protocol: string): Promise<Outcome<Dm2Binding>> {
+    return outcome(() => {
+      const current = this.dm2();
+      if (current && current.accountId !== accountId) throw new ApiError(409, "SVC0002", ["devId", "the device is registered to another DM account"]);
+      if (!this.provisioned) migrate(this.ctx, SCHEMA);
+      this.tx(() => {
+        this.sql.exec("CREATE TABLE IF NOT EXISTS dm2_binding (id INTEGER PRIMARY KEY CHECK (id = 1), account_id TEXT NOT NULL, protocol TEXT NOT NULL)");
+        this.sql.exec("INSERT INTO dm2_binding (id, account_id, protocol) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol", accountId, protocol);
+      });
+      return { accountId, protocol };
+    });
+  }
+
+  /** The account unregistered the device; a device with no DM 1.2 account is then forgotten whole. */
+  async unbindDm2(accountId: string): Promise<Outcome<void>> {
+    return outcome(async () => {
+      if (this.dm2()?.accountId !== accountId) return;
+      if (!this.account()) await this.ctx.storage.deleteAll();
+      else this.sql.exec("DELETE FROM dm2_binding");
+    });
+  }
+
+  async dm2Binding(): Promise<Dm2Binding | undefined> {
+    return this.dm2();
+  }
+
+  /** A DM 2.0 device's alert with the correlator of an EXEC: kept, and attached to that job command (as 1226 is for DM 1.2). */
+  attachAlerts(correlator: string, alerts: GenericAlert[]): Promise<Outcome<void>> {
+    return outcome(() => {
+      this.requireManaged();
+      this.tx(() => {
+        this.sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator, JSON.stringify(alerts));
+        this.jobs.attachAlerts(correlator, alerts, this.rows.recent(50));
+      });
+    });
   }
 
   /** Test and diagnostics: the package 0 of a notification, decoded. */

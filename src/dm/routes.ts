@@ -9,9 +9,10 @@ import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
 import type { Job, JobCommandSpec } from "./job-model";
-import { callbackUrlProblem } from "../notify/callback-url";
 import { enforceRateLimit } from "../http/rate-limit";
 import { config } from "../config";
+import { pushPackage0 } from "./push-connector";
+import { dm2Notification, dm2Notifications } from "./v2/notification";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();
@@ -358,20 +359,9 @@ dmRoutes.openapi(
   async (c) => {
     const { devId } = c.req.valid("param");
     const req = (c.req.valid("json") ?? {}) as z.infer<typeof NotificationRequestSchema>;
-    const n = unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
-    // Optional push connector: an SMS/WAP-push gateway that takes the binary package 0 (WSP content type 0x44).
-    const { DM_PUSH_WEBHOOK: webhook, CALLBACK_ALLOW_LOOPBACK: allowLoopback } = config(c.env);
-    if (webhook && !callbackUrlProblem(webhook, { allowLoopback })) {
-      c.executionCtx.waitUntil(
-        fetch(webhook, {
-          method: "POST",
-          redirect: "manual",
-          signal: AbortSignal.timeout(10_000),
-          headers: { "Content-Type": "application/vnd.syncml.notification", "X-WSP-Content-Type": "0x44", "X-DM-Device-Id": devId },
-          body: Uint8Array.from(atob(n.package0), (ch) => ch.charCodeAt(0)),
-        }).then((r) => r.body?.cancel(), (err) => console.warn(`push connector failed: ${err instanceof Error ? err.message : String(err)}`)),
-      );
-    }
+    // A DM 2.0 device gets its package 0 from its DM account (src/dm/v2/), a DM 1.2 device from its object.
+    const n = (await dm2Notification(c.env, devId, req.uiMode ?? "not-specified")) ?? unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
+    pushPackage0(c, devId, n.package0);
     return c.json({ notification: notificationView(n) }, 201);
   },
 );
@@ -387,6 +377,7 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    return c.json({ notificationList: unwrap(await c.env.DEVICES.getByName(devId).notifications()).map(notificationView) }, 200);
+    const list = (await dm2Notifications(c.env, devId)) ?? unwrap(await c.env.DEVICES.getByName(devId).notifications());
+    return c.json({ notificationList: list.map(notificationView) }, 200);
   },
 );

@@ -57,3 +57,36 @@ export class LazySchema {
     this.applied = false;
   }
 }
+
+/** The tables of one store inside an object: its name and its schema steps, applied in order. */
+export interface StoreSchema {
+  name: string;
+  steps: readonly string[];
+}
+
+/**
+ * Brings every store of an object to its latest schema, synchronously, in one transaction. Each
+ * store keeps its own version (table `_store_schema`), so stores add steps without renumbering
+ * each other's. `legacy` maps the version of an object migrated by `migrate` (one `_schema`
+ * version for the whole object) to the version each store was at, once.
+ */
+export function migrateStores(ctx: DurableObjectState, stores: readonly StoreSchema[], legacy?: (version: number) => Record<string, number>): void {
+  const sql = ctx.storage.sql;
+  ctx.storage.transactionSync(() => {
+    sql.exec("CREATE TABLE IF NOT EXISTS _store_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+    const stored = new Map(sql.exec<{ name: string; version: number }>("SELECT name, version FROM _store_schema").toArray().map((r) => [r.name, r.version]));
+    const versions = new Map(stored);
+    if (stored.size === 0 && legacy && hasSchema(ctx)) {
+      const old = one<{ version: number }>(sql, "SELECT version FROM _schema")?.version ?? 0;
+      for (const [name, version] of Object.entries(legacy(old))) versions.set(name, version);
+      sql.exec("DROP TABLE _schema");
+    }
+    for (const store of stores) {
+      const current = versions.get(store.name) ?? 0;
+      for (let v = current; v < store.steps.length; v++) sql.exec(store.steps[v]!);
+      if (stored.get(store.name) !== Math.max(current, store.steps.length)) {
+        sql.exec("INSERT INTO _store_schema (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version", store.name, Math.max(current, store.steps.length));
+      }
+    }
+  });
+}

@@ -8,7 +8,8 @@ import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
-import { CLOCK_SKEW_S, verifyClientAssertion } from "./client-assertion";
+import { verifyClientAssertion } from "./client-assertion";
+import { spendJti as spendOnce } from "./assertion-guard";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -165,13 +166,7 @@ export class OAuthClientObject extends DurableObject<Env> {
   }
 
   private spendJti(jti: string, exp: number): boolean {
-    const nowS = Math.floor(Date.now() / 1000);
-    return this.ctx.storage.transactionSync(() => {
-      this.sql.exec("DELETE FROM assertion_jti WHERE expires_at < ?", nowS - CLOCK_SKEW_S);
-      if (one(this.sql, "SELECT 1 AS x FROM assertion_jti WHERE jti = ?", jti)) return false;
-      this.sql.exec("INSERT INTO assertion_jti (jti, expires_at) VALUES (?, ?)", jti, exp);
-      return true;
-    });
+    return this.ctx.storage.transactionSync(() => spendOnce(this.sql, "assertion_jti", jti, exp));
   }
 
   /** A one-time authorization code for an approved consent; a consent yields one code at most. */

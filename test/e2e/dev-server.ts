@@ -4,6 +4,7 @@
 // Needs build/codec.wasm (`npm run build:wasm`, run by `pretest`).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,6 +111,8 @@ export interface DevServerOptions {
   env?: Record<string, string | undefined>;
   /** Extra arguments for `wrangler dev`, e.g. `["--var", "HOME_MNOS:001-02"]`. */
   args?: string[];
+  /** "https": `--local-protocol https`, served with the self-signed certificate wrangler makes for the run. */
+  localProtocol?: "http" | "https";
 }
 
 export interface DevServer {
@@ -128,7 +131,8 @@ export interface DevServer {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   if (!existsSync(join(PROJECT_ROOT, "build", "codec.wasm"))) throw new Error("build/codec.wasm missing: run `npm run build:wasm` first");
   const port = options.port ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
+  const protocol = options.localProtocol ?? "http";
+  const url = `${protocol}://127.0.0.1:${port}`;
   const args = [
     "dev",
     "--ip", "127.0.0.1",
@@ -138,6 +142,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     "--inspector-port", "0",
     "--inspector-ip", "127.0.0.1",
     "--show-interactive-dev-session=false",
+    ...(protocol === "https" ? ["--local-protocol", "https"] : []),
     ...(options.args ?? []),
   ];
   const child = spawn(WRANGLER, args, {
@@ -178,9 +183,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       throw new Error(`wrangler dev exited (${exitCode}) before serving ${url}:\n${stripAnsi(output)}`);
     }
     try {
-      const res = await fetch(`${url}/openapi.json`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
+      if ((await probe(`${url}/openapi.json`)) === 200) break;
     } catch {
       // not listening yet
     }
@@ -192,6 +195,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
 
   return { url, port, pid: pgid, output: () => output, startupOutput: output, stop };
+}
+
+/** The status of a GET; over https the run's self-signed certificate is accepted (readiness only). */
+function probe(url: string): Promise<number> {
+  if (!url.startsWith("https:")) return fetch(url, { signal: AbortSignal.timeout(2_000) }).then(async (r) => (await r.arrayBuffer(), r.status));
+  return new Promise((resolveStatus, reject) => {
+    const req = httpsGet(url, { rejectUnauthorized: false, timeout: 2_000 }, (res) => (res.resume(), resolveStatus(res.statusCode ?? 0)));
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+  });
 }
 
 export interface CommandResult {

@@ -1,0 +1,36 @@
+// How the DM 2.0 adapter reaches a device's object: the job model's protocol-neutral seam (take,
+// record, release), and the device's claim by one DM account (a devId belongs to one account; the
+// claim is decided in the device's own object, so two accounts racing for it cannot both win).
+import type { Env } from "../../env";
+import { ApiError, type Outcome } from "../../http/errors";
+import type { Protocol } from "./device-registry";
+import type { JobBatchLike, OutcomeLike } from "./translate";
+
+export interface Dm2Binding {
+  accountId: string;
+  protocol: Protocol;
+}
+
+/** The DeviceObject RPC methods this adapter uses. */
+export interface JobPort {
+  takeCommands(sessionKey: string, opts: { maxJobs?: number }): Promise<Outcome<JobBatchLike[]>>;
+  recordCommand(jobId: string, path: number[], outcome: OutcomeLike): Promise<Outcome<unknown>>;
+  releaseSession(sessionKey: string): Promise<Outcome<void>>;
+  attachAlerts(correlator: string, alerts: { type?: string; source?: string; format?: string; data?: string; receivedAt: string }[]): Promise<Outcome<void>>;
+  job(jobId: string): Promise<Outcome<{ commands: unknown[] }>>;
+  bindDm2(accountId: string, protocol: Protocol): Promise<Outcome<Dm2Binding>>;
+  unbindDm2(accountId: string): Promise<Outcome<void>>;
+  dm2Binding(): Promise<Dm2Binding | undefined>;
+}
+
+export const jobPort = (env: Env, devId: string): JobPort => env.DEVICES.getByName(devId) as unknown as JobPort;
+
+/** Claims `devId` for the account; 409 when another account holds it. */
+export async function bindDevice(env: Env, devId: string, accountId: string, protocol: Protocol): Promise<void> {
+  const r = await jobPort(env, devId).bindDm2(accountId, protocol);
+  if (!r.ok) throw ApiError.from(r.error);
+}
+
+export async function unbindDevice(env: Env, devId: string, accountId: string): Promise<void> {
+  await jobPort(env, devId).unbindDm2(accountId);
+}
