@@ -76,8 +76,11 @@ export interface SessionOptions {
   contentType?: string;
   resultContentType?: string;
   accept?: string;
-  /** Abort after executing `afterCommands` commands of package `inPackage` (0-based), with DELETE on that spelling. */
-  abort?: { inPackage: number; afterCommands: number; spelling?: "session" | "sessions" };
+  /**
+   * Abort after executing `afterCommands` commands of package `inPackage` (0-based): DELETE on that
+   * spelling of the resource, or "none" for a device that just goes silent (crash, lost coverage).
+   */
+  abort?: { inPackage: number; afterCommands: number; spelling?: "session" | "sessions" | "none" };
   /** Send no body with package 1 (an empty POST, as the web-browser component may). */
   emptyBody?: boolean;
 }
@@ -229,7 +232,8 @@ export class Dm2Device {
     }
   }
 
-  private async abort(record: PackageRecord, _cont: string | undefined, spelling: "session" | "sessions"): Promise<void> {
+  private async abort(record: PackageRecord, _cont: string | undefined, spelling: "session" | "sessions" | "none"): Promise<void> {
+    if (spelling === "none") return;
     const contUri = record.commands.find((c) => c[0] === "CONT")?.[1];
     const id = record.sessionId ?? (typeof contUri === "string" ? contUri.split("/").pop() : undefined);
     if (!id) throw new Error("no session id to abort");
