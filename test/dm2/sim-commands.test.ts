@@ -103,4 +103,33 @@ describe("DM 2.0 commands, as the simulator executes them", () => {
     expect((await op.job(devId, j2.jobId)).state).toBe("done");
     expect(device.tree.leaf("./B")?.value).toBe("3");
   });
+  it("GET (a Get of node?list=Struct) answers the ClientURIs at and below the node; they land on the job as a text/uri-list result", async () => {
+    const { device, devId } = await op.device({ "./Vendor/Net/APN": "internet", "./Vendor/Net/Proxy": "none", "./Vendor/Other": "x" });
+    const job = await op.queueJob(devId, [{ kind: "Get", target: "./Vendor/Net?list=Struct" }, { kind: "Get", target: "./Missing?list=Struct" }]);
+    const s = await device.clientInitiated();
+    expect(s.packages[0]!.commands.slice(0, 2)).toEqual([["GET", "./Vendor/Net"], ["GET", "./Missing"]]);
+    expect(s.packages[0]!.statuses).toEqual([{ sc: 200, URI: ["./Vendor/Net", "./Vendor/Net/APN", "./Vendor/Net/Proxy"] }, { sc: 404 }]);
+    const done = await op.job(devId, job.jobId);
+    expect(done.commands.map((c) => c.status)).toEqual(["200", "404"]);
+    expect(done.commands[0]!.results).toEqual([{ source: "./Vendor/Net", data: "./Vendor/Net\r\n./Vendor/Net/APN\r\n./Vendor/Net/Proxy", format: "chr", type: "text/uri-list" }]);
+  });
+
+  it("SHOW (a Display alert 1100) opens the server's page with the alert's text in the browser component; the other UI alerts are 406 with the reason", async () => {
+    const { device, devId } = await op.device({});
+    const job = await op.queueJob(devId, [
+      { kind: "Alert", code: "1100", items: ["Maintenance tonight at 02:00 <b>not bold</b>"] },
+      { kind: "Alert", code: "1101", items: ["Reboot now?"] },
+    ]);
+    const s = await device.clientInitiated();
+    const show = s.packages[0]!.commands[0]!;
+    expect(show[0]).toBe("SHOW");
+    expect(s.packages[0]!.commands.map((c) => c[0])).toEqual(["SHOW", "CONT"]);
+    expect(s.packages[0]!.statuses).toEqual([{ sc: 200 }]);
+    expect(device.shownPages).toHaveLength(1);
+    expect(device.shownPages[0]).toMatchObject({ url: show[1], status: 200, contentType: expect.stringMatching(/^text\/html/) });
+    expect(device.shownPages[0]!.html).toContain("Maintenance tonight at 02:00 &lt;b&gt;not bold&lt;/b&gt;");
+    const done = await op.job(devId, job.jobId);
+    expect(done.commands[0]!.status).toBe("200");
+    expect(done.commands[1]).toMatchObject({ status: "406", error: expect.stringMatching(/1101-1104/) });
+  });
 });

@@ -7,13 +7,19 @@ import { ApiError, notFound, outcome, type Outcome } from "../../http/errors";
 import { migrate } from "../../http/sql";
 import { base64, encodePackage0, type UiMode } from "../../codec";
 import { CredentialStore, CREDENTIAL_SCHEMA, type AccountRecord } from "./credential-store";
-import { digestResponse, hashSecret, nonceIssuedAt, REALM, timingSafeHexEqual, verifyBasicSecret, type Credentials } from "./credentials";
+import { digestResponse, hashSecret, nonceIssuedAt, PBKDF2_ITERATIONS, REALM, timingSafeHexEqual, verifyBasicSecret, type Credentials } from "./credentials";
 import { DeviceRegistry, DEVICE_SCHEMA, MAX_DEVICES, type DeviceFields, type RegisteredDevice } from "./device-registry";
 import { jobPort } from "./device-binding";
 import { SessionStore, SESSION_SCHEMA, type Initiator, type Session, type SessionDoc, type SessionView, type Upload } from "./session-store";
 
 /** The server identifier in a DM 2.0 package 0. */
 export const DM2_SERVER_ID = "oma-edge";
+
+/** Verified in place of a missing account's credentials: a well-formed PBKDF2 hash (of no password) and HA1. */
+const UNKNOWN_ACCOUNT_SECRET = {
+  basic: `pbkdf2-sha256$${PBKDF2_ITERATIONS}$${btoa("\0".repeat(16))}$${btoa("\0".repeat(32))}`,
+  digestHa1: "0".repeat(64),
+};
 
 const SCHEMA = [CREDENTIAL_SCHEMA + DEVICE_SCHEMA + SESSION_SCHEMA];
 
@@ -73,8 +79,10 @@ export class DmAccountObject extends DurableObject<Env> {
    * are the state a concurrent request could race on.
    */
   async authenticate(creds: Exclude<Credentials, { scheme: "invalid" }>, method: string): Promise<AuthVerdict> {
-    const secret = this.credentials.secret();
-    if (!secret) return { ok: false, reason: "unknown" };
+    const stored = this.credentials.secret();
+    // An unknown account costs the same work as a wrong password (PBKDF2 or the Digest hashes, against
+    // a hash nobody's password matches), so answer times do not tell which account names exist.
+    const secret = stored ?? UNKNOWN_ACCOUNT_SECRET;
     const locked = this.credentials.lockedFor();
     if (locked > 0) return { ok: false, reason: "wrong", retryAfterMs: locked };
     let match: boolean;
@@ -89,11 +97,13 @@ export class DmAccountObject extends DurableObject<Env> {
       } else {
         match = timingSafeHexEqual(await digestResponse(secret.digestHa1, { ...creds, method }), creds.response);
       }
-      if (match) {
+      // The dummy HA1 is public (anyone can compute a response with it): never treat that as a login.
+      if (match && stored) {
         const use = this.tx(() => this.credentials.useNonce(creds.nonce, issuedAt!, ncValue));
         if (use !== "ok") return { ok: false, reason: use };
       }
     }
+    if (!stored) return { ok: false, reason: "unknown" };
     if (!match) {
       this.tx(() => this.credentials.failed());
       const after = this.credentials.lockedFor();

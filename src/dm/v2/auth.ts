@@ -4,6 +4,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../http/errors";
+import { enforceRateLimit } from "../../http/rate-limit";
 import { challenges, newNonce, parseAuthorization } from "./credentials";
 
 export const ACCOUNT_ID = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -37,6 +38,11 @@ function unauthorized(c: Context<AppEnv>, why: string, stale = false): Response 
 /** Every DM 2.0 resource: the DM account of the credentials, or 401 with fresh challenges. */
 export const requireDmAccount: MiddlewareHandler<AppEnv> = async (c, next) => {
   const creds = parseAuthorization(c.req.header("authorization"));
+  // Counted per account named, before its object verifies anything (requests without credentials are
+  // answered 401 here without reaching an object, so they cost nothing to count).
+  if (creds && creds.scheme !== "invalid" && ACCOUNT_ID.test(creds.username)) {
+    await enforceRateLimit({ binding: c.env.DM2_ACCOUNT_RATE_LIMIT, period: 10, what: "DM 2.0 requests for this account" }, creds.username);
+  }
   if (!creds) return unauthorized(c, "none given");
   if (creds.scheme === "invalid") return unauthorized(c, creds.why);
   const url = new URL(c.req.url);

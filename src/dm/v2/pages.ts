@@ -125,3 +125,8 @@ export function sessionTriggeredPage(account: string, devId: string, sessionId: 
 Its DM client receives a notification and starts the session itself; the result appears under completed sessions.</p>`,
   );
 }
+
+/** What SHOW opens for a job's Display alert (1100): its text, for the device's browser component. */
+export function displayPage(items: string[]): string {
+  return page("Message from your operator", "", `<h1>Message from your operator</h1>\n${items.map((t) => `<p class="display">${e(t)}</p>`).join("\n")}`);
+}

@@ -12,7 +12,7 @@ import { PROTOCOLS, speaksDm2, type DeviceFields, type Protocol, type Registered
 import { abortSession, answer, startSession, type EngineContext, type Package } from "./engine";
 import { negotiate, requestType, wantsHtml, SEED_TYPE, type Dm2Type } from "./media-types";
 import { notifyDevice } from "./notification";
-import { devicePage, deviceListPage, PAGE_HEADERS, registrationPage, sessionTriggeredPage, type FormErrors, type FormValues } from "./pages";
+import { devicePage, deviceListPage, displayPage, PAGE_HEADERS, registrationPage, sessionTriggeredPage, type FormErrors, type FormValues } from "./pages";
 import type { Initiator, SessionView } from "./session-store";
 import { downloadOf, uploadOf } from "./translate";
 import { describeRoutes } from "./openapi";
@@ -322,12 +322,13 @@ dm2Routes.get("/dm/v2/sessions/id/:sessionId/data/:index", async (c) => {
   const sessionId = sessionIdParam(c);
   const index = dataIndex(c);
   const s = unwrap(await account(c).activeSession(sessionId));
-  const f = s.doc.inFlight.find((x) => x.index === index && x.name === "HGET");
+  const f = s.doc.inFlight.find((x) => x.index === index && (x.name === "HGET" || x.name === "SHOW"));
   if (!f) throw notFound("index", String(index));
   const job = unwrap(await jobPort(c.env, s.devId).job(f.jobId)) as { commands: { children?: unknown[] }[] };
   let cmd: any = { children: job.commands };
   for (const i of f.path) cmd = cmd?.children?.[i];
   if (!cmd) throw notFound("index", String(index));
+  if (f.name === "SHOW") return html(c, displayPage(cmd.items ?? []));
   const { body: data, type } = downloadOf(cmd);
   return new Response(data, { status: 200, headers: { "Content-Type": type, "Cache-Control": "no-store" } });
 });

@@ -12,6 +12,8 @@ export interface JobCommandLike {
   format?: string;
   type?: string;
   correlator?: string;
+  code?: string;
+  items?: string[];
   children?: JobCommandLike[];
 }
 export interface JobBatchLike {
@@ -39,6 +41,9 @@ export interface Translation {
   sequences: { jobId: string; path: number[]; children: number }[];
 }
 
+/** A Get of `node?list=Struct`: the node's structure, which DM 2.0's GET answers. */
+const LIST_STRUCT = /\?list=Struct$/;
+
 /** 406 "optional feature not supported": the verdict on job commands DM 2.0 cannot carry. */
 const unsupported = (why: string): OutcomeLike => ({ status: "406", error: why });
 
@@ -54,8 +59,14 @@ export function translate(batches: JobBatchLike[], dataUrl: (index: number) => s
     let cmd: Dm2Command;
     switch (c.kind) {
       case "Get":
-        // DM 2.0 moves node values over HTTP: the device PUTs the value to the server (HPUT).
-        cmd = ["HPUT", target, dataUrl(index)];
+        // `?list=Struct` asks for the node's structure (as in DM 1.2 TNDS): DM 2.0's GET answers the
+        // ClientURIs at and below the node. Otherwise DM 2.0 moves node values over HTTP: the device
+        // PUTs the value to the server (HPUT).
+        cmd = LIST_STRUCT.test(target) ? ["GET", target.replace(LIST_STRUCT, "")] : ["HPUT", target, dataUrl(index)];
+        break;
+      case "Alert":
+        // A Display alert (1100) needs no answer but "shown": SHOW opens the server's page with its text.
+        cmd = ["SHOW", dataUrl(index)];
         break;
       case "Add":
       case "Replace":
@@ -79,7 +90,8 @@ export function translate(batches: JobBatchLike[], dataUrl: (index: number) => s
     for (const { path, command } of batch.commands) {
       if (command.kind === "Copy") out.immediate.push({ jobId: batch.jobId, path, outcome: unsupported("DM 2.0 has no Copy: queue a Get and a Replace") });
       else if (command.kind === "Atomic") out.immediate.push({ jobId: batch.jobId, path, outcome: unsupported("DM 2.0 has no Atomic (the device cannot roll back a group of commands)") });
-      else if (command.kind === "Alert") out.immediate.push({ jobId: batch.jobId, path, outcome: unsupported("user-interaction alerts are DM 1.2; a DM 2.0 device shows a web page (SHOW)") });
+      else if (command.kind === "Alert" && command.code === "1100") emit(batch.jobId, path, command);
+      else if (command.kind === "Alert") out.immediate.push({ jobId: batch.jobId, path, outcome: unsupported("DM 2.0 carries only the Display alert (1100, as SHOW); alerts that need the user's answer (1101-1104) have no DM 2.0 command") });
       else if (command.kind === "Sequence") {
         // A package is executed in order, so a Sequence is its children, one after another.
         const children = command.children ?? [];
@@ -100,6 +112,10 @@ const enc = new TextEncoder();
 export function outcomeOf(f: InFlight, status: Dm2Status | undefined, upload: Upload | undefined): OutcomeLike {
   if (!status) return { error: "the device sent no Status for this command" };
   const sc = String(status.sc);
+  if (f.name === "GET" && /^2\d\d$/.test(sc)) {
+    // The ClientURIs found, one per line, as a text/uri-list (RFC 2483) result of the node asked about.
+    return { status: sc, results: [{ source: (f.target ?? "").replace(LIST_STRUCT, ""), data: (status.URI ?? []).join("\r\n"), format: "chr", type: "text/uri-list" }] };
+  }
   if (f.name !== "HPUT" || !/^2\d\d$/.test(sc)) return { status: sc };
   if (!upload) return { status: sc, error: "the device reported success but uploaded no data to the HPUT ServerURI" };
   return { status: sc, results: [{ source: f.target ?? "", data: upload.data, ...(upload.format ? { format: upload.format } : {}), ...(upload.type ? { type: upload.type } : {}) }] };
