@@ -16,17 +16,15 @@ export const OperationSchema = z.enum(OPERATIONS).openapi({ description: "read =
 export const Subscriber = z.string().regex(/^tel:\+[1-9][0-9]{1,14}$/, "tel:+E164").openapi({ example: "tel:+15551230001" });
 
 const attr = z.string().min(1).max(128);
-export const DeviceAttributesSchema = z
-  .object({
-    manufacturer: attr.optional().openapi({ example: "Simulated Devices Inc." }),
-    model: attr.optional().openapi({ example: "SIM-1000" }),
-    firmwareVersion: attr.optional().openapi({ example: "1.0.0" }),
-    mno: z.string().regex(/^[0-9]{3}-[0-9]{2,3}$/, "MCC-MNC").optional().openapi({ example: "001-01" }),
-    subscriber: Subscriber.optional(),
-  })
-  .strict()
-  .openapi("DmDeviceAttributes");
-export const DeviceRecordSchema = DeviceAttributesSchema.extend({ devId: z.string() }).openapi("DmDeviceRecord");
+const attributes = {
+  manufacturer: attr.optional().openapi({ example: "Simulated Devices Inc." }),
+  model: attr.optional().openapi({ example: "SIM-1000" }),
+  firmwareVersion: attr.optional().openapi({ example: "1.0.0" }),
+  mno: z.string().regex(/^[0-9]{3}-[0-9]{2,3}$/, "MCC-MNC").optional().openapi({ example: "001-01" }),
+  subscriber: Subscriber.optional(),
+};
+export const DeviceAttributesSchema = z.object(attributes).strict().openapi("DmDeviceAttributes");
+export const DeviceRecordSchema = z.object({ devId: z.string().openapi({ example: "IMEI:493005100592800" }), ...attributes }).openapi("DmDeviceRecord");
 
 const filterValue = z.union([attr, z.array(attr).min(1).max(100)]);
 export const GroupFilterSchema = z
