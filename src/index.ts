@@ -20,6 +20,9 @@ import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
 import { registerOAuthHooks } from "./oauth/hooks";
+import { useAccessTokens } from "./http/auth";
+import { oauthAccessTokens } from "./oauth/token-liveness";
+import { twinningDeviceAuthorization } from "./twinning/device-authorization";
 import { webrtcRoutes } from "./webrtc/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -38,6 +41,11 @@ export { CallSessionObject } from "./webrtc/session-object";
 export { SignalingUserObject } from "./webrtc/user-object";
 
 const app = new OpenAPIHono<AppEnv>();
+
+// The capabilities plug into the layers below them: the authorization server's token checks into
+// every route's bearer check, twinning's activation codes into the device grant.
+useAccessTokens(oauthAccessTokens);
+registerOAuthHooks({ authorizeDevice: twinningDeviceAuthorization });
 
 app.use("*", correlator);
 app.use("*", observe);
