@@ -26,6 +26,10 @@ import { twinningDeviceAuthorization } from "./twinning/device-authorization";
 import { webrtcRoutes } from "./webrtc/routes";
 import { dmwsAdminRoutes } from "./dmws/admin-routes";
 import { dmwsRoutes } from "./dmws/routes";
+import { dmwsOperationRoutes } from "./dmws/operation-routes";
+import { dmwsChargingRoutes } from "./dmws/charging-routes";
+import { chargingHooks } from "./dmws/charging-hook";
+import { registerJobHooks } from "./dm/job-model";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -90,6 +94,9 @@ registerOAuthHooks(federationOAuthHooks);
 app.route("/", webrtcRoutes);
 app.route("/", dmwsAdminRoutes);
 app.route("/", dmwsRoutes);
+app.route("/", dmwsOperationRoutes);
+app.route("/", dmwsChargingRoutes);
+registerJobHooks(chargingHooks);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
