@@ -14,7 +14,8 @@ import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, type AccountRow } from "./device-tables";
 import { reply, type SessionState } from "./engine";
-import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
+import { DEFAULT_JOB_POLICY, JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec, type QueueOptions } from "./job-model";
+import { JobReports } from "./job-reports";
 import {
   isLocked,
   newSessionSecret,
@@ -100,6 +101,7 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly jobs: JobStore;
   private readonly rows: SqlJobRows;
+  private readonly reports: JobReports;
   /** The opened server secret, per sealed value (opening it is asynchronous, messages are not). */
   private opened?: { sealed: string; secret: string };
 
@@ -107,7 +109,8 @@ export class DeviceObject extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.rows = new SqlJobRows(this.sql);
-    this.jobs = new JobStore(this.rows);
+    this.reports = new JobReports(this.sql, env);
+    this.jobs = new JobStore(this.rows, DEFAULT_JOB_POLICY, Date.now, (job) => this.reports.add(job));
     ctx.blockConcurrencyWhile(() => this.migrateStorage());
   }
 
@@ -147,7 +150,10 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   private tx<T>(fn: () => T): T {
-    return this.ctx.storage.transactionSync(fn);
+    const out = this.ctx.storage.transactionSync(fn);
+    // A job with a listener finished: its report goes out from the alarm, now (./job-reports.ts).
+    if (this.reports.written) void this.ctx.storage.setAlarm(Date.now());
+    return out;
   }
 
   private account(): AccountRow | undefined {
@@ -215,7 +221,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- northbound: jobs, tree, notifications
 
-  queueJob(commands: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Promise<Outcome<Job>> {
+  queueJob(commands: JobCommandSpec[], opts: QueueOptions = {}): Promise<Outcome<Job>> {
     return outcome(async () => {
       this.requireManaged();
       const job = this.tx(() => this.jobs.queue(commands, opts));
@@ -278,8 +284,10 @@ export class DeviceObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     if (!this.provisioned) return;
-    const next = this.tx(() => this.jobs.expire());
-    if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1000));
+    const deadline = this.tx(() => this.jobs.expire());
+    const retry = await this.reports.deliver();
+    const next = Math.min(deadline !== undefined ? Math.max(deadline, Date.now() + 1000) : Infinity, retry ?? Infinity);
+    if (next !== Infinity) await this.ctx.storage.setAlarm(next);
   }
 
   tree(): Promise<Outcome<Record<string, TreeNode>>> {

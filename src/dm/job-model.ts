@@ -21,7 +21,10 @@
 //   cancelJob(jobId)                        state "cancelled": nothing more of it is handed out.
 // A session key is the adapter's own opaque id for one session (e.g. "syncml:<secret hash>").
 // Jobs also fail when their deadline passes (the object's alarm, and every take, check it).
+// A job may name a listener (./job-reports.ts): the transaction that finishes it also writes the
+// report the listener gets (a campaign counting its devices' results).
 import { notFound } from "../http/errors";
+import type { JobListener } from "./job-reports";
 
 export type UiAlertCode = "1100" | "1101" | "1102" | "1103" | "1104";
 
@@ -87,6 +90,9 @@ export interface Job {
   commands: JobCommand[];
   /** Internal: the session holding the job and the top-level commands it handed out. */
   session?: { key: string; sent: number[] };
+  /** Internal: who hears when the job finishes, and whether its report was written. */
+  listener?: JobListener;
+  reported?: boolean;
 }
 
 /** Path of a command inside its job: indices from the top level down. */
@@ -110,6 +116,14 @@ export interface JobPolicy {
   maxAttempts: number;
   /** Lifetime of a job that does not say otherwise. */
   ttlMs: number;
+}
+
+export interface QueueOptions {
+  deadlineSeconds?: number;
+  maxAttempts?: number;
+  /** The caller's own id for the job (a UUID), so that queueing it again changes nothing. */
+  jobId?: string;
+  listener?: JobListener;
 }
 
 export const DEFAULT_JOB_POLICY: JobPolicy = { maxAttempts: 3, ttlMs: 7 * 24 * 3600_000 };
@@ -149,8 +163,8 @@ export function commandAt(job: Job, path: CommandPath): JobCommand | undefined {
 }
 
 /** What the northbound API shows: everything but the internal session marker. */
-export function jobView(job: Job): Omit<Job, "session"> {
-  const { session: _internal, ...view } = job;
+export function jobView(job: Job): Omit<Job, "session" | "listener" | "reported"> {
+  const { session: _internal, listener: _listener, reported: _reported, ...view } = job;
   return view;
 }
 
@@ -183,13 +197,20 @@ export class JobStore {
     private readonly rows: JobRows,
     private readonly policy: JobPolicy = DEFAULT_JOB_POLICY,
     private readonly now: () => number = Date.now,
+    /** Called inside the transaction that finishes a job with a listener, once per job. */
+    private readonly onFinished?: (job: Job) => void,
   ) {}
 
-  queue(specs: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Job {
+  /** With `jobId`, idempotent: a job already queued under that id is answered as it is. */
+  queue(specs: JobCommandSpec[], opts: QueueOptions = {}): Job {
+    if (opts.jobId !== undefined) {
+      const existing = this.rows.load(opts.jobId);
+      if (existing) return existing;
+    }
     const t = this.now();
     const iso = new Date(t).toISOString();
     const job: Job = {
-      jobId: crypto.randomUUID(),
+      jobId: opts.jobId ?? crypto.randomUUID(),
       state: "queued",
       createdAt: iso,
       updatedAt: iso,
@@ -197,6 +218,7 @@ export class JobStore {
       attempts: 0,
       maxAttempts: opts.maxAttempts ?? this.policy.maxAttempts,
       commands: specs.map(jobCommand),
+      ...(opts.listener ? { listener: opts.listener } : {}),
     };
     this.rows.insert(job);
     return job;
@@ -215,6 +237,10 @@ export class JobStore {
   save(job: Job): void {
     job.updatedAt = new Date(this.now()).toISOString();
     settle(job);
+    if (isFinished(job) && job.listener && !job.reported) {
+      job.reported = true;
+      this.onFinished?.(job);
+    }
     this.rows.save(job);
   }
 
