@@ -21,6 +21,8 @@ import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
 import { registerOAuthHooks } from "./oauth/hooks";
 import { webrtcRoutes } from "./webrtc/routes";
+import { dmwsAdminRoutes } from "./dmws/admin-routes";
+import { dmwsRoutes } from "./dmws/routes";
 import { campaignRoutes } from "./dmws/campaigns/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
@@ -37,6 +39,8 @@ export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
 export { CallSessionObject } from "./webrtc/session-object";
 export { SignalingUserObject } from "./webrtc/user-object";
+export { DmwsRegistryObject } from "./dmws/registry-object";
+export { DmwsProviderObject } from "./dmws/provider-object";
 export { CampaignObject } from "./dmws/campaigns/campaign-object";
 export { CampaignDirectoryObject } from "./dmws/campaigns/directory-object";
 
@@ -79,6 +83,8 @@ app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
 registerOAuthHooks(federationOAuthHooks);
 app.route("/", webrtcRoutes);
+app.route("/", dmwsAdminRoutes);
+app.route("/", dmwsRoutes);
 app.route("/", campaignRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -8,6 +8,7 @@ import { device, expectClean, notifications } from "../dm/harness";
 import { received, receiver, newBox, plan } from "../notify/support";
 import { signNotification } from "../../src/notify/queue";
 import type { CampaignObject } from "../../src/dmws/campaigns/campaign-object";
+import { asProvider, auditOf, defineGroup, grant, newGroupName, newProvider } from "./support";
 
 const JOB = { commands: [{ kind: "Replace", target: "./Vendor/Setting", data: "7" }, { kind: "Exec", target: "./FUMO/Pkg1/DownloadAndUpdate" }] };
 type Dev = Awaited<ReturnType<typeof device>>;
@@ -260,23 +261,49 @@ describe("campaigns: webhooks, polling and refusals", () => {
   });
 
   it("a service provider sees its own campaigns only; the operator sees all", async () => {
-    const token = async () => {
-      const sp = await call("POST", "/admin/v1/clients", { headers: ADMIN, body: { name: "FOTA provider", scopes: ["dm:manage"], grant_types: ["client_credentials"] } });
-      const res = await SELF.fetch(`${ORIGIN}/oauth/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${sp.json.client_id}:${sp.json.client_secret}`)}` }, body: "grant_type=client_credentials" });
-      return { clientId: sp.json.client_id as string, token: ((await res.json()) as { access_token: string }).access_token };
-    };
-    const [a, b] = [await token(), await token()];
+    const [a, b] = [await newProvider("client_secret_basic"), await newProvider("client_secret_basic")];
     const devs = await devices(1);
-    const made = await call("POST", "/dmws/v1/campaigns", { token: a.token, body: { target: { devices: [devs[0]!.devId] }, operation: JOB } });
+    const fleet = newGroupName("campaign");
+    await defineGroup(fleet, { devices: [devs[0]!.devId] });
+    for (const p of [a, b]) await grant(p, [{ group: fleet, subtrees: ["./Vendor", "./FUMO"], operations: ["write", "exec"] }]);
+    const made = await asProvider(a, "POST", "/dmws/v1/campaigns", { target: { devices: [devs[0]!.devId] }, operation: JOB });
     expect(made.status, made.text).toBe(201);
     const id = made.json.campaign.campaignId;
     expect(made.json.campaign.owner).toBe(a.clientId);
-    expect((await call("GET", `/dmws/v1/campaigns/${id}`, { token: a.token })).status).toBe(200);
-    expect((await call("GET", `/dmws/v1/campaigns/${id}`, { token: b.token })).status).toBe(404);
-    expect((await call("POST", `/dmws/v1/campaigns/${id}/start`, { token: b.token })).status).toBe(404);
-    expect((await call("GET", "/dmws/v1/campaigns", { token: a.token })).json.campaignList.map((e: any) => e.campaignId)).toEqual([id]);
-    expect((await call("GET", "/dmws/v1/campaigns", { token: b.token })).json.campaignList).toEqual([]);
+    expect((await asProvider(a, "GET", `/dmws/v1/campaigns/${id}`)).status).toBe(200);
+    expect((await asProvider(b, "GET", `/dmws/v1/campaigns/${id}`)).status).toBe(404);
+    expect((await asProvider(b, "POST", `/dmws/v1/campaigns/${id}/start`)).status).toBe(404);
+    expect((await asProvider(a, "GET", "/dmws/v1/campaigns")).json.campaignList.map((e: any) => e.campaignId)).toEqual([id]);
+    expect((await asProvider(b, "GET", "/dmws/v1/campaigns")).json.campaignList).toEqual([]);
     expect((await call("GET", "/dmws/v1/campaigns?limit=200", { headers: ADMIN })).json.campaignList.map((e: any) => e.campaignId)).toContain(id);
     expect((await get(id)).state).toBe("draft");
+  });
+
+  it("a provider's campaign runs over a group its grants cover; a device, subtree or operation outside them is 403 naming it, audited, and creates nothing", async () => {
+    const p = await newProvider("client_secret_basic");
+    const devs = await devices(3);
+    const fleet = newGroupName("fleet");
+    await defineGroup(fleet, { devices: devs.slice(0, 2).map((d) => d.devId) });
+    await grant(p, [{ group: fleet, subtrees: ["./Vendor", "./FUMO"], operations: ["write", "exec"] }]);
+    const made = await asProvider(p, "POST", "/dmws/v1/campaigns", { target: { group: fleet }, operation: JOB, start: true });
+    expect(made.status, made.text).toBe(201);
+    expect(made.json.campaign.counts.total).toBe(2);
+    await until(made.json.campaign.campaignId, (c) => c.counts.inProgress === 2, "the group's devices started");
+    const refused = [
+      { target: { devices: [devs[2]!.devId] }, operation: JOB },
+      { target: { group: fleet }, operation: { commands: [{ kind: "Replace", target: "./DevDetail/Ext/Conf", data: "1" }] } },
+      { target: { group: fleet }, operation: { commands: [{ kind: "Get", target: "./FUMO/Pkg1/State" }] } },
+    ];
+    for (const body of refused) {
+      const r = await asProvider(p, "POST", "/dmws/v1/campaigns", body);
+      expect(r.status, r.text).toBe(403);
+      expect(r.json.requestError.policyException.messageId).toBe("POL0001");
+    }
+    expect((await auditOf(p, "refusal")).length).toBeGreaterThanOrEqual(3);
+    expect((await asProvider(p, "GET", "/dmws/v1/campaigns")).json.campaignList).toHaveLength(1);
+    // The operator runs a campaign over the same group.
+    const op = await call("POST", "/dmws/v1/campaigns", { headers: ADMIN, body: { target: { group: fleet }, operation: JOB } });
+    expect(op.status, op.text).toBe(201);
+    expect(op.json.campaign).toMatchObject({ owner: "operator", counts: { total: 2 } });
   });
 });

@@ -12,7 +12,7 @@ import { callbackUrlProblem } from "../../notify/callback-url";
 import type { JobCommandSpec } from "../../dm/job-model";
 import { callerOf, ownerOf, requireCampaignCaller, resolveTarget } from "./access";
 import type { CampaignAction, CampaignDevice, CampaignView } from "./campaign-object";
-import { CampaignDeviceSchema, CampaignIdParam, CampaignRequestSchema, CampaignSchema, DevicesQuery, ListQuery } from "./schemas";
+import { CampaignDeviceSchema, CampaignIdParam, MAX_CAMPAIGN_DEVICES, CampaignRequestSchema, CampaignSchema, DevicesQuery, ListQuery } from "./schemas";
 
 type Ctx = Context<AppEnv>;
 export const campaignRoutes = router();
@@ -68,7 +68,9 @@ campaignRoutes.openapi(
       const problem = callbackUrlProblem(req.callbackReference.notifyURL, { allowLoopback: config(c.env).CALLBACK_ALLOW_LOOPBACK });
       if (problem) throw invalidInput("callbackReference.notifyURL", problem);
     }
-    const devices = await resolveTarget(c, caller, req.target);
+    const devices = await resolveTarget(c, caller, req.target, req.operation.commands as JobCommandSpec[]);
+    if (devices.length === 0) throw invalidInput("target", "a target with at least one device");
+    if (devices.length > MAX_CAMPAIGN_DEVICES) throw invalidInput("target", `at most ${MAX_CAMPAIGN_DEVICES} devices`);
     const campaignId = crypto.randomUUID();
     const now = Date.now();
     const created = unwrap(await c.env.CAMPAIGNS.getByName(campaignId).create({

@@ -10,9 +10,11 @@ export const CampaignRequestSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
     target: z
-      .object({ devices: z.array(z.string().regex(DEV_ID, "a device id (the LocURI the device sends)")).min(1).max(MAX_CAMPAIGN_DEVICES).openapi({ example: ["IMEI:493005100592800", "IMEI:493005100592801"] }) })
-      .strict()
-      .openapi({ description: "The devices, in campaign order (waves are cut in this order). Membership is fixed when the campaign is created." }),
+      .union([
+        z.object({ devices: z.array(z.string().regex(DEV_ID, "a device id (the LocURI the device sends)")).min(1).max(MAX_CAMPAIGN_DEVICES).openapi({ example: ["IMEI:493005100592800", "IMEI:493005100592801"] }) }).strict(),
+        z.object({ group: z.string().min(1).max(128).openapi({ example: "fleet-eu" }) }).strict(),
+      ])
+      .openapi({ description: "The devices (in campaign order: waves are cut in this order), or a device group of the operator's (its devices in devId order). Membership is fixed when the campaign is created. A provider's grants must cover every device for every command of the operation." }),
     operation: z
       .object({
         commands: z.array(CommandSchema).min(1).max(100),
