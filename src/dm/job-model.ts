@@ -23,6 +23,12 @@
 // Jobs also fail when their deadline passes (the object's alarm, and every take, check it).
 // A job may name a listener (./job-reports.ts): the transaction that finishes it also writes the
 // report the listener gets (a campaign counting its devices' results).
+//
+// A capability that builds on jobs (src/dmws/: charging records) tags them when it queues them and
+// plugs JobHooks in when the app is mounted (src/index.ts): `saved` runs inside the transaction that
+// stores each job (so what it writes commits or rolls back with the result), `deliver` in the
+// device's alarm hands on what `saved` wrote (an outbox).
+import type { Env } from "../env";
 import { notFound } from "../http/errors";
 import type { JobListener } from "./job-reports";
 
@@ -93,7 +99,28 @@ export interface Job {
   /** Internal: who hears when the job finishes, and whether its report was written. */
   listener?: JobListener;
   reported?: boolean;
+  /** What the capability that queued the job needs to know of it again (e.g. src/dmws/: provider, operation). */
+  tag?: Record<string, string>;
 }
+
+export interface JobHooks {
+  /** Inside the transaction that stores `job`, on the device's storage. */
+  saved?(job: Job, sql: SqlStorage): void;
+  /** Whether `saved` left something for `deliver` (checked after each transaction that stored jobs). */
+  pending?(sql: SqlStorage): boolean;
+  /** In the device's alarm: hands on what `saved` left; answers when to come back (ms), if anything is left. */
+  deliver?(env: Env, sql: SqlStorage): Promise<number | undefined>;
+}
+
+let hooks: JobHooks = {};
+/** Plugs hooks into the job path (src/index.ts); answers the previous ones. */
+export function registerJobHooks(next: JobHooks): JobHooks {
+  const previous = hooks;
+  hooks = next;
+  return previous;
+}
+export const jobHooks = (): Readonly<JobHooks> => hooks;
+
 
 /** Path of a command inside its job: indices from the top level down. */
 export type CommandPath = number[];
@@ -121,6 +148,7 @@ export interface JobPolicy {
 export interface QueueOptions {
   deadlineSeconds?: number;
   maxAttempts?: number;
+  tag?: Record<string, string>;
   /** The caller's own id for the job (a UUID), so that queueing it again changes nothing. */
   jobId?: string;
   listener?: JobListener;
@@ -219,6 +247,7 @@ export class JobStore {
       maxAttempts: opts.maxAttempts ?? this.policy.maxAttempts,
       commands: specs.map(jobCommand),
       ...(opts.listener ? { listener: opts.listener } : {}),
+      ...(opts.tag ? { tag: opts.tag } : {}),
     };
     this.rows.insert(job);
     return job;
@@ -379,6 +408,7 @@ export class SqlJobRows implements JobRows {
   insert(job: Job): void {
     const seq = (this.sql.exec<{ n: number | null }>("SELECT MAX(seq) AS n FROM job").toArray()[0]?.n ?? 0) + 1;
     this.sql.exec("INSERT INTO job (job_id, seq, state, deadline, doc) VALUES (?, ?, ?, ?, ?)", job.jobId, seq, job.state, Date.parse(job.deadline), JSON.stringify(job));
+    hooks.saved?.(job, this.sql);
   }
 
   load(jobId: string): Job | undefined {
@@ -388,6 +418,7 @@ export class SqlJobRows implements JobRows {
 
   save(job: Job): void {
     this.sql.exec("UPDATE job SET state = ?, doc = ? WHERE job_id = ?", job.state, JSON.stringify(job), job.jobId);
+    hooks.saved?.(job, this.sql);
   }
 
   unfinished(limit: number): Job[] {
