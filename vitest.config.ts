@@ -16,6 +16,8 @@ export default defineConfig({
       },
       {
         // On Node: `wrangler dev` and `wrangler deploy --dry-run` as a user runs them.
+        // The DM simulator (test/dm/simulator.ts) runs here as real HTTP clients, with the codec read from build/.
+        resolve: { alias: [{ find: /^.*\/build\/codec\.wasm$/, replacement: new URL("./test/dm/engine/codec-wasm.node.mjs", import.meta.url).pathname }] },
         test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false },
       },
     ],

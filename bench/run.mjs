@@ -27,7 +27,8 @@
 //          --out FILE (default bench/results.json),
 //          --log-level L (the gateway's LOG_LEVEL; default warn: no access log line per request),
 //          --no-build-wasm (use the existing build/codec.wasm instead of `npm run build:wasm`),
-//          --dm-devices N (DM devices, default 4 per connection), --codec-seconds S (bench/codec.mjs
+//          --dm-devices N (DM devices, default 4 per connection), --campaign-devices N (devices per
+//          campaign in the campaign row, default 1000, quick 300), --codec-seconds S (bench/codec.mjs
 //          seconds per measurement; default 2, quick 0.5).
 // Prints a table and writes bench/results.json; CPU profiles go to build/bench/*.cpuprofile.
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,6 +66,8 @@ const config = {
   activationPrimaries: quick ? 50 : 250,
   // SyncML DM: devices split among the connections (4 each), so no device has two sessions at once.
   dmDevices: number("dm-devices", 4 * number("connections", 32)),
+  // The campaign benchmark: devices in each measurement's campaign (one session each: the pool).
+  campaignDevices: number("campaign-devices", quick ? 300 : 1000),
   // bench/codec.mjs seconds per measurement (the codec against libwbxml, after the workerd runs).
   codecSeconds: number("codec-seconds", quick ? 0.5 : 2),
   seedConcurrency: 32,
@@ -174,7 +177,7 @@ async function main() {
 
     const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
     let t = Date.now();
-    const seeded = await seed(gw, { subscribers: config.subscribers, hotTwins: config.hotTwins, activationPrimaries: config.activationPrimaries, dmDevices: config.dmDevices, concurrency: config.seedConcurrency });
+    const seeded = await seed(gw, { subscribers: config.subscribers, hotTwins: config.hotTwins, activationPrimaries: config.activationPrimaries, dmDevices: config.dmDevices, campaignDevices: config.campaignDevices, concurrency: config.seedConcurrency });
     const seededAt = Date.now();
     const memoryAfterSeed = memoryOf(runtime.pid);
     log(`seeded ${config.subscribers} twinned pairs, a hot primary with ${config.hotTwins} twins, ${config.activationPrimaries} activation primaries, ${config.dmDevices} DM devices in ${((seededAt - t) / 1000).toFixed(1)}s; workerd RSS ${mib(memoryAfterSeed.rss)}`);

@@ -30,6 +30,7 @@ import { dmwsOperationRoutes } from "./dmws/operation-routes";
 import { dmwsChargingRoutes } from "./dmws/charging-routes";
 import { chargingHooks } from "./dmws/charging-hook";
 import { registerJobHooks } from "./dm/job-model";
+import { campaignRoutes } from "./dmws/campaigns/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -47,6 +48,8 @@ export { CallSessionObject } from "./webrtc/session-object";
 export { SignalingUserObject } from "./webrtc/user-object";
 export { DmwsRegistryObject } from "./dmws/registry-object";
 export { DmwsProviderObject } from "./dmws/provider-object";
+export { CampaignObject } from "./dmws/campaigns/campaign-object";
+export { CampaignDirectoryObject } from "./dmws/campaigns/directory-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -97,6 +100,7 @@ app.route("/", dmwsRoutes);
 app.route("/", dmwsOperationRoutes);
 app.route("/", dmwsChargingRoutes);
 registerJobHooks(chargingHooks);
+app.route("/", campaignRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",

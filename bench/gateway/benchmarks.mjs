@@ -2,6 +2,7 @@
 import { basicAuth, enc, tokenForm } from "./client.mjs";
 import { ADMIN_TOKEN } from "./runtime.mjs";
 import { measureDmSessions } from "./dm.mjs";
+import { measureCampaignSessions } from "./campaign.mjs";
 
 const JSON_TYPE = { "Content-Type": "application/json" };
 
@@ -223,6 +224,16 @@ export function benchmarks({ urls, seed, subscribers }) {
     run: (opts) => measureDmSessions({ url: urls.gateway, adminToken: ADMIN_TOKEN, devices: seed.dm.devices, ...opts }),
   });
 
+  // Device sessions while a campaign runs (bench/gateway/campaign.mjs): its own load loop, like the DM session.
+  const campaignDevices = seed.campaign?.devices ?? [];
+  add({
+    id: "campaign",
+    title: `campaign: one 3-command job over ${campaignDevices.length} DM devices, a WBXML session each (2 DM round trips), until the campaign counted them`,
+    ref: "ref-do-write",
+    unit: "session",
+    run: (opts) => measureCampaignSessions({ url: urls.gateway, adminToken: ADMIN_TOKEN, devices: campaignDevices, ...opts }),
+  });
+
   for (const [id, title] of [
     ["memo", "proposed: verified claims cached per token until exp"],
     ["cached", "keys cached per isolate (the gateway's verifyAccessToken)"],
@@ -259,6 +270,7 @@ export const ROUND = [
   "ref-do-write-hot", "toggle-hot",
   "ref-do-write", "token",
   "ref-do-write", "dm-session",
+  "ref-do-write", "campaign",
   "ref-empty", "verify-memo", "verify-cached", "verify-import", "verify-uncached",
   "ref-do-write", "activation",
 ];

@@ -47,7 +47,7 @@ const DEV_INFO = [
 ];
 
 let codecPromise;
-const codec = () => (codecPromise ??= loadCodec().then((m) => m.codec));
+export const codec = () => (codecPromise ??= loadCodec().then((m) => m.codec));
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
@@ -71,10 +71,10 @@ export async function seedDmDevices(gw, n, concurrency, run = "7") {
   return devices;
 }
 
-class SessionError extends Error {}
+export class SessionError extends Error {}
 
 /** One HTTP request over `agent`; resolves { status, body: Buffer, headers }. */
-function request(agent, url, method, headers, body) {
+export function request(agent, url, method, headers, body) {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: { ...headers, "Content-Length": body ? body.length : 0 } }, (res) => {
       const chunks = [];
@@ -91,8 +91,10 @@ function request(agent, url, method, headers, body) {
 /**
  * Runs one complete session of `device`. `stats` collects HTTP statuses and, when `record`, the
  * bytes of each message (for the codec estimate). Returns { total, dm } latencies in ms.
+ * `postJob: false` (a campaign queued the job): no job POST; a session whose package 2 carries no
+ * command (the job is not on the device yet) ends there and returns { noJob: true }.
  */
-async function session(c, agent, base, adminToken, device, stats, record) {
+export async function session(c, agent, base, adminToken, device, stats, record, { postJob = true } = {}) {
   const t0 = performance.now();
   const post = async (url, headers, body) => {
     const res = await request(agent, url, "POST", headers, body);
@@ -101,7 +103,7 @@ async function session(c, agent, base, adminToken, device, stats, record) {
     if (res.status >= 200 && res.status < 300) stats.ok += 1;
     return res;
   };
-  const job = await post(`${base}/dm/v1/devices/${enc(device.devId)}/jobs`, { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" }, Buffer.from(JSON.stringify(DM_JOB)));
+  const job = postJob ? await post(`${base}/dm/v1/devices/${enc(device.devId)}/jobs`, { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" }, Buffer.from(JSON.stringify(DM_JOB))) : { status: 201 };
   if (job.status !== 201) throw new SessionError(`job POST: HTTP ${job.status} ${job.body.toString().slice(0, 200)}`);
 
   device.sessions += 1;
@@ -128,6 +130,7 @@ async function session(c, agent, base, adminToken, device, stats, record) {
   const hdr2 = m2.body.find((x) => x.kind === "Status" && x.cmdRef === "0");
   if (hdr2?.data !== "212") throw new SessionError(`package 2: SyncHdr status ${hdr2?.data}, expected 212`);
   const cmds = m2.body.filter((x) => x.kind !== "Status");
+  if (!postJob && cmds.length === 0 && m2.final) return { noJob: true };
   if (cmds.length !== 3 || cmds.map((x) => x.kind).join() !== "Get,Replace,Exec") throw new SessionError(`package 2: commands ${cmds.map((x) => x.kind).join()}, expected Get,Replace,Exec`);
   const respUri = m2.header.respURI ?? serverUrl;
 

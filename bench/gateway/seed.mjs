@@ -10,7 +10,7 @@ const RUN = "7"; // address prefix; each run has its own storage anyway
  * (their secondaries come from topUpActivationPool), and `dmDevices` DM devices (auth-basic accounts,
  * no job yet: the DM benchmark queues one per session).
  */
-export async function seed(gw, { subscribers, hotTwins, activationPrimaries, dmDevices = 0, concurrency }) {
+export async function seed(gw, { subscribers, hotTwins, activationPrimaries, dmDevices = 0, campaignDevices = 0, concurrency }) {
   const client = await gw.registerClient();
   const device = () => gw.device(client, RUN);
   const primaries = await pool(subscribers, concurrency, device);
@@ -24,8 +24,11 @@ export async function seed(gw, { subscribers, hotTwins, activationPrimaries, dmD
 
   const activationPrimariesList = await pool(activationPrimaries, concurrency, device);
   const dm = { devices: await seedDmDevices(gw, dmDevices, concurrency, RUN) };
+  // The campaign benchmark's devices (each runs one session per campaign): their own ids.
+  const campaign = { devices: await seedDmDevices(gw, campaignDevices, concurrency, "8") };
   return {
     dm,
+    campaign,
     client,
     pairs,
     hot: { primary: hotPrimary, secondaries: hotSecondaries },

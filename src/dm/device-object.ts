@@ -13,9 +13,10 @@ import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, type AccountRow } from "./device-tables";
 import { reply, type SessionState } from "./engine";
-import { jobHooks, JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec, type QueueOptions } from "./job-model";
+import { DEFAULT_JOB_POLICY, jobHooks, JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec, type QueueOptions } from "./job-model";
 import { constantTimeHexEqual, keyFor, type DeviceAccount, type DeviceView, type Dm2Binding, type IncomingMessage, type NotificationRecord, type OutgoingMessage, type TreeNode } from "./device-types";
 import { isLocked, newSessionSecret, openSecret, randomNonce, sealSecret, sessionSecretHash } from "./security";
+import { JobReports } from "./job-reports";
 
 export type { AuthType } from "./security";
 export type { DeviceAccount, DeviceView, Dm2Binding, IncomingMessage, NotificationRecord, OutgoingMessage, TreeNode } from "./device-types";
@@ -24,6 +25,7 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly jobs: JobStore;
   private readonly rows: SqlJobRows;
+  private readonly reports: JobReports;
   /** The opened server secret, per sealed value (opening it is asynchronous, messages are not). */
   private opened?: { sealed: string; secret: string };
 
@@ -31,7 +33,8 @@ export class DeviceObject extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.rows = new SqlJobRows(this.sql);
-    this.jobs = new JobStore(this.rows);
+    this.reports = new JobReports(this.sql, env);
+    this.jobs = new JobStore(this.rows, DEFAULT_JOB_POLICY, Date.now, (job) => this.reports.add(job));
     ctx.blockConcurrencyWhile(() => this.migrateStorage());
   }
 
@@ -71,7 +74,10 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   private tx<T>(fn: () => T): T {
-    return this.ctx.storage.transactionSync(fn);
+    const out = this.ctx.storage.transactionSync(fn);
+    // A job with a listener finished: its report goes out from the alarm, now (./job-reports.ts).
+    if (this.reports.written) void this.ctx.storage.setAlarm(Date.now());
+    return out;
   }
 
   private account(): AccountRow | undefined {
@@ -213,7 +219,8 @@ export class DeviceObject extends DurableObject<Env> {
     if (!this.provisioned) return;
     const next = this.tx(() => this.jobs.expire());
     const retry = await jobHooks().deliver?.(this.env, this.sql).catch(() => Date.now() + 10_000);
-    const at = Math.min(next !== undefined ? Math.max(next, Date.now() + 1000) : Infinity, retry ?? Infinity);
+    const reported = await this.reports.deliver();
+    const at = Math.min(next !== undefined ? Math.max(next, Date.now() + 1000) : Infinity, retry ?? Infinity, reported ?? Infinity);
     if (at !== Infinity) await this.ctx.storage.setAlarm(at);
   }
 

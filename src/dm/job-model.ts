@@ -21,6 +21,8 @@
 //   cancelJob(jobId)                        state "cancelled": nothing more of it is handed out.
 // A session key is the adapter's own opaque id for one session (e.g. "syncml:<secret hash>").
 // Jobs also fail when their deadline passes (the object's alarm, and every take, check it).
+// A job may name a listener (./job-reports.ts): the transaction that finishes it also writes the
+// report the listener gets (a campaign counting its devices' results).
 //
 // A capability that builds on jobs (src/dmws/: charging records) tags them when it queues them and
 // plugs JobHooks in when the app is mounted (src/index.ts): `saved` runs inside the transaction that
@@ -28,6 +30,7 @@
 // device's alarm hands on what `saved` wrote (an outbox).
 import type { Env } from "../env";
 import { notFound } from "../http/errors";
+import type { JobListener } from "./job-reports";
 
 export type UiAlertCode = "1100" | "1101" | "1102" | "1103" | "1104";
 
@@ -93,6 +96,9 @@ export interface Job {
   commands: JobCommand[];
   /** Internal: the session holding the job and the top-level commands it handed out. */
   session?: { key: string; sent: number[] };
+  /** Internal: who hears when the job finishes, and whether its report was written. */
+  listener?: JobListener;
+  reported?: boolean;
   /** What the capability that queued the job needs to know of it again (e.g. src/dmws/: provider, operation). */
   tag?: Record<string, string>;
 }
@@ -115,7 +121,6 @@ export function registerJobHooks(next: JobHooks): JobHooks {
 }
 export const jobHooks = (): Readonly<JobHooks> => hooks;
 
-export type QueueOptions = { deadlineSeconds?: number; maxAttempts?: number; tag?: Record<string, string> };
 
 /** Path of a command inside its job: indices from the top level down. */
 export type CommandPath = number[];
@@ -138,6 +143,15 @@ export interface JobPolicy {
   maxAttempts: number;
   /** Lifetime of a job that does not say otherwise. */
   ttlMs: number;
+}
+
+export interface QueueOptions {
+  deadlineSeconds?: number;
+  maxAttempts?: number;
+  tag?: Record<string, string>;
+  /** The caller's own id for the job (a UUID), so that queueing it again changes nothing. */
+  jobId?: string;
+  listener?: JobListener;
 }
 
 export const DEFAULT_JOB_POLICY: JobPolicy = { maxAttempts: 3, ttlMs: 7 * 24 * 3600_000 };
@@ -177,8 +191,8 @@ export function commandAt(job: Job, path: CommandPath): JobCommand | undefined {
 }
 
 /** What the northbound API shows: everything but the internal session marker. */
-export function jobView(job: Job): Omit<Job, "session"> {
-  const { session: _internal, ...view } = job;
+export function jobView(job: Job): Omit<Job, "session" | "listener" | "reported"> {
+  const { session: _internal, listener: _listener, reported: _reported, ...view } = job;
   return view;
 }
 
@@ -211,13 +225,20 @@ export class JobStore {
     private readonly rows: JobRows,
     private readonly policy: JobPolicy = DEFAULT_JOB_POLICY,
     private readonly now: () => number = Date.now,
+    /** Called inside the transaction that finishes a job with a listener, once per job. */
+    private readonly onFinished?: (job: Job) => void,
   ) {}
 
+  /** With `jobId`, idempotent: a job already queued under that id is answered as it is. */
   queue(specs: JobCommandSpec[], opts: QueueOptions = {}): Job {
+    if (opts.jobId !== undefined) {
+      const existing = this.rows.load(opts.jobId);
+      if (existing) return existing;
+    }
     const t = this.now();
     const iso = new Date(t).toISOString();
     const job: Job = {
-      jobId: crypto.randomUUID(),
+      jobId: opts.jobId ?? crypto.randomUUID(),
       state: "queued",
       createdAt: iso,
       updatedAt: iso,
@@ -225,6 +246,7 @@ export class JobStore {
       attempts: 0,
       maxAttempts: opts.maxAttempts ?? this.policy.maxAttempts,
       commands: specs.map(jobCommand),
+      ...(opts.listener ? { listener: opts.listener } : {}),
       ...(opts.tag ? { tag: opts.tag } : {}),
     };
     this.rows.insert(job);
@@ -244,6 +266,10 @@ export class JobStore {
   save(job: Job): void {
     job.updatedAt = new Date(this.now()).toISOString();
     settle(job);
+    if (isFinished(job) && job.listener && !job.reported) {
+      job.reported = true;
+      this.onFinished?.(job);
+    }
     this.rows.save(job);
   }
 

@@ -1,0 +1,270 @@
+// Issue 16, "Done means": a campaign over 1,000 simulated DM 1.2 devices (test/dm/simulator.ts, each a
+// real HTTP client) against `wrangler dev`, some offline until late, some failing, some losing their
+// connection mid-session and retrying. Package 0 reaches online devices through the push connector
+// (DM_PUSH_WEBHOOK, a loopback receiver here); offline devices read theirs from the outbox when they
+// come online. Checked: waves, the success and error thresholds, pause/resume/cancel, the final
+// counts, and the provider's signed webhooks (the first deliveries refused, so they are retried).
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDevServer, type DevServer } from "./dev-server";
+
+// The simulator is typed for workerd (its fetch bodies are Web types); loaded by path, typed here as far as this test uses it.
+const SIMULATOR = "../dm/simulator";
+interface SessionResult {
+  outcome: string;
+  violations: string[];
+  error?: string;
+}
+interface DmClient {
+  startSession(options?: { package0?: string; drop?: { afterServerMessages: number; execute?: boolean } }): Promise<SessionResult>;
+}
+type DmClientClass = new (options: Record<string, unknown>) => DmClient;
+
+const ADMIN = { Authorization: "Bearer dev-admin-token", "Content-Type": "application/json" };
+const N = 1000;
+const WAVE = 250;
+const PARALLEL = 12;
+const enc = encodeURIComponent;
+const FUMO = "./FUMO/Pkg1/DownloadAndUpdate";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Who does what, by index in campaign order (waves of 250).
+const failing = (i: number) => (i >= 500 && i < 580) || i % 100 === 7; // wave 3: 80 failures (32%), a few elsewhere
+const offline = (i: number) => i < 500 && i % 10 === 3; // 50 devices of waves 1 and 2
+const dropsOnce = (i: number) => i % 97 === 0 && !failing(i) && !offline(i);
+const FAILING = Array.from({ length: N }, (_, i) => i).filter(failing).length;
+const FAILING_IN_WAVE_3 = Array.from({ length: WAVE }, (_, i) => 2 * WAVE + i).filter(failing).length;
+
+interface SimDevice {
+  i: number;
+  devId: string;
+  client: DmClient;
+  dropped: boolean;
+}
+
+async function pool<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
+  return new Promise((resolve) => {
+    const server = createServer(handler);
+    server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  });
+}
+
+describe("a campaign over 1,000 simulated DM 1.2 devices (wrangler dev)", () => {
+  let dev: DevServer;
+  let dir: string;
+  let receiver: { server: Server; url: string };
+  const pushes: string[] = [];
+  const latestPush = new Map<string, string>();
+  const hooks: { headers: Record<string, unknown>; body: string }[] = [];
+  let refuseHooks = 3;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "oma-campaign-"));
+    receiver = await listen((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (req.url === "/push") {
+          const devId = String(req.headers["x-dm-device-id"]);
+          latestPush.set(devId, Buffer.concat(chunks).toString("base64"));
+          pushes.push(devId);
+          return res.writeHead(204).end();
+        }
+        if (refuseHooks > 0) {
+          refuseHooks -= 1;
+          return res.writeHead(503).end();
+        }
+        hooks.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        res.writeHead(204).end();
+      });
+    });
+    dev = await startDevServer({ persistTo: dir, readyTimeoutMs: 180_000, args: ["--var", `DM_PUSH_WEBHOOK:${receiver.url}/push`] });
+  }, 240_000);
+
+  afterAll(async () => {
+    await dev?.stop();
+    receiver?.server.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("waves, the success and error thresholds, pause/resume/cancel and the final counts are right; webhooks arrive signed", async () => {
+    const base = dev.url;
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, { method, headers: ADMIN, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+    };
+
+    // ---- 1,000 devices, provisioned through the admin API
+    const { DmClient } = (await import(/* @vite-ignore */ SIMULATOR)) as { DmClient: DmClientClass };
+    const run = randomBytes(3).toString("hex");
+    const devices: SimDevice[] = Array.from({ length: N }, (_, i) => {
+      const devId = `IMEI:35${run}${String(i).padStart(6, "0")}`.slice(0, 20);
+      const client = new DmClient({
+        devId, serverUrl: `${base}/dm`, encoding: i % 2 ? "wbxml" : "xml", authType: "syncml:auth-basic", username: `camp-${run}-${i}`,
+        password: `device-secret-${i}`, serverId: "oma-edge", serverPassword: `server-secret-${i}`, fetch: (url: string, init: RequestInit) => fetch(url, init),
+        tree: { [FUMO]: "", "./Vendor/Setting": "0" }, exec: { [FUMO]: () => ({ status: failing(i) ? "500" : "200" }) },
+      });
+      return { i, devId, client, dropped: false };
+    });
+    const byId = new Map(devices.map((d) => [d.devId, d]));
+    await pool(devices, PARALLEL, async (d) => {
+      const r = await api("PUT", `/admin/v1/devices/${enc(d.devId)}`, { serverId: "oma-edge", authType: "syncml:auth-basic", clientUsername: `camp-${run}-${d.i}`, clientPassword: `device-secret-${d.i}`, serverPassword: `server-secret-${d.i}` });
+      expect(r.status, r.text).toBe(201);
+    });
+
+    // ---- the fleet: online devices answer each push with a session
+    const problems: string[] = [];
+    let busy = 0;
+    let running = true;
+    const check = (d: SimDevice, s: SessionResult, outcome: string) => {
+      if (s.outcome !== outcome || s.violations.length) problems.push(`${d.devId}: ${s.outcome} ${s.error ?? ""} ${s.violations.join("; ")}`);
+    };
+    const session = async (d: SimDevice, package0?: string) => {
+      if (dropsOnce(d.i) && !d.dropped) {
+        // Loses the connection after executing package 2, then calls again: the job goes out again and is counted once.
+        d.dropped = true;
+        check(d, await d.client.startSession({ ...(package0 ? { package0 } : {}), drop: { afterServerMessages: 1, execute: true } }), "dropped");
+        check(d, await d.client.startSession(), "completed");
+        return;
+      }
+      check(d, await d.client.startSession(package0 ? { package0 } : {}), "completed");
+    };
+    const fleet = Promise.all(Array.from({ length: PARALLEL }, async () => {
+      while (running) {
+        const devId = pushes.shift();
+        const d = devId ? byId.get(devId) : undefined;
+        if (!d || offline(d.i)) {
+          await sleep(20);
+          continue;
+        }
+        busy += 1;
+        try {
+          await session(d, latestPush.get(d.devId));
+        } catch (err) {
+          problems.push(`${d.devId}: ${err instanceof Error ? err.message : String(err)}`);
+        } finally {
+          busy -= 1;
+        }
+      }
+    }));
+    const idle = async () => {
+      while (pushes.some((id) => !offline(byId.get(id)!.i)) || busy > 0) await sleep(100);
+    };
+
+    // ---- the campaign
+    const created = await api("POST", "/dmws/v1/campaigns", {
+      name: "firmware 2.1", target: { devices: devices.map((d) => d.devId) },
+      operation: { commands: [{ kind: "Replace", target: "./Vendor/Setting", data: "21" }, { kind: "Exec", target: FUMO }] },
+      waves: { size: WAVE }, successThreshold: 80, errorThreshold: { percent: 25, action: "pause" },
+      callbackReference: { notifyURL: `${receiver.url}/hooks`, callbackData: "fw-2.1" }, start: true,
+    });
+    expect(created.status, created.text).toBe(201);
+    const id: string = created.json.campaign.campaignId;
+    const secret: string = created.json.signingSecret;
+    const get = async () => (await api("GET", `/dmws/v1/campaigns/${id}`)).json.campaign;
+    const until = async (what: string, test: (c: any) => boolean) => {
+      for (let i = 0; ; i++) {
+        const c = await get();
+        if (test(c)) return c;
+        if (i > 1200) throw new Error(`never: ${what}: ${JSON.stringify({ state: c.state, reason: c.reason, currentWave: c.currentWave, counts: c.counts })}; ${problems.slice(0, 5).join(" | ")}`);
+        await sleep(250);
+      }
+    };
+    try {
+      // Wave 2 starts once 80% of wave 1 succeeded (its offline and failing devices are below 20%); paused by request right away.
+      await until("wave 2 started", (c) => c.currentWave >= 2);
+      const paused = (await api("POST", `/dmws/v1/campaigns/${id}/pause`)).json.campaign;
+      expect(paused).toMatchObject({ state: "paused", pausedBy: "request", currentWave: 2 });
+      await idle();
+      const held = await get();
+      // Every device that had its job finished it, and nobody else started: a paused campaign starts nobody.
+      expect(held).toMatchObject({ state: "paused", currentWave: 2 });
+      expect(held.counts.pending).toBe(paused.counts.pending);
+      expect(held.counts.pending).toBeGreaterThan(2 * WAVE);
+
+      expect((await api("POST", `/dmws/v1/campaigns/${id}/resume`)).json.campaign.state).toBe("running");
+      // Wave 3's failures (32%) reach the error threshold (25%).
+      const byErrors = await until("paused by the error threshold", (c) => c.state === "paused" && c.pausedBy === "errorThreshold");
+      expect(byErrors).toMatchObject({ currentWave: 3 });
+      expect(byErrors.waveCounts[2].failed).toBeGreaterThanOrEqual(0.25 * WAVE);
+      expect((await api("POST", `/dmws/v1/campaigns/${id}/resume`)).json.campaign.state).toBe("running");
+      // Wave 3 ends with about two thirds succeeded: below the success threshold, so it pauses again instead of starting wave 4.
+      const bySuccess = await until("paused by the success threshold", (c) => c.state === "paused" && c.pausedBy === "successThreshold");
+      expect(bySuccess).toMatchObject({ currentWave: 3, waveCounts: expect.arrayContaining([expect.objectContaining({ wave: 3, succeeded: WAVE - FAILING_IN_WAVE_3, failed: FAILING_IN_WAVE_3, inProgress: 0 })]) });
+      expect(bySuccess.waveCounts[3]).toMatchObject({ pending: WAVE });
+      expect((await api("POST", `/dmws/v1/campaigns/${id}/resume`)).json.campaign.state).toBe("running");
+      await until("wave 4 done but for the offline devices", (c) => c.currentWave === 4 && c.counts.pending === 0 && c.counts.inProgress === 50);
+      await idle();
+
+      // The offline devices come online late, each with the package 0 waiting in its outbox.
+      await pool(devices.filter((d) => offline(d.i)), PARALLEL, async (d) => {
+        const outbox = (await api("GET", `/dm/v1/devices/${enc(d.devId)}/notifications`)).json.notificationList;
+        expect(outbox.length).toBeGreaterThanOrEqual(1);
+        await session(d, outbox.at(-1).package0);
+      });
+      const done = await until("completed", (c) => c.state === "completed");
+      expect(problems).toEqual([]);
+      expect(done.counts).toEqual({ pending: 0, inProgress: 0, succeeded: N - FAILING, failed: FAILING, timedOut: 0, cancelled: 0, total: N });
+      expect(done.waveCounts.map((w: any) => w.succeeded + w.failed)).toEqual([WAVE, WAVE, WAVE, WAVE]);
+      const failedList = (await api("GET", `/dmws/v1/campaigns/${id}/devices?state=failed&limit=1000`)).json.deviceList;
+      expect(failedList.map((d: any) => d.devId).sort()).toEqual(devices.filter((d) => failing(d.i)).map((d) => d.devId).sort());
+      expect(failedList[0]).toMatchObject({ statuses: ["200", "500"] });
+
+      // ---- cancel: a second campaign over 40 of the devices, 20 per minute; cancelled after the first 20 started
+      const second = await api("POST", "/dmws/v1/campaigns", { target: { devices: devices.slice(600, 640).map((d) => d.devId) }, operation: { commands: [{ kind: "Exec", target: FUMO }] }, maxPerMinute: 20, start: true });
+      expect(second.status, second.text).toBe(201);
+      const sid = second.json.campaign.campaignId;
+      for (let i = 0; (await api("GET", `/dmws/v1/campaigns/${sid}`)).json.campaign.counts.pending > 20; i++) {
+        if (i > 400) throw new Error("the first 20 never started");
+        await sleep(250);
+      }
+      const cancelled = (await api("POST", `/dmws/v1/campaigns/${sid}/cancel`)).json.campaign;
+      expect(cancelled).toMatchObject({ state: "cancelled", counts: { pending: 0 } });
+      expect(cancelled.counts.cancelled).toBeGreaterThanOrEqual(20);
+      await idle();
+      for (let i = 0; ; i++) {
+        const c = (await api("GET", `/dmws/v1/campaigns/${sid}`)).json.campaign;
+        if (c.finishedAt) {
+          expect(c.counts.inProgress + c.counts.pending).toBe(0);
+          expect(c.counts.succeeded + c.counts.failed + c.counts.cancelled).toBe(40);
+          break;
+        }
+        if (i > 400) throw new Error(`the cancelled campaign never finished: ${JSON.stringify(c.counts)}`);
+        await sleep(250);
+      }
+
+      // ---- webhooks: signed, retried past the refusals; each event once by notificationId
+      for (let i = 0; !hooks.some((h) => JSON.parse(h.body).campaignNotification.event === "finished"); i++) {
+        if (i > 400) throw new Error(`no finished webhook: ${hooks.map((h) => JSON.parse(h.body).campaignNotification.event).join(",")}`);
+        await sleep(250);
+      }
+      const notes = new Map<string, any>();
+      for (const h of hooks) {
+        const sig = String(h.headers["x-notification-signature"]);
+        const t = /t=(\d+)/.exec(sig)![1];
+        expect(sig).toBe(`t=${t},v1=${createHmac("sha256", secret).update(`${t}.${h.body}`).digest("hex")}`);
+        const n = JSON.parse(h.body).campaignNotification;
+        notes.set(n.notificationId, n);
+      }
+      const events = [...notes.values()].filter((n) => n.campaignId === id);
+      expect(events.map((n) => n.event)).toEqual(["started", "waveStarted", "waveStarted", "paused", "resumed", "waveStarted", "paused", "resumed", "paused", "resumed", "waveStarted", "finished"]);
+      expect(events.at(-1)).toMatchObject({ state: "completed", callbackData: "fw-2.1", counts: done.counts });
+    } finally {
+      running = false;
+      await fleet;
+    }
+  }, 600_000);
+});
