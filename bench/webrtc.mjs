@@ -28,7 +28,7 @@ const warmup = Number(value("warmup") ?? 20);
 const ADMIN_TOKEN = "dev-admin-token"; // .dev.vars, as `npm start` reads it
 /** POST /sessions is rate limited per calling device (WEBRTC_CALL_RATE_LIMIT): each caller places at most this many. */
 const CALLS_PER_CALLER = 10;
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = 30_000;
 
 const FP = "sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4B:A2:2E:E0:6D:6A:5A:1F:2C:9E:3D:11";
 /** A data-channel offer as Chromium writes it. */
@@ -135,7 +135,7 @@ async function main() {
       for (;;) {
         const hit = inbox.find(([d]) => match(d));
         if (hit) return hit[1];
-        if (Date.now() > deadline) throw new Error("no matching message within 10 s");
+        if (Date.now() > deadline) throw new Error(`no matching message within ${TIMEOUT_MS / 1000} s; got ${JSON.stringify(inbox.map(([d]) => d.slice(0, 300)))}`);
         await new Promise((r) => ((wake = r), setTimeout(r, 50)));
       }
     };
@@ -164,7 +164,10 @@ async function main() {
     for (let i = 0; i < warmup + calls; i++) {
       const caller = callers[Math.floor(i / CALLS_PER_CALLER)];
       const rt = await ping();
-      const inv = await ring(caller);
+      const inv = await ring(caller).catch(async (err) => {
+        const subs = await gw.call("GET", `/webrtcsignaling/v1/${enc(callee.address)}/subscriptions`, { token: callee.token });
+        throw new Error(`call ${i + 1}: ${err.message}; the callee's subscriptions: ${JSON.stringify(subs.json)}`);
+      });
       if (i >= warmup) {
         roundTrip.push(rt);
         invitation.push(inv);

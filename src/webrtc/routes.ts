@@ -107,7 +107,7 @@ webrtcRoutes.openapi(
       "(the caller also gets a `wrtcsEventNotification` Busy). At most 10 calls a minute from one device (429 POL0001 with Retry-After beyond).",
     ...sessionGuard,
     request: { params: UserIdParam, ...jsonBody(SessionRequestSchema) },
-    responses: { 201: json(SessionSchema, "The session, in state Initial (or Busy)"), ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
+    responses: { 201: json(SessionSchema, "The session, in state Initial (or Busy)"), ...errorResponses(400, 401, 403, 404, 413, 415), 429: { ...errorResponses(429)[429]!, description: "More than 10 calls a minute from this device (POL0001, Retry-After)" } },
   }),
   async (c) => {
     const party = await partyOf(c, c.req.valid("param").userId);
@@ -233,22 +233,28 @@ webrtcRoutes.openapi(
   },
 );
 
-webrtcRoutes.openapi(
-  createRoute({
-    method: "put",
-    path: "/webrtcsignaling/v1/{userId}/sessions/{sessionId}/offer",
-    summary: "Renegotiate a connected call (hold, resume, adding media): the other side gets a wrtcsOfferNotification and PUTs its answer",
-    ...sessionGuard,
-    request: { params: SessionIdParam, ...jsonBody(OfferRequestSchema) },
-    responses: { 200: json(SessionSchema, "The session (its offer and answer change when the new answer arrives)"), ...errorResponses(400, 401, 403, 404, 409) },
-  }),
-  async (c) => {
-    const { userId, sessionId } = c.req.valid("param");
-    const party = await partyOf(c, userId);
-    const sdp = c.req.valid("json").wrtcsOffer.sdp;
-    return c.json(sessionView(c, party.address, unwrap(await sessionOf(c, sessionId).offer(party.device, sdp, checkSdp(sdp)))), 200);
-  },
-);
+// Renegotiation is PUT .../offer (the issue's name) and PUT .../update (what Kandy's clients send for hold): one handler.
+for (const [resource, summary] of [
+  ["offer", "Renegotiate a connected call (hold, resume, adding media): the other side gets a wrtcsOfferNotification and PUTs its answer"],
+  ["update", "The same as PUT …/offer, under the name Kandy/SPiDR clients use for hold and resume"],
+] as const) {
+  webrtcRoutes.openapi(
+    createRoute({
+      method: "put",
+      path: `/webrtcsignaling/v1/{userId}/sessions/{sessionId}/${resource}`,
+      summary,
+      ...sessionGuard,
+      request: { params: SessionIdParam, ...jsonBody(OfferRequestSchema) },
+      responses: { 200: json(SessionSchema, "The session (its offer and answer change when the new answer arrives)"), ...errorResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { userId, sessionId } = c.req.valid("param");
+      const party = await partyOf(c, userId);
+      const sdp = c.req.valid("json").wrtcsOffer.sdp;
+      return c.json(sessionView(c, party.address, unwrap(await sessionOf(c, sessionId).offer(party.device, sdp, checkSdp(sdp)))), 200);
+    },
+  );
+}
 
 webrtcRoutes.openapi(
   createRoute({

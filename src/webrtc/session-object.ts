@@ -277,8 +277,10 @@ export class CallSessionObject extends DurableObject<Env> {
       this.store.emitCallState(s.caller_device, false);
       this.store.emitCallState(s.answered_by, false);
     }
-    if (s.caller_device !== by) this.store.emit(s, s.caller_device, EVENT, { eventType: status, reason });
-    if (s.answered_by && s.answered_by !== by) this.store.emit(s, s.answered_by, EVENT, { eventType: status, reason });
+    // SPiDR's clients hear the end of a connected call as eventType SessionEnded; other ends carry the new state.
+    const event = { eventType: status === "Terminated" ? "SessionEnded" : status, reason };
+    if (s.caller_device !== by) this.store.emit(s, s.caller_device, EVENT, event);
+    if (s.answered_by && s.answered_by !== by) this.store.emit(s, s.answered_by, EVENT, event);
     for (const leg of this.store.ringingLegs()) {
       this.store.setLeg(leg, "Cancelled");
       if (leg !== by) this.store.emit(s, leg, EVENT, { eventType: "Cancelled", reason: status === "Cancelled" ? "CallerCancelled" : reason });
