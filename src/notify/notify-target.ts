@@ -9,7 +9,7 @@ import { invalidInput } from "../http/errors";
 import { omaValue } from "../http/schemas";
 import { config } from "../config";
 import { callbackUrlProblem } from "./callback-url";
-import type { SubscriptionRecord } from "./queue";
+import type { DeliveryState, SubscriptionRecord } from "./queue";
 
 const CHANNEL_CALLBACK = /^\/notificationchannel\/v1\/([^/]+)\/channels\/([A-Za-z0-9_-]{22})\/callback$/;
 
@@ -61,13 +61,48 @@ export async function notifyTarget(c: Context<AppEnv>, address: string, notifyUR
   return {};
 }
 
-/** A subscription as OMA REST NetAPI shows it, under `subscriptionsURL` (each API's own collection). */
-export function subscriptionBody(subscriptionsURL: string, s: SubscriptionRecord, signingSecret?: string) {
+const DeliveryStateSchema = z
+  .object({
+    lastAttempt: z.string().datetime().optional().openapi({ description: "When a delivery was last attempted." }),
+    lastOutcome: z.string().optional().openapi({ description: "`delivered`, or why the last attempt failed (`HTTP 503`, `timeout`, `network error`, `retry window passed (…)`).", example: "HTTP 503" }),
+    nextAttempt: z.string().datetime().optional().openapi({ description: "When the oldest queued notification is tried next; absent when nothing is queued." }),
+    consecutiveFailures: z.number().int(),
+    dropped: z.number().int().openapi({ description: "Notifications given up on (retry window passed, channel or callback URL gone); the operator can list and replay them." }),
+    queued: z.number().int(),
+  })
+  .openapi("DeliveryState", { description: "Where this subscription's deliveries stand (not part of OMA's subscription resource; an addition for operations)." });
+
+/** A subscription as every API with subscriptions answers it (each wraps it in its own root). */
+export const SubscriptionBodySchema = z.object({
+  callbackReference: z.object({ notifyURL: z.string(), callbackData: z.string().optional() }),
+  clientCorrelator: z.string().optional(),
+  expiresAt: z.string().datetime().optional(),
+  resourceURL: z.string().url(),
+  deliveryState: DeliveryStateSchema.optional(),
+  signingSecret: z.string().optional().openapi({
+    description:
+      "Shown once, on creation: the key of the `x-notification-signature` header (`t=<unix>,v1=<hex HMAC-SHA256(key, t + \".\" + body)>`) on every delivery.",
+  }),
+});
+
+const iso = (t: number) => new Date(t).toISOString();
+const deliveryStateView = (d: DeliveryState) => ({
+  ...(d.lastAttemptAt !== undefined ? { lastAttempt: iso(d.lastAttemptAt) } : {}),
+  ...(d.lastOutcome !== undefined ? { lastOutcome: d.lastOutcome } : {}),
+  ...(d.nextAttemptAt !== undefined ? { nextAttempt: iso(d.nextAttemptAt) } : {}),
+  consecutiveFailures: d.consecutiveFailures,
+  dropped: d.dropped,
+  queued: d.queued,
+});
+
+/** A subscription as OMA REST NetAPI shows it, under `subscriptionsURL` (each API's own collection), with its delivery state when known. */
+export function subscriptionBody(subscriptionsURL: string, s: SubscriptionRecord, signingSecret?: string): z.infer<typeof SubscriptionBodySchema> {
   return {
     callbackReference: { notifyURL: s.notifyURL, ...(s.callbackData !== undefined ? { callbackData: s.callbackData } : {}) },
     ...(s.clientCorrelator ? { clientCorrelator: s.clientCorrelator } : {}),
-    ...(s.expiresAt ? { expiresAt: new Date(s.expiresAt).toISOString() } : {}),
+    ...(s.expiresAt ? { expiresAt: iso(s.expiresAt) } : {}),
     resourceURL: `${subscriptionsURL}/${s.id}`,
+    ...(s.delivery ? { deliveryState: deliveryStateView(s.delivery) } : {}),
     ...(signingSecret ? { signingSecret } : {}),
   };
 }

@@ -8,9 +8,9 @@ import { userIdOf } from "../http/auth";
 import { unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { UserIdParam } from "../twinning/schemas";
-import { notifyTarget, subscriptionRequestFields } from "./notify-target";
+import { notifyTarget, subscriptionBody, SubscriptionBodySchema, subscriptionRequestFields } from "./notify-target";
 import { guarded, origin, token } from "./route-common";
-import type { DeliveryState, SubscriptionRecord } from "./queue";
+import type { SubscriptionRecord } from "./queue";
 import { channelRoutes } from "./channel-routes";
 
 type Ctx = Context<AppEnv>;
@@ -26,55 +26,14 @@ const SubscriptionRequestSchema = z
   .strict()
   .openapi("SubscriptionRequest");
 
-const DeliveryStateSchema = z
-  .object({
-    lastAttempt: z.string().datetime().optional().openapi({ description: "When a delivery was last attempted." }),
-    lastOutcome: z.string().optional().openapi({ description: "`delivered`, or why the last attempt failed (`HTTP 503`, `timeout`, `network error`, `retry window passed (…)`).", example: "HTTP 503" }),
-    nextAttempt: z.string().datetime().optional().openapi({ description: "When the oldest queued notification is tried next; absent when nothing is queued." }),
-    consecutiveFailures: z.number().int(),
-    dropped: z.number().int().openapi({ description: "Notifications given up on (retry window passed, channel or callback URL gone); the operator can list and replay them." }),
-    queued: z.number().int(),
-  })
-  .openapi("DeliveryState", { description: "Where this subscription's deliveries stand (not part of OMA's subscription resource; an addition for operations)." });
-
-const SubscriptionSchema = z
-  .object({
-    subscription: z.object({
-      callbackReference: z.object({ notifyURL: z.string(), callbackData: z.string().optional() }),
-      clientCorrelator: z.string().optional(),
-      expiresAt: z.string().datetime().optional(),
-      resourceURL: z.string().url(),
-      deliveryState: DeliveryStateSchema.optional(),
-      signingSecret: z.string().optional().openapi({
-        description:
-          "Shown once, on creation: the key of the `x-notification-signature` header (`t=<unix>,v1=<hex HMAC-SHA256(key, t + \".\" + body)>`) on every delivery.",
-      }),
-    }),
-  })
-  .openapi("Subscription");
+const SubscriptionSchema = z.object({ subscription: SubscriptionBodySchema }).openapi("Subscription");
 const SubscriptionListSchema = z
   .object({ subscriptionList: z.object({ subscription: z.array(SubscriptionSchema.shape.subscription), resourceURL: z.string().url() }) })
   .openapi("SubscriptionList");
 const SubscriptionIdParam = UserIdParam.extend({ subscriptionId: z.string().openapi({ param: { name: "subscriptionId", in: "path" } }) });
 
 const subscriptionsBase = (c: Ctx, address: string) => `${origin(c)}/twinning/v1/${encodeURIComponent(address)}/subscriptions`;
-const iso = (t: number) => new Date(t).toISOString();
-const deliveryStateView = (d: DeliveryState) => ({
-  ...(d.lastAttemptAt !== undefined ? { lastAttempt: iso(d.lastAttemptAt) } : {}),
-  ...(d.lastOutcome !== undefined ? { lastOutcome: d.lastOutcome } : {}),
-  ...(d.nextAttemptAt !== undefined ? { nextAttempt: iso(d.nextAttemptAt) } : {}),
-  consecutiveFailures: d.consecutiveFailures,
-  dropped: d.dropped,
-  queued: d.queued,
-});
-const subscriptionView = (c: Ctx, address: string, s: SubscriptionRecord, signingSecret?: string) => ({
-  callbackReference: { notifyURL: s.notifyURL, ...(s.callbackData !== undefined ? { callbackData: s.callbackData } : {}) },
-  ...(s.clientCorrelator ? { clientCorrelator: s.clientCorrelator } : {}),
-  ...(s.expiresAt ? { expiresAt: new Date(s.expiresAt).toISOString() } : {}),
-  resourceURL: `${subscriptionsBase(c, address)}/${s.id}`,
-  ...(s.delivery ? { deliveryState: deliveryStateView(s.delivery) } : {}),
-  ...(signingSecret ? { signingSecret } : {}),
-});
+const subscriptionView = (c: Ctx, address: string, s: SubscriptionRecord, signingSecret?: string) => subscriptionBody(subscriptionsBase(c, address), s, signingSecret);
 
 notifyRoutes.openapi(
   createRoute({

@@ -11,6 +11,7 @@ import { router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { base64url } from "../http/crypto";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
+import { enforceRateLimit, type RateLimitRule } from "../http/rate-limit";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { notifyTarget, subscriptionBody } from "../notify/notify-target";
 import type { SubscriptionRecord } from "../notify/queue";
@@ -38,6 +39,7 @@ type Ctx = Context<AppEnv>;
 export const webrtcRoutes = router();
 
 const ringTimeoutMs = (c: Ctx) => config(c.env).WEBRTC_RING_TIMEOUT_SECONDS * 1000;
+const callRate = (c: Ctx): RateLimitRule => ({ binding: c.env.WEBRTC_CALL_RATE_LIMIT, period: 60, what: "calls placed from this device" });
 
 const sessionGuard = {
   middleware: requireScope("webrtc:call", "twinning:delegated"),
@@ -101,13 +103,15 @@ webrtcRoutes.openapi(
       "Every device the call rings gets a `wrtcsSessionInvitationNotification` with the offer: the called address and, when it is a primary device, each twinned secondary whose status is On (HLF-TE-002/003). " +
       "The first device to PUT its answer gets the call; the others get a `wrtcsEventNotification` with `eventType` Cancelled, `reason` AnsweredElsewhere, at once. " +
       "A twinned secondary calls as its primary with its `twinning:delegated` token (HLF-SD-009): the callee sees the primary's address, and only while the twin is On. " +
-      "An unanswered call ends as NoAnswer after WEBRTC_RING_TIMEOUT_SECONDS.",
+      "An unanswered call ends as NoAnswer after WEBRTC_RING_TIMEOUT_SECONDS. A device already in a Connected call does not ring; when no device is left to ring, the session is created Busy " +
+      "(the caller also gets a `wrtcsEventNotification` Busy). At most 10 calls a minute from one device (429 POL0001 with Retry-After beyond).",
     ...sessionGuard,
     request: { params: UserIdParam, ...jsonBody(SessionRequestSchema) },
-    responses: { 201: json(SessionSchema, "The session, in state Initial"), ...errorResponses(400, 401, 403, 404, 413, 415) },
+    responses: { 201: json(SessionSchema, "The session, in state Initial (or Busy)"), ...errorResponses(400, 401, 403, 404, 413, 415), 429: { ...errorResponses(429)[429]!, description: "More than 10 calls a minute from this device (POL0001, Retry-After)" } },
   }),
   async (c) => {
     const party = await partyOf(c, c.req.valid("param").userId);
+    await enforceRateLimit(callRate(c), party.device);
     const req = c.req.valid("json").wrtcsSession;
     const callee = req.tParticipantAddress;
     if (callee === party.address) throw invalidInput("wrtcsSession.tParticipantAddress", "a subscriber cannot call its own address");
@@ -121,6 +125,9 @@ webrtcRoutes.openapi(
     if (party.delegated && callerTwins.find((t) => t.secondary === party.device)?.status !== "On") {
       throw new ApiError(403, "POL0001", ["the twin is Off: a secondary acts for its primary only while twinning is On (HLF-TE-003)"]);
     }
+    const ringing = [callee, ...twins.filter((t) => t.status === "On").map((t) => t.secondary)];
+    // A device in a Connected call is Busy and does not ring; a ringing one still rings (call waiting).
+    const busy = await Promise.all(ringing.map((d) => c.env.SIGNALING_USERS.getByName(d).busy()));
     const sessionId = base64url(crypto.getRandomValues(new Uint8Array(16)));
     const session = await sessionOf(c, sessionId).create({
       sessionId,
@@ -128,7 +135,8 @@ webrtcRoutes.openapi(
       callerAddress: party.address,
       callerDevice: party.device,
       calleeAddress: callee,
-      twins: twins.filter((t) => t.status === "On").map((t) => t.secondary),
+      twins: ringing.slice(1),
+      busy: ringing.filter((_, i) => busy[i]),
       offer: { sdp: req.offer.sdp, media: checkSdp(req.offer.sdp).media },
       ...(req.clientCorrelator ? { clientCorrelator: req.clientCorrelator } : {}),
       ringTimeoutMs: ringTimeoutMs(c),
@@ -225,22 +233,28 @@ webrtcRoutes.openapi(
   },
 );
 
-webrtcRoutes.openapi(
-  createRoute({
-    method: "put",
-    path: "/webrtcsignaling/v1/{userId}/sessions/{sessionId}/offer",
-    summary: "Renegotiate a connected call (hold, resume, adding media): the other side gets a wrtcsOfferNotification and PUTs its answer",
-    ...sessionGuard,
-    request: { params: SessionIdParam, ...jsonBody(OfferRequestSchema) },
-    responses: { 200: json(SessionSchema, "The session (its offer and answer change when the new answer arrives)"), ...errorResponses(400, 401, 403, 404, 409) },
-  }),
-  async (c) => {
-    const { userId, sessionId } = c.req.valid("param");
-    const party = await partyOf(c, userId);
-    const sdp = c.req.valid("json").wrtcsOffer.sdp;
-    return c.json(sessionView(c, party.address, unwrap(await sessionOf(c, sessionId).offer(party.device, sdp, checkSdp(sdp)))), 200);
-  },
-);
+// Renegotiation is PUT .../offer (the issue's name) and PUT .../update (what Kandy's clients send for hold): one handler.
+for (const [resource, summary] of [
+  ["offer", "Renegotiate a connected call (hold, resume, adding media): the other side gets a wrtcsOfferNotification and PUTs its answer"],
+  ["update", "The same as PUT …/offer, under the name Kandy/SPiDR clients use for hold and resume"],
+] as const) {
+  webrtcRoutes.openapi(
+    createRoute({
+      method: "put",
+      path: `/webrtcsignaling/v1/{userId}/sessions/{sessionId}/${resource}`,
+      summary,
+      ...sessionGuard,
+      request: { params: SessionIdParam, ...jsonBody(OfferRequestSchema) },
+      responses: { 200: json(SessionSchema, "The session (its offer and answer change when the new answer arrives)"), ...errorResponses(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { userId, sessionId } = c.req.valid("param");
+      const party = await partyOf(c, userId);
+      const sdp = c.req.valid("json").wrtcsOffer.sdp;
+      return c.json(sessionView(c, party.address, unwrap(await sessionOf(c, sessionId).offer(party.device, sdp, checkSdp(sdp)))), 200);
+    },
+  );
+}
 
 webrtcRoutes.openapi(
   createRoute({

@@ -2,7 +2,7 @@
 // types the handlers and documents the API in /openapi.json. Resource and field names follow
 // OMA-TS-REST_NetAPI_WebRTCSignaling-V1_0 as operators deploy it (Kandy/SPiDR clients).
 import { z } from "@hono/zod-openapi";
-import { subscriptionRequestFields } from "../notify/notify-target";
+import { SubscriptionBodySchema, subscriptionRequestFields } from "../notify/notify-target";
 import { AddressSchema, UserIdParam } from "../twinning/schemas";
 import { candidateProblem, checkSdp, SdpError } from "./sdp";
 
@@ -121,16 +121,9 @@ export const WrtcsSubscriptionRequestSchema = z
   .strict()
   .openapi("WrtcsNotificationSubscriptionRequest");
 
-const SubscriptionBody = z.object({
-  callbackReference: z.object({ notifyURL: z.string(), callbackData: z.string().optional() }),
-  clientCorrelator: z.string().optional(),
-  expiresAt: z.string().datetime().optional(),
-  resourceURL: z.string().url(),
-  signingSecret: z.string().optional().openapi({ description: "Shown once, on creation: the key of the `x-notification-signature` header on every callback delivery." }),
-});
-export const WrtcsSubscriptionSchema = z.object({ wrtcsNotificationSubscription: SubscriptionBody }).openapi("WrtcsNotificationSubscription");
+export const WrtcsSubscriptionSchema = z.object({ wrtcsNotificationSubscription: SubscriptionBodySchema }).openapi("WrtcsNotificationSubscription");
 export const WrtcsSubscriptionListSchema = z
-  .object({ wrtcsNotificationSubscriptionList: z.object({ wrtcsNotificationSubscription: z.array(SubscriptionBody), resourceURL: z.string().url() }) })
+  .object({ wrtcsNotificationSubscriptionList: z.object({ wrtcsNotificationSubscription: z.array(SubscriptionBodySchema), resourceURL: z.string().url() }) })
   .openapi("WrtcsNotificationSubscriptionList");
 
 export const SessionIdParam = UserIdParam.extend({

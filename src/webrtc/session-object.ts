@@ -6,11 +6,11 @@
 // from two devices serialise here and exactly one wins; the ring timeout and retries are alarms.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { ApiError, invalidInput, outcome, type Outcome } from "../http/errors";
+import { ApiError, invalidInput, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate } from "../http/sql";
 import type { IceCandidate, SessionStatus } from "./schemas";
 import { answerMatchesOffer, type SdpSummary } from "./sdp";
-import { ENDED, record, SESSION_SCHEMA, SessionStore, UNANSWERED, type SessionRecord, type SessionRow } from "./session-store";
+import { CALL_STATE, ENDED, record, SESSION_SCHEMA, SessionStore, UNANSWERED, type SessionRecord, type SessionRow } from "./session-store";
 
 export interface NewSession {
   sessionId: string;
@@ -23,6 +23,8 @@ export interface NewSession {
   calleeAddress: string;
   /** Twinned secondaries of the callee whose status was On when the call was placed. */
   twins: string[];
+  /** Devices of the callee already in a Connected call: they do not ring; when none is left the call is Busy. */
+  busy: string[];
   offer: { sdp: string; media: string[] };
   clientCorrelator?: string;
   ringTimeoutMs: number;
@@ -59,7 +61,7 @@ export class CallSessionObject extends DurableObject<Env> {
   /** A new call: every leg is invited in the same transaction that creates the session. */
   async create(n: NewSession): Promise<SessionRecord> {
     migrate(this.ctx, SESSION_SCHEMA);
-    const s = this.tx(() => {
+    const created = this.tx(() => {
       if (this.store.session()) throw new Error("session id collision");
       const now = Date.now();
       const sql = this.ctx.storage.sql;
@@ -68,9 +70,14 @@ export class CallSessionObject extends DurableObject<Env> {
          VALUES (1, ?, ?, ?, ?, ?, 'Initial', ?, ?, ?, ?, ?)`,
         n.sessionId, n.origin, n.callerAddress, n.callerDevice, n.calleeAddress, n.offer.sdp, JSON.stringify(n.offer.media), n.clientCorrelator ?? null, now, now + n.ringTimeoutMs,
       );
-      const legs = [n.calleeAddress, ...n.twins].filter((d, i, all) => d !== n.callerDevice && all.indexOf(d) === i);
+      const legs = [n.calleeAddress, ...n.twins].filter((d, i, all) => d !== n.callerDevice && all.indexOf(d) === i && !n.busy.includes(d));
       for (const device of legs) sql.exec("INSERT INTO leg (device, twin, state) VALUES (?, ?, 'Invited')", device, device === n.calleeAddress ? 0 : 1);
       const s = this.store.session()!;
+      if (legs.length === 0) {
+        // Every device of the callee is in a call: Busy at once (the caller hears it as an event too).
+        this.end(s, "Busy", "Busy");
+        return this.store.session()!;
+      }
       for (const device of legs) {
         this.store.emit(s, device, "wrtcsSessionInvitationNotification", {
           originatorAddress: n.callerAddress,
@@ -82,7 +89,7 @@ export class CallSessionObject extends DurableObject<Env> {
       return s;
     });
     await this.settle();
-    return record(s);
+    return record(created);
   }
 
   view(device: string): Promise<Outcome<SessionRecord>> {
@@ -169,6 +176,9 @@ export class CallSessionObject extends DurableObject<Env> {
         this.assertCompatible(JSON.parse(s.offer_media), summary);
         this.ctx.storage.sql.exec("UPDATE session SET status = 'Connected', answer_sdp = ?, answered_by = ?, connected_at = ? WHERE id = 1", sdp, device, Date.now());
         this.store.setLeg(device, "Answered");
+        // Both ends are now in a call: Busy for a new one (until the end says otherwise).
+        this.store.emitCallState(s.caller_device, true);
+        this.store.emitCallState(device, true);
         // The first answer wins; every other device stops ringing at once (HLF-TE-002/003 forking).
         for (const other of this.store.ringingLegs()) {
           this.store.setLeg(other, "Cancelled");
@@ -250,7 +260,8 @@ export class CallSessionObject extends DurableObject<Env> {
 
   private session(): SessionRow {
     const s = this.store.exists() ? this.store.session() : undefined;
-    if (!s) throw new ApiError(404, "SVC0002", ["sessionId", "session not found"]);
+    // An unknown id: nothing was created or written for it (the schema is made by create() only).
+    if (!s) throw notFound("sessionId", this.ctx.id.name ?? "the session");
     return s;
   }
 
@@ -262,8 +273,14 @@ export class CallSessionObject extends DurableObject<Env> {
   private end(s: SessionRow, status: SessionStatus, reason: CancelReason | SessionStatus, by?: string): void {
     this.ctx.storage.sql.exec("UPDATE session SET status = ?, ended_at = ?, end_reason = ? WHERE id = 1", status, Date.now(), reason);
     this.ctx.storage.sql.exec("DELETE FROM negotiation");
-    if (s.caller_device !== by) this.store.emit(s, s.caller_device, EVENT, { eventType: status, reason });
-    if (s.answered_by && s.answered_by !== by) this.store.emit(s, s.answered_by, EVENT, { eventType: status, reason });
+    if (s.status === "Connected" && s.answered_by) {
+      this.store.emitCallState(s.caller_device, false);
+      this.store.emitCallState(s.answered_by, false);
+    }
+    // SPiDR's clients hear the end of a connected call as eventType SessionEnded; other ends carry the new state.
+    const event = { eventType: status === "Terminated" ? "SessionEnded" : status, reason };
+    if (s.caller_device !== by) this.store.emit(s, s.caller_device, EVENT, event);
+    if (s.answered_by && s.answered_by !== by) this.store.emit(s, s.answered_by, EVENT, event);
     for (const leg of this.store.ringingLegs()) {
       this.store.setLeg(leg, "Cancelled");
       if (leg !== by) this.store.emit(s, leg, EVENT, { eventType: "Cancelled", reason: status === "Cancelled" ? "CallerCancelled" : reason });
@@ -343,7 +360,10 @@ export class CallSessionObject extends DurableObject<Env> {
       [...byTarget].map(async ([target, rows]) => {
         for (const row of rows) {
           try {
-            await this.env.SIGNALING_USERS.getByName(target).signal(`${s.session_id}/${row.id}`, row.root, JSON.parse(row.fields));
+            const user = this.env.SIGNALING_USERS.getByName(target);
+            const id = `${s.session_id}/${row.id}`;
+            if (row.root === CALL_STATE) await user.callState(id, s.session_id, (JSON.parse(row.fields) as { connected: boolean }).connected);
+            else await user.signal(id, row.root, JSON.parse(row.fields));
             sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
           } catch (err) {
             if (Date.now() - row.first_at > OUTBOX_GIVE_UP_MS) {

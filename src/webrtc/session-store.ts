@@ -59,6 +59,9 @@ export const record = (r: SessionRow): SessionRecord => ({
   ...(r.client_correlator !== null ? { clientCorrelator: r.client_correlator } : {}),
 });
 
+/** The outbox root of a call-state change for a device's SignalingUserObject (not a notification). */
+export const CALL_STATE = "callState";
+
 export const ENDED: ReadonlySet<SessionStatus> = new Set(["Terminated", "Declined", "Cancelled", "NoAnswer", "Busy", "Failed"]);
 export const UNANSWERED: ReadonlySet<SessionStatus> = new Set(["Initial", "Ringing"]);
 
@@ -111,6 +114,12 @@ export class SessionStore {
       "INSERT INTO outbox (target, root, fields, first_at, next_at) VALUES (?, ?, ?, ?, ?)",
       target, root, JSON.stringify({ ...fields, link: [{ rel: "WrtcsSession", href }] }), now, now,
     );
+  }
+
+  /** Queues, in the same order as the notifications, that `target` is in this call (or no longer): its Busy state. */
+  emitCallState(target: string, connected: boolean): void {
+    const now = Date.now();
+    this.sql.exec("INSERT INTO outbox (target, root, fields, first_at, next_at) VALUES (?, ?, ?, ?, ?)", target, CALL_STATE, JSON.stringify({ connected }), now, now);
   }
 
   due(now: number): { id: number; target: string; root: string; fields: string; attempts: number; first_at: number }[] {

@@ -237,7 +237,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("WebRTC calls between 
     expect(late.status).toBe(409);
     expect(late.json.requestError.serviceException.variables[0]).toBe("answer refused: the call was answered on another device");
     expect((await app(caller).evaluate(() => (window as any).app.hangUp())).status).toBe(204);
-    await until(app(watch), "window.app.events.some((e) => e.eventType === 'Terminated')");
+    await until(app(watch), "window.app.events.some((e) => e.eventType === 'SessionEnded')");
   });
 
   it("HLF-TE-003: with the watch toggled Off only the phone rings; the phone answers and connects", async () => {

@@ -64,7 +64,7 @@ describe("Forking to twins (HLF-TE-002/003)", () => {
     // The phone may still read the session it rang for; the watch hangs up for the household.
     expect((await call("GET", c.path(h.phone), { token: h.phone.token })).status).toBe(200);
     expect((await call("DELETE", c.path(h.watch), { token: h.watch.token })).status).toBe(204);
-    expect(await h.lc.next("wrtcsEventNotification", 2)).toMatchObject({ eventType: "Terminated" });
+    expect(await h.lc.next("wrtcsEventNotification", 2)).toMatchObject({ eventType: "SessionEnded", reason: "Terminated" });
     expect(h.lc.of("wrtcsEventNotification")[0]).toMatchObject({ eventType: "Ringing" });
   });
 

@@ -50,7 +50,7 @@ describe("A call between two devices", () => {
     // An audit keeps the call as it is.
     expect((await put(`${c.path(a)}/status`, a.token, { wrtcsSessionStatus: { status: "Connected" } })).json.wrtcsSessionStatus.status).toBe("Connected");
     expect((await call("DELETE", c.path(a), { token: a.token })).status).toBe(204);
-    expect(await lb.next("wrtcsEventNotification")).toMatchObject({ eventType: "Terminated" });
+    expect(await lb.next("wrtcsEventNotification")).toMatchObject({ eventType: "SessionEnded", reason: "Terminated" });
     expect((await call("GET", `${c.path(b)}/status`, { token: b.token })).json.wrtcsSessionStatus.status).toBe("Terminated");
     // Hanging up twice changes nothing.
     expect((await call("DELETE", c.path(b), { token: b.token })).status).toBe(204);
@@ -94,8 +94,8 @@ describe("A call between two devices", () => {
     expect(held.status, held.text).toBe(200);
     expect((await la.next("wrtcsAnswerNotification", 2)).answer.sdp).toContain("a=recvonly");
     expect(held.json.wrtcsSession.offer.sdp).toContain("a=sendonly");
-    // Resume, from the callee this time.
-    expect((await put(`${c.path(b)}/offer`, b.token, { wrtcsOffer: { sdp: avOffer() } })).status).toBe(200);
+    // Resume, from the callee this time, under the name Kandy clients use (PUT .../update).
+    expect((await put(`${c.path(b)}/update`, b.token, { wrtcsOffer: { sdp: avOffer() } })).status).toBe(200);
     expect(await la.next("wrtcsOfferNotification")).toMatchObject({ offer: { sdp: avOffer() } });
     expect((await put(`${c.path(a)}/answer`, a.token, { wrtcsAnswer: { sdp: avOffer().replace(/actpass/g, "passive") } })).status).toBe(200);
     expect(await lb.next("wrtcsAnswerNotification")).toBeDefined();
