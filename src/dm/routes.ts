@@ -11,6 +11,7 @@ import type { Job, JobCommandSpec } from "./job-model";
 import { enforceRateLimit } from "../http/rate-limit";
 import { config } from "../config";
 import { pushPackage0 } from "./push-connector";
+import { recordEvent } from "../ops/metrics";
 import { dm2Notification, dm2Notifications } from "./v2/notification";
 
 type Ctx = Context<AppEnv>;
@@ -56,6 +57,8 @@ async function deviceMessage(c: Ctx, routed?: { devId: string; secret: string })
       type,
     ),
   );
+  // Every message at /dm starts a session; the rest of it goes to its RespURI.
+  if (!routed) recordEvent(c.env, "dm.session");
   return new Response(answer.body, { status: 200, headers: answer.headers });
 }
 

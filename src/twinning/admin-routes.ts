@@ -8,6 +8,7 @@ import { router } from "../http/app";
 import { fromBase64url } from "../http/crypto";
 import { invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
+import { recordEvent } from "../ops/metrics";
 import { ActorSchema, MnoSchema, StatusSchema, TEL_URI } from "./schemas";
 import type { RelationshipRecord, SubscriberProfile, TwinRecord } from "./subscriber-object";
 
@@ -202,6 +203,7 @@ subscriberAdminRoutes.openapi(
   async (c) => {
     const { address, twinId } = c.req.valid("param");
     unwrap(await c.env.SUBSCRIBERS.getByName(address).adminEndTwin(twinId));
+    recordEvent(c.env, "twinning.deactivation", "operator");
     return c.body(null, 204);
   },
 );
