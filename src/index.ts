@@ -25,6 +25,8 @@ import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
 import { registerOAuthHooks } from "./oauth/hooks";
 import { webrtcRoutes } from "./webrtc/routes";
+import { dmwsAdminRoutes } from "./dmws/admin-routes";
+import { dmwsRoutes } from "./dmws/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -42,6 +44,8 @@ export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
 export { CallSessionObject } from "./webrtc/session-object";
 export { SignalingUserObject } from "./webrtc/user-object";
+export { DmwsRegistryObject } from "./dmws/registry-object";
+export { DmwsProviderObject } from "./dmws/provider-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -68,6 +72,7 @@ app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
 app.use("/federation/*", requireJsonBody);
 app.use("/webrtcsignaling/*", requireJsonBody);
+app.use("/dmws/*", requireJsonBody);
 
 app.route("/", auditRoutes);
 app.route("/", subscriberAdminRoutes);
@@ -87,6 +92,8 @@ app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
 registerOAuthHooks(federationOAuthHooks);
 app.route("/", webrtcRoutes);
+app.route("/", dmwsAdminRoutes);
+app.route("/", dmwsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
