@@ -25,6 +25,7 @@
 //          --state DIR (where Durable Object storage lives; default /dev/shm, in memory; a disk
 //          directory such as /tmp adds this machine's fsync, as `wrangler dev` has it),
 //          --out FILE (default bench/results.json),
+//          --log-level L (the gateway's LOG_LEVEL; default warn: no access log line per request),
 //          --no-build-wasm (use the existing build/codec.wasm instead of `npm run build:wasm`),
 //          --dm-devices N (DM devices, default 4 per connection), --codec-seconds S (bench/codec.mjs
 //          seconds per measurement; default 2, quick 0.5).
@@ -76,6 +77,7 @@ const config = {
   syscalls: (flag("syscalls") || (!quick && !flag("no-syscalls"))) && straceAvailable(),
   diagnosticSubscribers: 100,
   stateDir: value("state") ?? defaultStateDir(),
+  logLevel: value("log-level") ?? "warn",
   // Activation creates two objects per unit (the fresh secondary, the code); keep the live count
   // under local workerd's limit (see `subscribers`): a shorter run and a capped pool of secondaries.
   activationDuration: Math.min(number("duration", quick ? 2 : 5), 2),
@@ -166,7 +168,7 @@ async function main() {
     log(`built: bundle ${(built.bundle.gzipBytes / 1024).toFixed(1)} KiB gzip (${(built.bundle.rawBytes / 1024).toFixed(1)} KiB raw)`);
 
     // ------------------------------------------------------------------ the measured runs
-    runtime = await startRuntime({ build: built, persistDir: join(work, "state") });
+    runtime = await startRuntime({ build: built, persistDir: join(work, "state"), logLevel: config.logLevel });
     const memoryAtStart = memoryOf(runtime.pid);
     log(`workerd ${info.workerd} pid ${runtime.pid}, RSS ${mib(memoryAtStart.rss)}; direct sockets ${JSON.stringify(runtime.urls)}`);
 
@@ -298,7 +300,7 @@ async function main() {
    */
   async function diagnosticsRun(built, work) {
     const inspectorPort = await freePort();
-    runtime = await startRuntime({ build: built, persistDir: join(work, "diagnostics"), inspectorPort });
+    runtime = await startRuntime({ build: built, persistDir: join(work, "diagnostics"), inspectorPort, logLevel: config.logLevel });
     const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
     const n = Math.min(config.subscribers, config.diagnosticSubscribers);
     const seeded = await seed(gw, { subscribers: n, hotTwins: config.hotTwins, activationPrimaries: 20, dmDevices: config.dmDevices, concurrency: config.seedConcurrency });
@@ -326,14 +328,16 @@ async function main() {
         const b = list.find((x) => x.id === id);
         if (id === "activation") await ensurePool(4);
         const warm = await run(b, 0.5);
-        const { syncs, result } = await countSyncs(runtime.pid, () => run(b, 3));
-        commits[id] = { syncs, units: result.units, perUnit: Math.round((100 * syncs) / Math.max(1, result.units)) / 100 };
-        log(`storage commits ${id}: ${commits[id].perUnit} fsync per ${b.unit ?? "request"} (${syncs} / ${result.units})`);
+        const { syncs, kinds, result } = await countSyncs(runtime.pid, () => run(b, 3));
+        const per = (n) => Math.round((100 * n) / Math.max(1, result.units)) / 100;
+        commits[id] = { syncs, units: result.units, perUnit: per(syncs), byKind: Object.fromEntries(Object.entries(kinds).map(([k, n]) => [k, per(n)])) };
+        log(`storage commits ${id}: ${commits[id].perUnit} fsync per ${b.unit ?? "request"} (${syncs} / ${result.units}; ${JSON.stringify(commits[id].byKind)})`);
         if (id === "activation" && config.settleSeconds > 0) {
           // The alarms each activation leaves behind fire 30 s later: count their commits too.
           const units = warm.units + result.units;
-          const { syncs: deferred } = await countSyncs(runtime.pid, () => sleep(config.settleSeconds * 1000));
-          commits["activation-deferred"] = { syncs: deferred, units, perUnit: Math.round((100 * deferred) / Math.max(1, units)) / 100 };
+          const { syncs: deferred, kinds } = await countSyncs(runtime.pid, () => sleep(config.settleSeconds * 1000));
+          const per = (n) => Math.round((100 * n) / Math.max(1, units)) / 100;
+          commits["activation-deferred"] = { syncs: deferred, units, perUnit: per(deferred), byKind: Object.fromEntries(Object.entries(kinds).map(([k, n]) => [k, per(n)])) };
           log(`storage commits activation, deferred (alarms, next ${config.settleSeconds}s): ${deferred} fsyncs`);
         }
       }

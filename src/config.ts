@@ -93,6 +93,8 @@ const VARIABLES = {
   DM_PUSH_WEBHOOK: optionalUrl(),
   /** Shortest DM client/server password accepted when a device is provisioned (the admin API's policy). */
   DM_MIN_PASSWORD_LENGTH: variable(z.coerce.number().int().min(1).max(256).default(8)),
+  /** Shared secret (at least 16 characters) of the operator's provisioning system: it signs its webhooks to /dmws/v1/provisioning-events. */
+  DMWS_PROVISIONING_WEBHOOK_SECRET: variable(z.string().min(16).optional()),
   /** Key (a secret, at least 16 characters) that seals each device's DM server secret at rest. */
   DM_SECRET_KEY: variable(z.string().min(16).optional()),
   /** The least severe log line written (src/ops/log.ts): every request is one "info" line. */

@@ -24,9 +24,16 @@ import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
 import { registerOAuthHooks } from "./oauth/hooks";
+import { useAccessTokens } from "./http/auth";
+import { oauthAccessTokens } from "./oauth/token-liveness";
+import { twinningDeviceAuthorization } from "./twinning/device-authorization";
 import { webrtcRoutes } from "./webrtc/routes";
 import { dmwsAdminRoutes } from "./dmws/admin-routes";
 import { dmwsRoutes } from "./dmws/routes";
+import { dmwsOperationRoutes } from "./dmws/operation-routes";
+import { dmwsChargingRoutes } from "./dmws/charging-routes";
+import { chargingHooks } from "./dmws/charging-hook";
+import { registerJobHooks } from "./dm/job-model";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -48,6 +55,11 @@ export { DmwsRegistryObject } from "./dmws/registry-object";
 export { DmwsProviderObject } from "./dmws/provider-object";
 
 const app = new OpenAPIHono<AppEnv>();
+
+// The capabilities plug into the layers below them: the authorization server's token checks into
+// every route's bearer check, twinning's activation codes into the device grant.
+useAccessTokens(oauthAccessTokens);
+registerOAuthHooks({ authorizeDevice: twinningDeviceAuthorization });
 
 app.use("*", correlator);
 app.use("*", observe);
@@ -94,6 +106,9 @@ registerOAuthHooks(federationOAuthHooks);
 app.route("/", webrtcRoutes);
 app.route("/", dmwsAdminRoutes);
 app.route("/", dmwsRoutes);
+app.route("/", dmwsOperationRoutes);
+app.route("/", dmwsChargingRoutes);
+registerJobHooks(chargingHooks);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",

@@ -44,7 +44,20 @@ export class GatewayClient {
     const h = { ...headers };
     if (token) h.Authorization = `Bearer ${token}`;
     if (body !== undefined) h["Content-Type"] ??= "application/json";
-    const res = await fetch(`${this.url}${path}`, { method, headers: h, body: typeof body === "string" || body === undefined ? body : JSON.stringify(body) });
+    const init = { method, headers: h, body: typeof body === "string" || body === undefined ? body : JSON.stringify(body) };
+    // Seeding runs on a shared machine: a request whose connection failed (no answer at all) is sent
+    // again, at most twice. If the first one did arrive, a repeat that may not be repeated (a spent
+    // assertion, a used code) fails on its status, as any failure did before.
+    let res;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(`${this.url}${path}`, init);
+        break;
+      } catch (err) {
+        if (attempt >= 2) throw err;
+        await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+      }
+    }
     const text = await res.text();
     if (expect !== undefined && res.status !== expect) throw new Error(`${method} ${path}: expected ${expect}, got ${res.status} ${text.slice(0, 300)}`);
     return { status: res.status, json: text ? JSON.parse(text) : undefined };

@@ -134,13 +134,20 @@ export function verificationTable(results) {
 
 export function commitsTable(results) {
   if (!results.storageCommits) return "";
-  const lines = ["| Durable storage commits (fsync) per unit, under strace | commits |", "|---|---:|"];
-  if (results.storageCommits.skipped) lines.push(`| skipped: ${results.storageCommits.skipped} | |`);
+  const lines = [
+    "| fsyncs per unit, under strace (by file: Durable Object commits / alarm store / object created or erased) | all | DO commits | alarm store | object lifecycle | target (DO commits + alarm store) |",
+    "|---|---:|---:|---:|---:|---|",
+  ];
+  if (results.storageCommits.skipped) lines.push(`| skipped: ${results.storageCommits.skipped} | | | | | |`);
   for (const [id, c] of Object.entries(results.storageCommits)) {
     if (typeof c !== "object") continue;
     const row = results.summary.find((r) => r.id === id);
     const title = id === "activation-deferred" ? "activation, later: alarms its objects fire within 33 s" : row?.title ?? id;
-    lines.push(`| ${title} (per ${row?.unit ?? (id.startsWith("activation") ? "activation" : "request")}) | ${c.perUnit} |`);
+    const k = c.byKind ?? {};
+    const max = id === "activation-deferred" ? 0 : row?.target?.maxCommits;
+    const spent = (k.commit ?? 0) + (k.alarm ?? 0);
+    const target = max === undefined ? "" : `≤ ${max}: ${spent <= max + 0.05 ? "**met**" : "**missed**"}`;
+    lines.push(`| ${title} (per ${row?.unit ?? (id.startsWith("activation") ? "activation" : "request")}) | ${c.perUnit} | ${k.commit ?? "–"} | ${k.alarm ?? "–"} | ${k.lifecycle ?? "–"} | ${target} |`);
   }
   return lines.join("\n");
 }

@@ -43,7 +43,7 @@ async function gatewayWorkerOptions() {
  * Starts workerd with the gateway (built by `wrangler deploy --dry-run`) and the reference Workers.
  * Returns the direct URL of each Worker and the workerd pid.
  */
-export async function startRuntime({ build, persistDir, inspectorPort, ports: given }) {
+export async function startRuntime({ build, persistDir, inspectorPort, ports: given, logLevel = "warn" }) {
   const { Miniflare, NoOpLog } = wranglerRequire("miniflare");
   const base = await gatewayWorkerOptions();
   // The same ports on a restart: access tokens name the gateway's origin as their issuer.
@@ -70,8 +70,10 @@ export async function startRuntime({ build, persistDir, inspectorPort, ports: gi
       ...wasm.map((f) => ({ type: "CompiledWasm", path: join(build.gatewayDir, f), contents: readFileSync(join(build.gatewayDir, f)) })),
     ],
     // Codes live an hour instead of 5 minutes, so the code objects' clean-up alarms (expiry + 60 s)
-    // do not fire in the middle of a run. Everything else is wrangler.toml's.
-    bindings: { ...base.bindings, ADMIN_TOKEN, ACTIVATION_CODE_TTL_SECONDS: "3600" },
+    // do not fire in the middle of a run. The per-request access log line (src/ops/observe.ts, at
+    // LOG_LEVEL info) is off unless --log-level info: the references log nothing, and that line alone
+    // was a third of the read path's CPU (see BENCHMARKS.md). Everything else is wrangler.toml's.
+    bindings: { ...base.bindings, ADMIN_TOKEN, ACTIVATION_CODE_TTL_SECONDS: "3600", LOG_LEVEL: logLevel },
     // The bench drives one client and a few subscribers far past the production rate limits (which
     // have their own tests): the limiters keep their bindings but get limits no run can reach.
     ratelimits: Object.fromEntries(

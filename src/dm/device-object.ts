@@ -8,93 +8,17 @@
 // request naming an unknown devId leaves no stored object behind.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { config } from "../config";
-import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type Encoding, type SyncMLMessage, type UiMode } from "../codec";
+import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type UiMode } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
 import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, type AccountRow } from "./device-tables";
 import { reply, type SessionState } from "./engine";
-import { JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
-import {
-  isLocked,
-  newSessionSecret,
-  openSecret,
-  randomNonce,
-  sealingKey,
-  sealSecret,
-  sessionSecretHash,
-  type AuthType,
-} from "./security";
+import { jobHooks, JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec, type QueueOptions } from "./job-model";
+import { constantTimeHexEqual, keyFor, type DeviceAccount, type DeviceView, type Dm2Binding, type IncomingMessage, type NotificationRecord, type OutgoingMessage, type TreeNode } from "./device-types";
+import { isLocked, newSessionSecret, openSecret, randomNonce, sealSecret, sessionSecretHash } from "./security";
 
 export type { AuthType } from "./security";
-
-export interface DeviceAccount {
-  devId: string;
-  serverId: string;
-  authType: AuthType;
-  clientUsername: string;
-  clientPassword: string;
-  serverPassword: string;
-  subscriber?: string;
-}
-
-export interface DeviceView {
-  devId: string;
-  serverId: string;
-  authType: AuthType;
-  clientUsername: string;
-  subscriber?: string;
-  createdAt: number;
-  /** Set while the device is locked out after too many wrong credentials (ms since the epoch). */
-  authLockedUntil?: number;
-}
-
-export interface NotificationRecord {
-  id: string;
-  sessionId: string;
-  package0: string;
-  createdAt: number;
-  consumedAt?: number;
-}
-
-export interface TreeNode {
-  value: string;
-  format?: string;
-  type?: string;
-  updatedAt: string;
-}
-
-/** What the Worker hands over for one SyncML message. */
-export interface IncomingMessage {
-  message: SyncMLMessage;
-  body: Uint8Array;
-  encoding: Encoding;
-  hmac?: string;
-  /** The origin the request came to: RespURIs are built on it. */
-  origin: string;
-  /** The RespURI secret the message came to, if it came to one. */
-  secret?: string;
-}
-
-export interface OutgoingMessage {
-  body: Uint8Array;
-  headers: Record<string, string>;
-}
-
-/** Which DM account registered the device for DM 2.0, and the protocol it said the device speaks. */
-export interface Dm2Binding {
-  accountId: string;
-  protocol: string;
-}
-
-const keys = new Map<string, Promise<CryptoKey>>();
-function keyFor(env: Env): Promise<CryptoKey> {
-  const setting = config(env).DM_SECRET_KEY;
-  if (!setting) throw new ApiError(503, "SVC0001", ["DM_SECRET_KEY is not set: the server's DM secrets cannot be sealed or opened"]);
-  let k = keys.get(setting);
-  if (!k) keys.set(setting, (k = sealingKey(setting)));
-  return k;
-}
+export type { DeviceAccount, DeviceView, Dm2Binding, IncomingMessage, NotificationRecord, OutgoingMessage, TreeNode } from "./device-types";
 
 export class DeviceObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -215,7 +139,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- northbound: jobs, tree, notifications
 
-  queueJob(commands: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Promise<Outcome<Job>> {
+  queueJob(commands: JobCommandSpec[], opts: QueueOptions = {}): Promise<Outcome<Job>> {
     return outcome(async () => {
       this.requireManaged();
       const job = this.tx(() => this.jobs.queue(commands, opts));
@@ -251,19 +175,21 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** A device's verdict on one command; the job as it stands after it. */
   recordCommand(jobId: string, path: CommandPath, result: CommandOutcome): Promise<Outcome<Job>> {
-    return outcome(() => {
+    return outcome(async () => {
       this.requireManaged();
       const job = this.tx(() => this.jobs.record(jobId, path, result));
       if (!job) throw notFound("jobId", jobId);
+      await this.armDelivery();
       return jobView(job) as Job;
     });
   }
 
   /** The session ended: what it handed out without a status goes back to the queue (or fails after the attempt limit). */
   releaseSession(sessionKey: string): Promise<Outcome<void>> {
-    return outcome(() => {
+    return outcome(async () => {
       this.requireManaged();
       this.tx(() => this.jobs.release(sessionKey));
+      await this.armDelivery();
     });
   }
 
@@ -276,10 +202,19 @@ export class DeviceObject extends DurableObject<Env> {
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 
+  /** What a job hook left for delivery (./job-model.ts JobHooks) goes out from the alarm, now. */
+  private async armDelivery(): Promise<void> {
+    if (!jobHooks().pending?.(this.sql)) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.now()) await this.ctx.storage.setAlarm(Date.now());
+  }
+
   override async alarm(): Promise<void> {
     if (!this.provisioned) return;
     const next = this.tx(() => this.jobs.expire());
-    if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1000));
+    const retry = await jobHooks().deliver?.(this.env, this.sql).catch(() => Date.now() + 10_000);
+    const at = Math.min(next !== undefined ? Math.max(next, Date.now() + 1000) : Infinity, retry ?? Infinity);
+    if (at !== Infinity) await this.ctx.storage.setAlarm(at);
   }
 
   tree(): Promise<Outcome<Record<string, TreeNode>>> {
@@ -348,7 +283,9 @@ export class DeviceObject extends DurableObject<Env> {
       const secretHash = await sessionSecretHash(secret);
       const devPath = `${incoming.origin}/dm/s/${encodeURIComponent(incoming.message.header.source.locURI)}`;
       const current = incoming.secret !== undefined ? `${devPath}/${incoming.secret}` : undefined;
-      return this.tx(() => this.process(incoming, contentType, serverPassword, presented && current ? { hash: presented, respUri: current } : undefined, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
+      const out = this.tx(() => this.process(incoming, contentType, serverPassword, presented && current ? { hash: presented, respUri: current } : undefined, { key: `syncml:${secretHash}`, secretHash, respUri: `${devPath}/${secret}` }));
+      await this.armDelivery();
+      return out;
     });
   }
 
@@ -439,12 +376,13 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** A DM 2.0 device's alert with the correlator of an EXEC: kept, and attached to that job command (as 1226 is for DM 1.2). */
   attachAlerts(correlator: string, alerts: GenericAlert[]): Promise<Outcome<void>> {
-    return outcome(() => {
+    return outcome(async () => {
       this.requireManaged();
       this.tx(() => {
         this.sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator, JSON.stringify(alerts));
         this.jobs.attachAlerts(correlator, alerts, this.rows.recent(50));
       });
+      await this.armDelivery();
     });
   }
 
@@ -454,11 +392,4 @@ export class DeviceObject extends DurableObject<Env> {
     const row = one<{ package0: string }>(this.sql, "SELECT package0 FROM notification WHERE id = ?", id);
     return row ? decodePackage0(Uint8Array.from(atob(row.package0), (c) => c.charCodeAt(0))) : undefined;
   }
-}
-
-function constantTimeHexEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return d === 0;
 }

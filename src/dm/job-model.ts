@@ -21,6 +21,12 @@
 //   cancelJob(jobId)                        state "cancelled": nothing more of it is handed out.
 // A session key is the adapter's own opaque id for one session (e.g. "syncml:<secret hash>").
 // Jobs also fail when their deadline passes (the object's alarm, and every take, check it).
+//
+// A capability that builds on jobs (src/dmws/: charging records) tags them when it queues them and
+// plugs JobHooks in when the app is mounted (src/index.ts): `saved` runs inside the transaction that
+// stores each job (so what it writes commits or rolls back with the result), `deliver` in the
+// device's alarm hands on what `saved` wrote (an outbox).
+import type { Env } from "../env";
 import { notFound } from "../http/errors";
 
 export type UiAlertCode = "1100" | "1101" | "1102" | "1103" | "1104";
@@ -87,7 +93,29 @@ export interface Job {
   commands: JobCommand[];
   /** Internal: the session holding the job and the top-level commands it handed out. */
   session?: { key: string; sent: number[] };
+  /** What the capability that queued the job needs to know of it again (e.g. src/dmws/: provider, operation). */
+  tag?: Record<string, string>;
 }
+
+export interface JobHooks {
+  /** Inside the transaction that stores `job`, on the device's storage. */
+  saved?(job: Job, sql: SqlStorage): void;
+  /** Whether `saved` left something for `deliver` (checked after each transaction that stored jobs). */
+  pending?(sql: SqlStorage): boolean;
+  /** In the device's alarm: hands on what `saved` left; answers when to come back (ms), if anything is left. */
+  deliver?(env: Env, sql: SqlStorage): Promise<number | undefined>;
+}
+
+let hooks: JobHooks = {};
+/** Plugs hooks into the job path (src/index.ts); answers the previous ones. */
+export function registerJobHooks(next: JobHooks): JobHooks {
+  const previous = hooks;
+  hooks = next;
+  return previous;
+}
+export const jobHooks = (): Readonly<JobHooks> => hooks;
+
+export type QueueOptions = { deadlineSeconds?: number; maxAttempts?: number; tag?: Record<string, string> };
 
 /** Path of a command inside its job: indices from the top level down. */
 export type CommandPath = number[];
@@ -185,7 +213,7 @@ export class JobStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  queue(specs: JobCommandSpec[], opts: { deadlineSeconds?: number; maxAttempts?: number } = {}): Job {
+  queue(specs: JobCommandSpec[], opts: QueueOptions = {}): Job {
     const t = this.now();
     const iso = new Date(t).toISOString();
     const job: Job = {
@@ -197,6 +225,7 @@ export class JobStore {
       attempts: 0,
       maxAttempts: opts.maxAttempts ?? this.policy.maxAttempts,
       commands: specs.map(jobCommand),
+      ...(opts.tag ? { tag: opts.tag } : {}),
     };
     this.rows.insert(job);
     return job;
@@ -353,6 +382,7 @@ export class SqlJobRows implements JobRows {
   insert(job: Job): void {
     const seq = (this.sql.exec<{ n: number | null }>("SELECT MAX(seq) AS n FROM job").toArray()[0]?.n ?? 0) + 1;
     this.sql.exec("INSERT INTO job (job_id, seq, state, deadline, doc) VALUES (?, ?, ?, ?, ?)", job.jobId, seq, job.state, Date.parse(job.deadline), JSON.stringify(job));
+    hooks.saved?.(job, this.sql);
   }
 
   load(jobId: string): Job | undefined {
@@ -362,6 +392,7 @@ export class SqlJobRows implements JobRows {
 
   save(job: Job): void {
     this.sql.exec("UPDATE job SET state = ?, doc = ? WHERE job_id = ?", job.state, JSON.stringify(job), job.jobId);
+    hooks.saved?.(job, this.sql);
   }
 
   unfinished(limit: number): Job[] {

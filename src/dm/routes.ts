@@ -118,7 +118,7 @@ const simpleCommands = [
 const SimpleCommandSchema = z.union(simpleCommands).openapi("DmCommand");
 /** Atomic and Sequence nest two levels deep (an Atomic holding a Sequence, or the reverse), which is what DM 1.2 devices accept. */
 const InnerCommandSchema = z.union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(SimpleCommandSchema).min(1).max(100) }).strict()]);
-const CommandSchema = z
+export const CommandSchema = z
   .union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict()])
   .openapi("DmJobCommand");
 const JobRequestSchema = z

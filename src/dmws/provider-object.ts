@@ -3,7 +3,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { migrateStores, one, type StoreSchema } from "../http/sql";
+import type { JobCommandSpec } from "../dm/job-model";
 import type { ChargingRecord } from "./charging-model";
+import { OPERATION_SCHEMA, OperationStore, type OperationJob, type OperationRecord } from "./operation-store";
+import { queueRound } from "./operations";
 
 const LEDGER_SCHEMA: StoreSchema = {
   name: "ledger",
@@ -24,11 +27,13 @@ export interface LedgerQuery {
 
 export class DmwsProviderObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly ops: OperationStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrateStores(ctx, [LEDGER_SCHEMA]);
+    migrateStores(ctx, [LEDGER_SCHEMA, OPERATION_SCHEMA]);
+    this.ops = new OperationStore(this.sql);
   }
 
   /** Adds records it does not have yet; answers how many were new (a redelivery adds none). */
@@ -59,5 +64,75 @@ export class DmwsProviderObject extends DurableObject<Env> {
 
   chargingCount(q: { from?: number; to?: number } = {}): number {
     return one<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM charge WHERE at >= ? AND at < ?", q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER)!.n;
+  }
+
+  // ---------------------------------------------------------------- operations (./operations.ts runs them)
+
+  async createOperation(op: OperationRecord, nextRoundAt?: number): Promise<void> {
+    this.ctx.storage.transactionSync(() => this.ops.create(op, nextRoundAt));
+    if (nextRoundAt !== undefined) await this.armRounds();
+  }
+
+  operation(operationId: string): OperationRecord | undefined {
+    return this.ops.get(operationId);
+  }
+
+  operations(cursor: number | undefined, limit: number): { items: OperationRecord[]; nextCursor?: string } {
+    return this.ops.list(cursor, Math.max(1, Math.min(limit, 1000)));
+  }
+
+  recordJobs(operationId: string, round: number, jobs: OperationJob[]): void {
+    this.ctx.storage.transactionSync(() => this.ops.recordJobs(operationId, round, jobs));
+  }
+
+  /** The operation's device jobs a page at a time; undefined for an operation of another provider (or none). */
+  operationJobs(operationId: string, cursor: string | undefined, limit: number): { items: OperationJob[]; nextCursor?: string } | undefined {
+    if (!this.ops.get(operationId)) return undefined;
+    return this.ops.jobs(operationId, cursor, Math.max(1, Math.min(limit, 1000)));
+  }
+
+  /** No more scheduled rounds (a cancelled operation). */
+  stopRounds(operationId: string): void {
+    const op = this.ops.get(operationId);
+    if (op) this.ops.save(op, null);
+  }
+
+  putConfigurationSet(name: string, commands: JobCommandSpec[]): boolean {
+    return this.ctx.storage.transactionSync(() => this.ops.putConfigurationSet(name, commands));
+  }
+
+  configurationSet(name: string): JobCommandSpec[] | undefined {
+    return this.ops.configurationSet(name);
+  }
+
+  claimEvent(eventId: string, operationId: string): string | undefined {
+    return this.ctx.storage.transactionSync(() => this.ops.claimEvent(eventId, operationId));
+  }
+
+  releaseEvent(eventId: string): void {
+    this.sql.exec("DELETE FROM provisioning_event WHERE event_id = ?", eventId);
+  }
+
+  private async armRounds(): Promise<void> {
+    const next = this.ops.nextRoundAt();
+    if (next === undefined) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Scheduled DiagMon: each due operation gets its next round of collection jobs on the same devices. */
+  override async alarm(): Promise<void> {
+    for (const op of this.ops.dueRounds(Date.now())) {
+      if (op.spec.kind !== "diagmon" || !op.spec.schedule) {
+        this.ops.save(op, null);
+        continue;
+      }
+      const round = op.rounds + 1;
+      // The round is recorded before its jobs go out: an alarm retried after a crash does not add a round twice.
+      const next = round < op.spec.schedule.count ? Date.now() + op.spec.schedule.intervalSeconds * 1000 : null;
+      this.ops.save({ ...op, rounds: round }, next);
+      await queueRound(this.env, op.provider, { ...op, rounds: round }, this.ops.devicesWithJobs(op.operationId), round);
+    }
+    await this.armRounds();
   }
 }

@@ -131,6 +131,16 @@ export class DmwsRegistryObject extends DurableObject<Env> {
     return this.sql.exec<{ dev_id: string }>("SELECT dev_id FROM device WHERE subscriber = ? ORDER BY dev_id", subscriber).toArray().map((r) => r.dev_id);
   }
 
+  /** The inventory's subscriber of each device that has one. */
+  subscribersOf(devIds: string[]): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const devId of devIds) {
+      const r = one<{ subscriber: string | null }>(this.sql, "SELECT subscriber FROM device WHERE dev_id = ?", devId);
+      if (r?.subscriber) out[devId] = r.subscriber;
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ groups
 
   putGroup(name: string, def: GroupDefinition): { created: boolean; group: Group } {

@@ -1,10 +1,49 @@
 // Bearer-token checks on every API route (HLF-CM-006) and the admin token of the operator API.
+// This layer knows no capability: the authorization server plugs in how an access token is
+// verified and whom to ask whether it is still live (useAccessTokens, when the app is mounted).
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../env";
+import type { AppEnv, Env } from "../env";
 import { ApiError } from "./errors";
 import { secretsEqual } from "./crypto";
-import { InvalidTokenError, issuerOf, tokenRef, verifyAccessToken, type Scope, type TokenRef } from "../oauth/tokens";
-import { TEL_URI } from "../twinning/schemas";
+import { TEL_URI } from "./schemas";
+
+/** What a Durable Object needs to know to tell whether a token is still live. */
+export interface TokenRef {
+  jti: string;
+  exp: number;
+  /** When it was issued: a token older than its subject's provisioning belonged to a previous holder. */
+  iat: number;
+  twinId?: string;
+}
+
+/** A verified access token, as the routes see it. */
+export interface VerifiedToken {
+  sub: string;
+  clientId: string;
+  scopes: string[];
+  token: TokenRef;
+  actor?: string;
+}
+
+/** How access tokens are checked: plugged in by the authorization server when the app is mounted. */
+export interface AccessTokens {
+  /** Signature, issuer, audience, lifetime; the reason when the token is not valid. */
+  verify(env: Env, requestUrl: string, token: string): Promise<{ ok: true; token: VerifiedToken } | { ok: false; reason: string }>;
+  /** Whether the token's owner (the object that holds its revocation state) still considers it live. */
+  isLive(env: Env, token: VerifiedToken): Promise<boolean>;
+}
+
+let accessTokens: AccessTokens | undefined;
+
+/** Registers the access-token checks; called once when the app is mounted (src/index.ts). */
+export function useAccessTokens(a: AccessTokens): void {
+  accessTokens = a;
+}
+
+function tokens(): AccessTokens {
+  if (!accessTokens) throw new ApiError(503, "SVC0001", ["no authorization server is mounted"]);
+  return accessTokens;
+}
 
 export interface TokenContext {
   subscriber: string;
@@ -26,25 +65,20 @@ const invalidToken = (why: string) =>
   new ApiError(401, "POL0001", [`invalid_token: ${why}`], { "WWW-Authenticate": `Bearer error="invalid_token", error_description="${why}"` });
 
 /** RFC 6750: a valid access token carrying one of `scopes`, else 401 invalid_token or 403 insufficient_scope. */
-export function requireScope(...scopes: Scope[]): MiddlewareHandler<AppEnv> {
+export function requireScope(...scopes: string[]): MiddlewareHandler<AppEnv> {
   const wanted = scopes.join(" ");
   return async (c, next) => {
     const token = bearer(c);
     if (!token) throw invalidToken("missing bearer token");
-    let claims;
-    try {
-      claims = await verifyAccessToken(c.env, issuerOf(c.env, c.req.url), token);
-    } catch (err) {
-      if (err instanceof InvalidTokenError) throw invalidToken(err.message);
-      throw err;
-    }
-    const granted = claims.scope.split(" ");
-    if (!scopes.some((s) => granted.includes(s))) {
+    const verdict = await tokens().verify(c.env, c.req.url, token);
+    if (!verdict.ok) throw invalidToken(verdict.reason);
+    const v = verdict.token;
+    if (!scopes.some((s) => v.scopes.includes(s))) {
       throw new ApiError(403, "POL0001", [`insufficient_scope: ${wanted} required`], {
         "WWW-Authenticate": `Bearer error="insufficient_scope", scope="${wanted}"`,
       });
     }
-    c.set("auth", { subscriber: claims.sub, clientId: claims.client_id, scopes: granted, token: tokenRef(claims), ...(claims.act?.sub ? { actor: claims.act.sub } : {}) });
+    c.set("auth", { subscriber: v.sub, clientId: v.clientId, scopes: v.scopes, token: v.token, ...(v.actor ? { actor: v.actor } : {}) });
     await next();
   };
 }
@@ -79,16 +113,14 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /** The operator's admin token, or an access token with one of `scopes` (e.g. a service provider's dm:manage). */
-export function requireAdminOrScope(...scopes: Scope[]): MiddlewareHandler<AppEnv> {
+export function requireAdminOrScope(...scopes: string[]): MiddlewareHandler<AppEnv> {
   const byScope = requireScope(...scopes);
   return async (c, next) => {
     if (await hasAdminToken(c)) return next();
     return byScope(c, async () => {
       // These routes touch no subscriber object that would check revocation on the way, so ask the token's owner.
       const auth = c.get("auth")!;
-      const live = TEL_URI.test(auth.subscriber)
-        ? await c.env.SUBSCRIBERS.getByName(auth.subscriber).isTokenLive(auth.token)
-        : await c.env.OAUTH_CLIENTS.getByName(auth.clientId).isTokenLive(auth.token.jti);
+      const live = await tokens().isLive(c.env, { sub: auth.subscriber, clientId: auth.clientId, scopes: auth.scopes, token: auth.token });
       if (!live) throw invalidToken("token revoked");
       await next();
     });

@@ -1,5 +1,17 @@
 import { z } from "@hono/zod-openapi";
 
+/** A subscriber's address: a tel: URI with an E.164 number (every capability names subscribers so). */
+export const TEL_URI = /^tel:\+[1-9][0-9]{1,14}$/;
+
+export const MnoSchema = z
+  .object({
+    mcc: z.string().regex(/^[0-9]{3}$/, "three digits").openapi({ example: "001" }),
+    mnc: z.string().regex(/^[0-9]{2,3}$/, "two or three digits").openapi({ example: "01" }),
+  })
+  .strict()
+  .openapi("Mno", { description: "Identity of a mobile network operator (MCC/MNC)." });
+export type Mno = z.infer<typeof MnoSchema>;
+
 const ExceptionSchema = z.object({
   messageId: z.string().openapi({ example: "SVC0002" }),
   text: z.string().openapi({ example: "Invalid input value for message part %1" }),

@@ -5,6 +5,7 @@
 // delivery at a time per subscription, and a failed head waits (with backoff) before the next.
 // Each subscription keeps its delivery state (last attempt, outcome, next attempt, failures in a
 // row, dropped count) and what was dropped stays replayable by the operator.
+import { backoffDelay } from "../http/backoff";
 import type { Env } from "../env";
 import { base64url } from "../http/crypto";
 import { one } from "../http/sql";
@@ -297,7 +298,7 @@ export class NotificationQueue {
         continue;
       }
       // Exponential backoff with jitter, so a receiver coming back is not hit by every sender at once.
-      const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** head.attempts) * (0.5 + Math.random() / 2);
+      const delay = backoffDelay(head.attempts, RETRY_BASE_MS, RETRY_MAX_MS);
       this.sql.exec("UPDATE delivery SET attempts = attempts + 1, next_at = ? WHERE id = ?", Math.round(now + delay), head.id);
       this.sql.exec("UPDATE subscription SET last_attempt_at = ?, last_outcome = ?, consecutive_failures = consecutive_failures + 1 WHERE id = ?", now, result.why, sub.id);
       return;

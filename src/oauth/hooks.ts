@@ -65,9 +65,36 @@ export interface ExchangedToken {
 
 export type ForeignExchangeHandler = (request: ForeignExchangeRequest) => Promise<ExchangedToken | null>;
 
+/** RFC 8628 §3.1: a device authorization for `subject`, whom the network identified. */
+export interface DeviceAuthorizationRequest {
+  env: Env;
+  issuer: string;
+  subject: string;
+  clientId: string;
+  scope: string;
+  /** The request's form, for the capability's own parameters. */
+  form: URLSearchParams;
+}
+
+/** What the capability issued: the user code the user enters, and the secret the device polls with. */
+export interface DeviceAuthorization {
+  userCode: string;
+  deviceCode: string;
+  interval: number;
+  expiresAt: number;
+  verificationUri: string;
+  /** Further members of the response (RFC 8628 §3.2 allows them). */
+  extra?: Record<string, unknown>;
+}
+
+/** Issues the user code of a device authorization; throws OAuthError for a request it refuses. */
+export type DeviceAuthorizer = (request: DeviceAuthorizationRequest) => Promise<DeviceAuthorization>;
+
 export interface OAuthHooks {
   resolveExternalClient?: ExternalClientResolver;
   exchangeForForeignAudience?: ForeignExchangeHandler;
+  /** The capability that issues user codes (twinning: an activation code is the user code). */
+  authorizeDevice?: DeviceAuthorizer;
 }
 
 let hooks: OAuthHooks = {};

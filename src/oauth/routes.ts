@@ -5,14 +5,14 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { TEL_URI, MnoSchema } from "../twinning/schemas";
-import { codeTtlMs, homeMnos } from "../twinning/policy";
+import { MnoSchema } from "../http/schemas";
 import { authenticateClient, CLIENT_ASSERTION_TYPE, grantedScopes } from "./client-auth";
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, oauthEndpoint, readForm } from "./errors";
 import { clientRequests, deviceAuthorizations } from "./rate-limits";
 import { requireSubscriber } from "./subscriber-identity";
 import { familyOf, looksLikeRefreshToken } from "./object-names";
-import { isAccessTokenLive } from "./token-liveness";
+import { isAccessTokenLive, tokenOwner } from "./token-liveness";
+import { oauthHooks } from "./hooks";
 import { ALL_GRANTS, GRANT, tokenEndpoint } from "./token-endpoint";
 import { InvalidTokenError, issuerOf, publicJwks, SCOPES, tokenRef, verifyAccessToken, type AccessTokenClaims } from "./tokens";
 
@@ -132,24 +132,17 @@ async function deviceAuthorization(c: Ctx): Promise<Response> {
   const scope = grantedScopes(client, body.get("scope"), ["twinning:secondary"]);
   const who = await requireSubscriber(c, client.clientId, body.get("assertion"), [endpoint, issuer]);
   await enforceOAuthRateLimit(deviceAuthorizations(c.env), who);
-  let primaryMno;
-  if (body.has("primary_mno")) {
-    const m = body.get("primary_mno")!.match(/^([0-9]{3})-([0-9]{2,3})$/);
-    const parsed = m && MnoSchema.safeParse({ mcc: m[1], mnc: m[2] });
-    if (!parsed?.success) throw new OAuthError("invalid_request", "primary_mno must be MCC-MNC, e.g. 001-01");
-    primaryMno = parsed.data;
-  }
-  const issued = await c.env.SUBSCRIBERS.getByName(who).authorizeDevice(primaryMno, homeMnos(c.env), codeTtlMs(c.env), { clientId: client.clientId, scope: scope.join(" ") });
-  if (!issued.ok) throw new OAuthError("invalid_request", issued.error.variables.join(": "));
-  const { code, deviceCode, interval, expiresAt, mno } = issued.value;
+  const authorize = oauthHooks().authorizeDevice;
+  if (!authorize) throw new OAuthError("unsupported_grant_type", "no capability issues user codes here");
+  const issued = await authorize({ env: c.env, issuer, subject: who, clientId: client.clientId, scope: scope.join(" "), form: body });
   return c.json(
     {
-      device_code: deviceCode,
-      user_code: code,
-      verification_uri: `${issuer}/twinning/v1/acr:Authorization/twins`,
-      expires_in: Math.max(1, Math.round((expiresAt - Date.now()) / 1000)),
-      interval,
-      mno,
+      device_code: issued.deviceCode,
+      user_code: issued.userCode,
+      verification_uri: issued.verificationUri,
+      expires_in: Math.max(1, Math.round((issued.expiresAt - Date.now()) / 1000)),
+      interval: issued.interval,
+      ...issued.extra,
     },
     200,
     NO_STORE,
@@ -210,8 +203,7 @@ async function revoke(c: Ctx): Promise<Response> {
     const claims = await accessClaims(c, token);
     if (claims) {
       if (claims.client_id !== client.clientId) throw new OAuthError("unauthorized_client", "the token was issued to another client");
-      if (TEL_URI.test(claims.sub)) await c.env.SUBSCRIBERS.getByName(claims.sub).revokeAccessTokens([{ jti: claims.jti, exp: claims.exp }]);
-      else await c.env.OAUTH_CLIENTS.getByName(claims.client_id).revokeToken(claims.jti, claims.exp);
+      await tokenOwner(c.env, claims.sub, claims.client_id).revoke([{ jti: claims.jti, exp: claims.exp }]);
     }
   }
   // RFC 7009 §2.2: 200 whether or not the token was known, so nothing is learned by probing.

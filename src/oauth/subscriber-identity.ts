@@ -5,7 +5,7 @@ import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import { config } from "../config";
 import type { AppEnv } from "../env";
-import { TEL_URI } from "../twinning/schemas";
+import { TEL_URI } from "../http/schemas";
 import { OAuthError } from "./errors";
 
 export type Identification = { subscriber: string } | { problem: string };

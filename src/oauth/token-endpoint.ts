@@ -5,7 +5,7 @@ import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { fromBase64url } from "../http/crypto";
-import { TEL_URI } from "../twinning/schemas";
+import { TEL_URI } from "../http/schemas";
 import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
 import { clientRequests } from "./rate-limits";

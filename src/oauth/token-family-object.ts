@@ -11,7 +11,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
-import { TEL_URI } from "../twinning/schemas";
+import { tokenOwner } from "./token-liveness";
 
 export interface FamilyGrant {
   clientId: string;
@@ -150,8 +150,7 @@ export class TokenFamilyObject extends DurableObject<Env> {
     const nowS = Math.floor(Date.now() / 1000);
     const tokens = this.sql.exec<{ jti: string; exp: number }>("SELECT jti, exp FROM access_token WHERE exp > ?", nowS).toArray();
     if (tokens.length === 0) return;
-    if (TEL_URI.test(f.sub)) await this.env.SUBSCRIBERS.getByName(f.sub).revokeAccessTokens(tokens);
-    else await Promise.all(tokens.map((t) => this.env.OAUTH_CLIENTS.getByName(f.client_id).revokeToken(t.jti, t.exp)));
+    await tokenOwner(this.env, f.sub, f.client_id).revoke(tokens);
   }
 
   override async alarm(): Promise<void> {

@@ -9,6 +9,7 @@ import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError } from "../http/errors";
 import { describeJwtError } from "../http/jwt-errors";
+import type { TokenRef } from "../http/auth";
 
 /** OAU-002: the scopes of the Twinning feature. */
 export const SCOPES = {
@@ -34,14 +35,8 @@ export interface AccessTokenClaims extends JWTPayload {
   act?: { sub: string };
 }
 
-/** What a Durable Object needs to know to tell whether a token is still live. */
-export interface TokenRef {
-  jti: string;
-  exp: number;
-  /** When it was issued: a token older than its subject's provisioning belonged to a previous holder. */
-  iat: number;
-  twinId?: string;
-}
+/** What a Durable Object needs to know to tell whether a token is still live (defined by src/http/auth.ts). */
+export type { TokenRef };
 export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, iat: c.iat!, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
 
 interface KeyCache {

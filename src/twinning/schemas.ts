@@ -1,17 +1,9 @@
 // Schemas of the Twinning API: one definition validates requests, types the handlers and
 // documents the API in /openapi.json.
 import { z } from "@hono/zod-openapi";
+import { MnoSchema, TEL_URI, type Mno } from "../http/schemas";
 
-export const TEL_URI = /^tel:\+[1-9][0-9]{1,14}$/;
-
-export const MnoSchema = z
-  .object({
-    mcc: z.string().regex(/^[0-9]{3}$/, "three digits").openapi({ example: "001" }),
-    mnc: z.string().regex(/^[0-9]{2,3}$/, "two or three digits").openapi({ example: "01" }),
-  })
-  .strict()
-  .openapi("Mno", { description: "Identity of a mobile network operator (MCC/MNC)." });
-export type Mno = z.infer<typeof MnoSchema>;
+export { MnoSchema, TEL_URI, type Mno };
 
 export const AddressSchema = z.string().regex(TEL_URI, "a tel: URI with an E.164 number").openapi({ example: "tel:+15551230001" });
 

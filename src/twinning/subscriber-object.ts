@@ -12,7 +12,7 @@ import { DurableObject } from "cloudflare:workers";
 import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
-import { migrateStores } from "../http/sql";
+import { migrateStores, one } from "../http/sql";
 import { generateActivationCode } from "../codec";
 import { SubjectLedger, SUBJECT_LEDGER_SCHEMA, DEVICE_POLL_INTERVAL_S, type AssertionResult, type DeviceGrantRequest, type DevicePoll } from "../oauth/subject-ledger";
 import type { TokenRef } from "../oauth/tokens";
@@ -166,27 +166,42 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** The earliest due work of every store. */
   private nextDue(): number | undefined {
-    const due = [this.outbox.nextDue(), this.relationships.nextDue(), this.notifications.nextDue()].filter((t): t is number => t !== undefined);
+    const due = [this.outbox.nextDue(), this.relationships.nextDue(), this.hasNotificationWork() ? this.notifications.nextDue() : undefined].filter((t): t is number => t !== undefined);
     return due.length ? Math.min(...due) : undefined;
   }
 
   /** True while alarm() runs: it sets the next alarm itself as it ends. */
   private alarmRunning = false;
+  /**
+   * The alarm this instance set: a time, null for none, undefined when not known (a fresh
+   * instance). A run of the alarm resets it: the runtime deletes an alarm when its run ends (issue 11).
+   */
+  private alarmAt: number | null | undefined;
 
   /**
    * Sets the alarm to the earliest due work, or deletes it when nothing is due, without awaiting,
-   * so that it joins the caller's commit. Never from a copy in memory: the runtime deletes an alarm
-   * when a run of it ends (issue 11), so the stores' own times are the truth.
+   * so that it joins the caller's commit. An alarm already set no later than the earliest due work
+   * is left alone: an early run finds nothing due and re-arms, while moving the alarm costs a write
+   * of the runtime's alarm store on every change (a toggle would pay one per request).
    */
   private armAlarm(): void {
     if (this.alarmRunning) return;
     const next = this.nextDue();
-    if (next === undefined) void this.ctx.storage.deleteAlarm();
-    else void this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+    if (next === undefined) {
+      if (this.alarmAt === null) return;
+      this.alarmAt = null;
+      void this.ctx.storage.deleteAlarm();
+      return;
+    }
+    if (typeof this.alarmAt === "number" && this.alarmAt <= next && this.alarmAt > Date.now()) return;
+    this.alarmAt = Math.max(next, Date.now());
+    void this.ctx.storage.setAlarm(this.alarmAt);
   }
 
   override async alarm(): Promise<void> {
     this.alarmRunning = true;
+    this.alarmAt = undefined;
+    this.notifying = undefined;
     const startedAt = Date.now();
     this.relationships.invalidate();
     try {
@@ -200,7 +215,8 @@ export class SubscriberObject extends DurableObject<Env> {
       this.alarmRunning = false;
       // Strictly after this run's start: the runtime deletes an alarm set to the running one's time with it.
       const next = this.nextDue();
-      if (next !== undefined) void this.ctx.storage.setAlarm(Math.max(next, startedAt + 1, Date.now()));
+      this.alarmAt = next === undefined ? null : Math.max(next, startedAt + 1, Date.now());
+      if (this.alarmAt !== null) void this.ctx.storage.setAlarm(this.alarmAt);
     }
   }
 
@@ -217,9 +233,19 @@ export class SubscriberObject extends DurableObject<Env> {
     if (id !== undefined && !(await this.outbox.deliverNow([id]))) this.armAlarm();
   }
 
+  /**
+   * Whether this subscriber has a subscription or a queued delivery, read once and kept until one
+   * of them changes: most subscribers have none, and then a change queues nothing and nothing is due.
+   */
+  private notifying: boolean | undefined;
+  private hasNotificationWork(): boolean {
+    this.notifying ??= !!one(this.ctx.storage.sql, "SELECT 1 AS x FROM subscription UNION ALL SELECT 1 FROM delivery LIMIT 1");
+    return this.notifying;
+  }
+
   /** Queues an event for this subscriber's subscriptions; the alarm delivers it. Inside the change's transaction. */
   private notify(event: TwinningEvent): void {
-    if (event.secondary === "" || event.primary === "") return;
+    if (event.secondary === "" || event.primary === "" || !this.hasNotificationWork()) return;
     this.notifications.enqueue(event);
   }
 
@@ -253,6 +279,7 @@ export class SubscriberObject extends DurableObject<Env> {
       this.codes.clear();
       this.ledger.clear();
       this.notifications.clear();
+      this.notifying = undefined;
       this.profileStore.remove();
       return true;
     });
@@ -536,6 +563,7 @@ export class SubscriberObject extends DurableObject<Env> {
   subscribe(token: TokenRef, s: NewSubscription): Promise<Outcome<{ subscription: SubscriptionRecord; signingSecret?: string; created: boolean }>> {
     return this.asHolderOf(token, () => {
       try {
+        this.notifying = undefined;
         return this.notifications.subscribe(s);
       } catch (err) {
         if (err instanceof RangeError) throw new ApiError(403, "POL0001", [err.message]);
@@ -558,6 +586,7 @@ export class SubscriberObject extends DurableObject<Env> {
 
   unsubscribe(token: TokenRef, id: string): Promise<Outcome<void>> {
     return this.asHolderOf(token, () => {
+      this.notifying = undefined;
       if (!this.notifications.unsubscribe(id)) throw notFound("subscriptionId", id);
     });
   }
@@ -574,6 +603,7 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** The operator queues dropped notifications again (all, or these ids); how many were queued. */
   async replayDropped(notificationIds?: string[]): Promise<number> {
+    this.notifying = undefined;
     return this.tx(() => this.notifications.replay(notificationIds));
   }
 }
