@@ -4,7 +4,10 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
 import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
-import { adminRoutes } from "./admin/routes";
+import { auditAdmin, auditRoutes } from "./admin/audit";
+import { subscriberAdminRoutes } from "./twinning/admin-routes";
+import { clientAdminRoutes } from "./oauth/admin-routes";
+import { deviceAdminRoutes } from "./dm/admin-routes";
 import { oauthRoutes } from "./oauth/routes";
 import { authorizeRoutes } from "./oauth/authorize";
 import { twinningRoutes } from "./twinning/routes";
@@ -16,6 +19,7 @@ import { dm2Routes } from "./dm/v2/routes";
 import { mountDocs } from "./docs/routes";
 import { observe } from "./ops/observe";
 import { opsRoutes } from "./ops/routes";
+import { consoleRoutes } from "./console/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
@@ -40,6 +44,8 @@ export { TokenFamilyObject } from "./oauth/token-family-object";
 export { NotificationChannelObject } from "./notify/channel-object";
 export { ChannelDirectoryObject } from "./notify/channel-directory-object";
 export { HealthObject } from "./ops/health-object";
+export { DirectoryObject } from "./admin/directory-object";
+export { AuditLogObject } from "./admin/audit-object";
 export { DeviceObject } from "./dm/device-object";
 export { DmAccountObject } from "./dm/v2/account-object";
 export { PeerRegistryObject } from "./federation/peer-registry-object";
@@ -61,6 +67,8 @@ registerOAuthHooks({ authorizeDevice: twinningDeviceAuthorization });
 app.use("*", correlator);
 app.use("*", observe);
 app.use("*", requireWellFormedUrl);
+// Every admin action, in the audit log (src/admin/audit.ts), however it ends (a body refused by the limits too).
+app.use("/admin/*", auditAdmin);
 const limit = (maxSize: number) =>
   bodyLimit({
     maxSize,
@@ -81,8 +89,12 @@ app.use("/federation/*", requireJsonBody);
 app.use("/webrtcsignaling/*", requireJsonBody);
 app.use("/dmws/*", requireJsonBody);
 
-app.route("/", adminRoutes);
+app.route("/", auditRoutes);
+app.route("/", subscriberAdminRoutes);
+app.route("/", clientAdminRoutes);
+app.route("/", deviceAdminRoutes);
 app.route("/", opsRoutes);
+app.route("/", consoleRoutes);
 app.route("/", oauthRoutes);
 app.route("/", authorizeRoutes);
 app.route("/", twinningRoutes);

@@ -1,10 +1,9 @@
-// OMA DM: the device-facing SyncML DM 1.2 endpoint (/dm), the operator's device provisioning,
-// and the northbound jobs, tree and notification resources that service providers use.
+// OMA DM: the device-facing SyncML DM 1.2 endpoint (/dm) and the northbound jobs, tree and notification resources that service providers use.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { requireAdmin, requireAdminOrScope } from "../http/auth";
+import { requireAdminOrScope } from "../http/auth";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
@@ -12,6 +11,7 @@ import type { Job, JobCommandSpec } from "./job-model";
 import { enforceRateLimit } from "../http/rate-limit";
 import { config } from "../config";
 import { pushPackage0 } from "./push-connector";
+import { recordEvent } from "../ops/metrics";
 import { dm2Notification, dm2Notifications } from "./v2/notification";
 
 type Ctx = Context<AppEnv>;
@@ -57,6 +57,8 @@ async function deviceMessage(c: Ctx, routed?: { devId: string; secret: string })
       type,
     ),
   );
+  // Every message at /dm starts a session; the rest of it goes to its RespURI.
+  if (!routed) recordEvent(c.env, "dm.session");
   return new Response(answer.body, { status: 200, headers: answer.headers });
 }
 
@@ -96,90 +98,9 @@ dmRoutes.openAPIRegistry.registerPath({
 
 // ------------------------------------------------------------------ operator: device accounts
 
-const DevIdParam = z.object({
+export const DevIdParam = z.object({
   devId: z.string().regex(DEV_ID, "the device id the client sends as its LocURI").openapi({ param: { name: "devId", in: "path" }, example: "IMEI:493005100592800" }),
 });
-const AuthTypeSchema = z.enum(["syncml:auth-basic", "syncml:auth-md5", "syncml:auth-MAC"]);
-const DeviceAccountSchema = z
-  .object({
-    serverId: z.string().min(1).max(128),
-    authType: AuthTypeSchema,
-    clientUsername: z.string().min(1).max(128),
-    clientPassword: z.string().min(1).max(256).openapi({ description: "The device's DM password, at least DM_MIN_PASSWORD_LENGTH (default 8) characters. Never returned; the server keeps only B64(MD5(clientUsername:clientPassword)), all that auth-basic, auth-md5 and HMAC verification need." }),
-    serverPassword: z.string().min(1).max(256).openapi({ description: "The server's own secret (server authentication, package 0 digest), at least DM_MIN_PASSWORD_LENGTH (default 8) characters. Never returned; kept encrypted (AES-GCM under DM_SECRET_KEY)." }),
-    subscriber: z.string().regex(/^tel:\+[1-9][0-9]{1,14}$/).optional(),
-  })
-  .strict()
-  .openapi("DeviceAccount");
-const DeviceSchema = z
-  .object({
-    device: z.object({
-      devId: z.string(), serverId: z.string(), authType: AuthTypeSchema, clientUsername: z.string(), subscriber: z.string().optional(),
-      authLockedUntil: z.number().int().optional().openapi({ description: "Set while the device is locked out after 5 wrong credentials in 15 minutes (ms since the epoch); re-provisioning lifts it." }),
-      resourceURL: z.string().url(),
-    }),
-  })
-  .openapi("Device");
-
-const deviceView = (c: Ctx, d: { devId: string; serverId: string; authType: z.infer<typeof AuthTypeSchema>; clientUsername: string; subscriber?: string; authLockedUntil?: number }) => ({
-  device: { devId: d.devId, serverId: d.serverId, authType: d.authType, clientUsername: d.clientUsername, ...(d.subscriber ? { subscriber: d.subscriber } : {}), ...(d.authLockedUntil ? { authLockedUntil: d.authLockedUntil } : {}), resourceURL: `${new URL(c.req.url).origin}/admin/v1/devices/${encodeURIComponent(d.devId)}` },
-});
-const admin = { middleware: requireAdmin, security: [{ adminToken: [] }], tags: ["Operator admin"] };
-
-dmRoutes.openapi(
-  createRoute({
-    method: "put",
-    path: "/admin/v1/devices/{devId}",
-    summary: "Provision (or update) a managed device and its DM account",
-    ...admin,
-    request: { params: DevIdParam, body: { required: true, content: { "application/json": { schema: DeviceAccountSchema } } } },
-    responses: { 201: json(DeviceSchema, "Provisioned"), 200: json(DeviceSchema, "Updated"), ...errorResponses(400, 401, 413, 415) },
-  }),
-  async (c) => {
-    const { devId } = c.req.valid("param");
-    const account = c.req.valid("json");
-    const min = config(c.env).DM_MIN_PASSWORD_LENGTH;
-    for (const field of ["clientPassword", "serverPassword"] as const) {
-      if (account[field].length < min) throw invalidInput(field, `at least ${min} characters (DM_MIN_PASSWORD_LENGTH)`);
-    }
-    const { created, device } = unwrap(await c.env.DEVICES.getByName(devId).provision({ devId, ...account }));
-    return created ? c.json(deviceView(c, device), 201) : c.json(deviceView(c, device), 200);
-  },
-);
-
-dmRoutes.openapi(
-  createRoute({
-    method: "get",
-    path: "/admin/v1/devices/{devId}",
-    summary: "A managed device",
-    ...admin,
-    request: { params: DevIdParam },
-    responses: { 200: json(DeviceSchema, "The device"), ...errorResponses(401, 404) },
-  }),
-  async (c) => {
-    const { devId } = c.req.valid("param");
-    const device = await c.env.DEVICES.getByName(devId).device();
-    if (!device) throw notFound("devId", devId);
-    return c.json(deviceView(c, device), 200);
-  },
-);
-
-dmRoutes.openapi(
-  createRoute({
-    method: "delete",
-    path: "/admin/v1/devices/{devId}",
-    summary: "Remove a managed device with its jobs, tree and sessions",
-    ...admin,
-    request: { params: DevIdParam },
-    responses: { 204: { description: "Removed" }, ...errorResponses(401, 404) },
-  }),
-  async (c) => {
-    const { devId } = c.req.valid("param");
-    if (!(await c.env.DEVICES.getByName(devId).deprovision())) throw notFound("devId", devId);
-    return c.body(null, 204);
-  },
-);
-
 // ------------------------------------------------------------------ northbound: jobs, tree, notifications
 
 /** The operator's admin token, or a service provider's token with the dm:manage scope. */

@@ -3,6 +3,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError, invalidInput } from "./errors";
+import { explainIssue } from "./zod-issues";
 
 /**
  * A router whose schema failures become 400 SVC0002 naming the first wrong field, in the
@@ -12,8 +13,9 @@ export function router(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        const issue = result.error.issues[0];
-        const part = issue && issue.path.length > 0 ? issue.path.join(".") : "body";
+        const first = result.error.issues[0];
+        const issue = first ? explainIssue(first) : undefined;
+        const part = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "body";
         throw invalidInput(part, issue?.message ?? "invalid");
       }
     },

@@ -9,6 +9,7 @@ import { backoffDelay } from "../http/backoff";
 import type { Env } from "../env";
 import { base64url } from "../http/crypto";
 import { one } from "../http/sql";
+import { recordEvent } from "../ops/metrics";
 import { callbackUrlProblem } from "./callback-url";
 
 export type TwinningEventKind = "Activated" | "StatusChanged" | "Deactivated";
@@ -288,6 +289,7 @@ export class NotificationQueue {
       if (result.outcome === "delivered") {
         this.sql.exec("DELETE FROM delivery WHERE id = ?", head.id);
         this.sql.exec("UPDATE delivery_stats SET delivered = delivered + 1");
+        recordEvent(this.env, "notify.delivered");
         this.sql.exec("UPDATE subscription SET last_attempt_at = ?, last_outcome = 'delivered', consecutive_failures = 0 WHERE id = ?", now, sub.id);
         continue;
       }
@@ -307,6 +309,7 @@ export class NotificationQueue {
   private drop(subscriptionId: string, head: DeliveryRow, now: number, reason: string): void {
     this.sql.exec("DELETE FROM delivery WHERE id = ?", head.id);
     this.sql.exec("UPDATE delivery_stats SET dropped = dropped + 1");
+    recordEvent(this.env, "notify.dropped");
     this.sql.exec(
       "UPDATE subscription SET last_attempt_at = ?, last_outcome = ?, consecutive_failures = consecutive_failures + 1, dropped = dropped + 1 WHERE id = ?",
       now, reason, subscriptionId,

@@ -134,6 +134,25 @@ export class OAuthClientObject extends DurableObject<Env> {
     return row ? this.view(row) : undefined;
   }
 
+  /**
+   * The operator rotates the client's secret (admin API): from now on only `secretHash`'s secret
+   * authenticates it. Undefined for an unknown client or one that authenticates without a secret.
+   */
+  async rotateSecret(secretHash: Uint8Array): Promise<RegisteredClient | undefined> {
+    const row = this.row();
+    if (!row || (row.auth_method !== "client_secret_basic" && row.auth_method !== "client_secret_post")) return undefined;
+    this.sql.exec("UPDATE client SET secret_hash = ?", secretHash);
+    return this.view(row);
+  }
+
+  /** The operator removes the client: its registration, codes and spent jtis go; it authenticates no more. */
+  async deregister(): Promise<boolean> {
+    if (!this.row()) return false;
+    await this.ctx.storage.deleteAll();
+    this.schema.forget();
+    return true;
+  }
+
   /** The client when `secret` is its secret; undefined for an unknown client or a wrong secret. */
   async authenticateSecret(secret: string): Promise<RegisteredClient | undefined> {
     const row = this.row();

@@ -1,5 +1,6 @@
 // The token endpoint (RFC 6749 §3.2) and its grants. Each grant checks what the RFC asks and
 // hands a grant (subject, scopes, bindings) to one issuing function.
+import { listed } from "../admin/directory";
 import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
@@ -179,12 +180,16 @@ export async function tokenEndpoint(c: Ctx): Promise<Response> {
     refresh = await c.env.TOKEN_FAMILIES.getByName(grant.startFamily).start(grant.startFamily, { clientId: client.clientId, sub: grant.sub, scope }, accessId);
     if (!refresh) throw new OAuthError("invalid_grant", "authorization code was already used");
   }
-  const access = await issueAccessToken(
-    c.env,
-    issuer,
-    { sub: grant.sub, client_id: client.clientId, scope, ...(grant.twinId ? { twin_id: grant.twinId } : {}), ...(grant.act ? { act: grant.act } : {}) },
-    accessId,
-  );
+  const [access] = await Promise.all([
+    issueAccessToken(
+      c.env,
+      issuer,
+      { sub: grant.sub, client_id: client.clientId, scope, ...(grant.twinId ? { twin_id: grant.twinId } : {}), ...(grant.act ? { act: grant.act } : {}) },
+      accessId,
+    ),
+    // The subscriber's grants, for the operator (GET /admin/v1/subscribers/{address}/tokens).
+    grant.startFamily ? listed(c.env, `token-families:${grant.sub}`, grant.startFamily, { clientId: client.clientId }) : undefined,
+  ]);
   const body: Record<string, unknown> = { access_token: access.token, token_type: "Bearer", expires_in: access.expiresIn, scope };
   if (grantType === GRANT.tokenExchange) body.issued_token_type = ACCESS_TOKEN_TYPE;
   if (refresh) body.refresh_token = refresh;

@@ -118,6 +118,13 @@ export class TokenFamilyObject extends DurableObject<Env> {
     return { clientId: f.client_id, sub: f.sub, scope: f.scope, exp: Math.floor(f.expires_at / 1000) };
   }
 
+  /** The operator's view of the grant (admin API): who, what, until when, whether revoked; never a token. */
+  async summary(): Promise<{ familyId: string; clientId: string; sub: string; scope: string; expiresAt: number; revokedAt?: number } | undefined> {
+    const f = this.family();
+    if (!f || !f.client_id) return undefined;
+    return { familyId: f.family_id, clientId: f.client_id, sub: f.sub, scope: f.scope, expiresAt: f.expires_at, ...(f.revoked_at !== null ? { revokedAt: f.revoked_at } : {}) };
+  }
+
   async clientId(): Promise<string | undefined> {
     return this.family()?.client_id || undefined; // "" marks a family revoked before it started
   }

@@ -12,11 +12,11 @@
 export const EVENTS = [
   "twinning.activation", // a twin activated (HLF-PD-001)
   "twinning.toggle", // a twin's status changed, from either side
-  "twinning.deactivation",
+  "twinning.deactivation", // a twin ended (detail: primary, secondary or operator)
   "notify.delivered", // a callback answered 2xx
   "notify.dropped", // a notification given up after its retry window
   "dm.session", // a SyncML DM session started (first message)
-  "webrtc.session",
+  "webrtc.session", // a WebRTC call placed
 ] as const;
 export type MetricEvent = (typeof EVENTS)[number];
 

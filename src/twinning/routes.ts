@@ -140,6 +140,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     unwrap(await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary(token(c)));
+    recordEvent(c.env, "twinning.deactivation", "secondary");
     return c.body(null, 204);
   },
 );
@@ -235,6 +236,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     unwrap(await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(token(c), twinId));
+    recordEvent(c.env, "twinning.deactivation", "primary");
     return c.body(null, 204);
   },
 );

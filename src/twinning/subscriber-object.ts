@@ -454,14 +454,40 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** HLF-PD-004, TE-004: the primary ends the relationship for good. */
   deactivateFromPrimary(token: TokenRef, twinId: string): Promise<Outcome<void>> {
-    return this.asHolderOf(token, async () => {
-      const id = this.tx(() => {
-        const twin = this.relationships.findTwin(twinId);
-        this.relationships.deleteTwin(twin.secondary);
-        this.notify({ event: "Deactivated", primary: this.profileStore.row()!.address, secondary: twin.secondary, name: twin.name, actor: "primary", at: Date.now() });
-        return this.outbox.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id, by: "primary" }, INLINE_LEASE_MS);
-      });
-      await this.deliverNow(id);
+    return this.asHolderOf(token, () => this.endTwin(twinId));
+  }
+
+  private async endTwin(twinId: string): Promise<void> {
+    const id = this.tx(() => {
+      const twin = this.relationships.findTwin(twinId);
+      this.relationships.deleteTwin(twin.secondary);
+      this.notify({ event: "Deactivated", primary: this.profileStore.row()!.address, secondary: twin.secondary, name: twin.name, actor: "primary", at: Date.now() });
+      return this.outbox.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id, by: "primary" }, INLINE_LEASE_MS);
+    });
+    await this.deliverNow(id);
+  }
+
+  // ---------------------------------------------------------------- the operator's view (admin API)
+
+  private provisioned(): void {
+    const row = this.profileStore.row();
+    if (!row) throw notFound("address", "the subscriber");
+  }
+
+  /** The subscriber's twins (as a primary) and its relationship (as a secondary), without a token. */
+  async adminTwinning(): Promise<Outcome<{ twins: TwinRecord[]; relationship?: RelationshipRecord }>> {
+    return outcome(() => {
+      this.provisioned();
+      const rel = this.relationships.relationship();
+      return { twins: this.relationships.twins().map(twinRecord), ...(rel?.state === "active" ? { relationship: relationshipRecord(rel) } : {}) };
+    });
+  }
+
+  /** The operator ends a twin, as its primary would (HLF-PD-004): both sides and the notifications. */
+  adminEndTwin(twinId: string): Promise<Outcome<void>> {
+    return outcome(() => {
+      this.provisioned();
+      return this.endTwin(twinId);
     });
   }
 

@@ -33,6 +33,7 @@ import {
   WrtcsSubscriptionSchema,
 } from "./schemas";
 import { checkSdp } from "./sdp";
+import { recordEvent } from "../ops/metrics";
 import type { SessionRecord } from "./session-store";
 
 type Ctx = Context<AppEnv>;
@@ -141,6 +142,7 @@ webrtcRoutes.openapi(
       ...(req.clientCorrelator ? { clientCorrelator: req.clientCorrelator } : {}),
       ringTimeoutMs: ringTimeoutMs(c),
     });
+    recordEvent(c.env, "webrtc.session");
     const view = sessionView(c, party.address, session);
     return c.json(view, 201, { Location: view.wrtcsSession.resourceURL });
   },
