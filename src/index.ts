@@ -19,6 +19,9 @@ import { opsRoutes } from "./ops/routes";
 import { peerAdminRoutes } from "./federation/admin-routes";
 import { federationRoutes } from "./federation/routes";
 import { federationOAuthHooks } from "./federation/oauth-hooks";
+import { peerTransport, remoteActivations } from "./federation/twinning-seams";
+import { usePeerTransport } from "./twinning/outbox";
+import { useRemoteActivations } from "./twinning/activation";
 import { registerOAuthHooks } from "./oauth/hooks";
 import { webrtcRoutes } from "./webrtc/routes";
 
@@ -74,6 +77,8 @@ app.route("/", dm2Routes);
 app.route("/", peerAdminRoutes);
 app.route("/", federationRoutes);
 registerOAuthHooks(federationOAuthHooks);
+usePeerTransport(peerTransport);
+useRemoteActivations(remoteActivations);
 app.route("/", webrtcRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -52,6 +52,9 @@ export function destinationOf(target: string): Destination {
   return peer ? { kind: "peer", mno: peer[1]!, address: peer[2]! } : { kind: "subscriber", address: target };
 }
 
+/** The subscriber's own address, without the peer prefix (what devices and notifications see). */
+export const addressOf = (target: string): string => destinationOf(target).address;
+
 /** Carries a message to a subscriber at a peer operator (implemented by the federation capability). */
 export interface PeerTransport {
   deliver(env: Env, mno: string, address: string, message: OutboxMessage): Promise<void>;
