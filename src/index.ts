@@ -24,6 +24,8 @@ import { usePeerTransport } from "./twinning/outbox";
 import { useRemoteActivations } from "./twinning/activation";
 import { registerOAuthHooks } from "./oauth/hooks";
 import { webrtcRoutes } from "./webrtc/routes";
+import { dmwsAdminRoutes } from "./dmws/admin-routes";
+import { dmwsRoutes } from "./dmws/routes";
 
 export { SubscriberObject } from "./twinning/subscriber-object";
 export { ActivationCodeObject } from "./twinning/activation-code-object";
@@ -39,6 +41,8 @@ export { PeerRegistryObject } from "./federation/peer-registry-object";
 export { IdempotencyObject } from "./federation/idempotency-object";
 export { CallSessionObject } from "./webrtc/session-object";
 export { SignalingUserObject } from "./webrtc/user-object";
+export { DmwsRegistryObject } from "./dmws/registry-object";
+export { DmwsProviderObject } from "./dmws/provider-object";
 
 const app = new OpenAPIHono<AppEnv>();
 
@@ -63,6 +67,7 @@ app.use("/notificationchannel/*", requireJsonBody);
 app.use("/dm/v1/*", requireJsonBody);
 app.use("/federation/*", requireJsonBody);
 app.use("/webrtcsignaling/*", requireJsonBody);
+app.use("/dmws/*", requireJsonBody);
 
 app.route("/", adminRoutes);
 app.route("/", opsRoutes);
@@ -80,6 +85,8 @@ registerOAuthHooks(federationOAuthHooks);
 usePeerTransport(peerTransport);
 useRemoteActivations(remoteActivations);
 app.route("/", webrtcRoutes);
+app.route("/", dmwsAdminRoutes);
+app.route("/", dmwsRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
   type: "http",
