@@ -93,9 +93,9 @@ function side(env: Env, target: string): ActivationParticipant & PrimarySide {
 /** The primary of a secondary's relationship, wherever it is served (`target`: "tel:+..." or "peer:<mcc>-<mnc>:tel:+..."). */
 export const primarySide = (env: Env, target: string): PrimarySide => side(env, target);
 
-/** HLF-IC-006: the primary's service endpoints: its peer operator's when a peer serves `primaryMno`, else this gateway's PRIMARY_SERVICES. */
-export async function primaryServicesOf(env: Env, primaryMno: Mno): Promise<Record<string, string> | undefined> {
-  const services = (remote ? await remote.servicesOf(env, primaryMno).catch(() => undefined) : undefined) ?? config(env).PRIMARY_SERVICES;
+/** HLF-IC-006: the primary's service endpoints: its peer operator's for a primary at a peer, else this gateway's PRIMARY_SERVICES. */
+export async function primaryServicesOf(env: Env, rel: { primaryMno: Mno; primaryAtPeer?: true }): Promise<Record<string, string> | undefined> {
+  const services = rel.primaryAtPeer ? ((remote ? await remote.servicesOf(env, rel.primaryMno).catch(() => undefined) : undefined) ?? {}) : config(env).PRIMARY_SERVICES;
   return Object.keys(services).length ? services : undefined;
 }
 

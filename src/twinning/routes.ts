@@ -107,7 +107,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).relationship(token(c)));
-    return c.json({ relationship: relationshipView(c, address, rel, await primaryServicesOf(c.env, rel.primaryMno)) }, 200);
+    return c.json({ relationship: relationshipView(c, address, rel, await primaryServicesOf(c.env, rel)) }, 200);
   },
 );
 

@@ -19,7 +19,7 @@ import type { TokenRef } from "../oauth/tokens";
 import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue, type DroppedNotification, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
 import { ACTIVATION_CODES_SCHEMA, ActivationCodeStore } from "./activation-codes";
 import { codeFromPeer, primarySide, TwoPhaseActivation, type ActivationOffer, type PrepareAnswer } from "./activation";
-import { addressOf, INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./outbox";
+import { addressOf, destinationOf, INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./outbox";
 import { PROFILE_SCHEMA, ProfileStore } from "./profile-store";
 import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type RelationshipRow, type StatusChange, type TwinRow } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
@@ -50,6 +50,8 @@ export interface TwinRecord {
 
 export interface RelationshipRecord {
   primary: string;
+  /** The primary is served by an inter-MNO peer (its operator is primaryMno). */
+  primaryAtPeer?: true;
   name: string;
   status: TwinningStatus;
   primaryMno: Mno;
@@ -98,6 +100,7 @@ const twinRecord = (r: TwinRow): TwinRecord => ({
 
 const relationshipRecord = (r: RelationshipRow): RelationshipRecord => ({
   primary: addressOf(r.primary_address),
+  ...(destinationOf(r.primary_address).kind === "peer" ? { primaryAtPeer: true } : {}),
   name: r.name,
   status: r.status,
   primaryMno: { mcc: r.mcc, mnc: r.mnc },
