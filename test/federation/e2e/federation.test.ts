@@ -357,7 +357,8 @@ describe("failures", () => {
     status(await relationshipAt(s2), 404);
     const retried = await call(A.url, "POST", `/twinning/v1/${enc(p2.address)}/twins`, { token: p2.token, body: { activationCode: code2.json.activationCode.code, activationCodeMno: B.mno } });
     status(retried, 201);
-  });
+    // A restart and the outbox's backoff (up to a minute between attempts) on a loaded machine.
+  }, 180_000);
 });
 
 describe("the secondary's operator, driven by an independent primary operator (C = 001-03)", () => {
