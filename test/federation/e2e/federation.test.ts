@@ -357,7 +357,7 @@ describe("failures", () => {
     status(await relationshipAt(s2), 404);
     const retried = await call(A.url, "POST", `/twinning/v1/${enc(p2.address)}/twins`, { token: p2.token, body: { activationCode: code2.json.activationCode.code, activationCodeMno: B.mno } });
     status(retried, 201);
-    // A restart and the outbox's backoff (up to a minute between attempts) on a loaded machine.
+    // A restart and the outbox's backoff (at most 30 s between attempts to a peer) on a loaded machine.
   }, 180_000);
 });
 
