@@ -105,9 +105,15 @@
   function nav(current) {
     return h("nav", { "aria-label": "Sections" }, SECTIONS.map(([id, title]) => h("a", { href: `#${id}`, "aria-current": current === id ? "page" : undefined }, title)));
   }
+  /** A message for the next view (after a navigation, which redraws the page). */
+  let pendingFlash = "";
   function frame(current, ...content) {
     logout.hidden = false;
     app.replaceChildren(h("div", { id: "flash", role: "status" }), nav(current), h("section", { id: `view-${current}` }, ...content));
+    if (pendingFlash) {
+      flash(pendingFlash);
+      pendingFlash = "";
+    }
   }
 
   // ------------------------------------------------------------------ subscribers
@@ -152,8 +158,8 @@
         { title: "Since", cell: (t) => when(t.activatedAt) },
         { title: "", cell: (t) => h("button", { class: "danger", "data-end-twin": t.twinId, onclick: confirmThen(`End the twin ${t.name} (${t.twinId})? Both devices are told.`, async () => {
           await api("DELETE", `/admin/v1/subscribers/${enc(address)}/twins/${enc(t.twinId)}`);
-          flash(`Twin ${t.name} ended.`);
           await refresh();
+          flash(`Twin ${t.name} ended.`);
         }) }, "End twin") },
       ], twinning.twins, "No twins."),
       twinning.relationship ? h("p", { class: "relationship" }, `Twinned as a secondary of ${twinning.relationship.primary} ("${twinning.relationship.name}", ${twinning.relationship.status}).`) : null,
@@ -165,15 +171,15 @@
         { title: "State", cell: (g) => (g.active ? "active" : g.revokedAt ? `revoked ${when(g.revokedAt)}` : "expired") },
         { title: "", cell: (g) => (g.active ? h("button", { class: "danger", onclick: confirmThen(`Revoke this grant of ${g.clientId}? Its tokens stop working.`, async () => {
           await api("DELETE", `/admin/v1/subscribers/${enc(address)}/tokens/${enc(g.familyId)}`);
-          flash("Grant revoked.");
           await refresh();
+          flash("Grant revoked.");
         }) }, "Revoke") : "") },
       ], grants.grants, "No grants with a refresh token."),
       h("h3", {}, "Remove"),
       h("button", { class: "danger", id: "remove-subscriber", onclick: confirmThen(`Remove ${address}? Its twins end on both sides.`, async () => {
         await api("DELETE", `/admin/v1/subscribers/${enc(address)}`);
+        pendingFlash = `${address} removed.`;
         location.hash = "#subscribers";
-        flash(`${address} removed.`);
       }) }, "Remove subscriber"));
   }
 
