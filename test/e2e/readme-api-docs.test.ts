@@ -10,12 +10,58 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NETWORK_ATTEMPT_MARKER, PROJECT_ROOT, startDevServer, wranglerEnv, type DevServer } from "./dev-server";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ADMIN = { Authorization: "Bearer dev-admin-token", "Content-Type": "application/json" };
+
+/**
+ * Swagger UI renders its long lists (operations, schemas) virtualised: only what is near the viewport is in the DOM.
+ * Scroll the page through from the top and collect what `collect` sees at each step.
+ */
+async function collectWhileScrolling(page: Page, collect: () => Promise<string[]>): Promise<Set<string>> {
+  const seen = new Set<string>();
+  await page.evaluate("window.scrollTo(0, 0)");
+  for (let step = 0; step < 3000; step++) {
+    for (const x of await collect()) seen.add(x);
+    if (await page.evaluate("window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2")) break;
+    await page.evaluate("window.scrollBy(0, Math.round(window.innerHeight * 0.7))");
+    await page.waitForTimeout(25);
+  }
+  for (const x of await collect()) seen.add(x);
+  return seen;
+}
+
+/** The schema list has a virtualised scroller of its own: scroll the models into view, then that scroller (or the page), collecting names. */
+async function collectModelNames(page: Page): Promise<Set<string>> {
+  const seen = new Set<string>();
+  await scrollUntilRendered(page, "section.models .models-virtual-item");
+  for (let step = 0, still = 0; step < 3000 && still < 8; step++) {
+    const before = seen.size;
+    for (const t of await page.locator("section.models article[data-json-schema-level='0'] > .json-schema-2020-12-head .json-schema-2020-12__title").allInnerTexts()) seen.add(t.trim());
+    still = seen.size === before ? still + 1 : 0;
+    await page.evaluate(`(() => {
+      let el = document.querySelector("section.models .models-virtual-item");
+      while (el && !(el.scrollHeight > el.clientHeight + 2 && /auto|scroll/.test(getComputedStyle(el).overflowY))) el = el.parentElement;
+      if (el) el.scrollBy(0, Math.max(50, Math.round(el.clientHeight * 0.7))); else window.scrollBy(0, Math.round(window.innerHeight * 0.7));
+    })()`);
+    await page.waitForTimeout(25);
+  }
+  return seen;
+}
+
+/** Scrolls down until `selector` is rendered (see collectWhileScrolling). */
+async function scrollUntilRendered(page: Page, selector: string): Promise<void> {
+  await page.evaluate("window.scrollTo(0, 0)");
+  for (let step = 0; step < 3000 && (await page.locator(selector).count()) === 0; step++) {
+    if (await page.evaluate("window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2")) break;
+    await page.evaluate("window.scrollBy(0, Math.round(window.innerHeight * 0.7))");
+    await page.waitForTimeout(25);
+  }
+  await page.locator(selector).first().scrollIntoViewIfNeeded();
+}
 
 describe("/openapi.json and /docs against wrangler dev", () => {
   let server: DevServer;
@@ -72,10 +118,14 @@ describe("/openapi.json and /docs against wrangler dev", () => {
         await page.waitForSelector(".opblock", { timeout: 30_000 });
         const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, object> };
         const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
-        expect(await page.locator(".opblock").count()).toBe(operations);
-        await expect.poll(() => page.locator("section.models article[data-json-schema-level='0']").count()).toBeGreaterThan(10);
-        expect(await page.locator("section.models").innerText()).toContain("TwinActivationRequest");
+        const opIds = await collectWhileScrolling(page, () => page.locator(".opblock").evaluateAll((els) => els.map((e) => e.id)));
+        expect(opIds.size).toBe(operations);
+        const doc31 = (await (await fetch(`${server.url}/openapi.json`)).json()) as { components: { schemas: Record<string, object> } };
+        const seen = await collectModelNames(page);
+        expect(seen).toContain("TwinActivationRequest");
+        expect([...seen].sort()).toEqual(Object.keys(doc31.components.schemas).sort());
         // Open an operation and its schema: still no sideways scrolling on a phone.
+        await scrollUntilRendered(page, "[id$='-postTwinningTwins'] .opblock-summary");
         await page.locator("[id$='-postTwinningTwins'] .opblock-summary").first().click();
         await page.waitForSelector("[id$='-postTwinningTwins'] .opblock-body");
         expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(width);
@@ -108,6 +158,7 @@ describe("/openapi.json and /docs against wrangler dev", () => {
       await bearer.locator("button.authorize").click();
       await page.locator(".auth-btn-wrapper button.btn-done").first().click();
 
+      await scrollUntilRendered(page, "[id$='-getTwinningTwins'] .opblock-summary");
       const op = page.locator("[id$='-getTwinningTwins']");
       await op.locator(".opblock-summary").first().click();
       // tryItOutEnabled: the operation opens ready to send (its button then reads "Cancel").
