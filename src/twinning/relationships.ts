@@ -158,9 +158,8 @@ export class RelationshipStore {
 
   /** By the secondary's address or by name (HLF-PD-005); 404 naming twinId when there is none. */
   findTwin(twinId: string): TwinRow {
-    // A secondary at a peer operator is kept as "peer:<mcc>-<mnc>:tel:+..." (outbox.ts); devices name it by its address.
-    const row = twinId.startsWith("tel:") || twinId.startsWith("peer:")
-      ? one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ? OR secondary LIKE 'peer:%:' || ?", twinId, twinId)
+    const row = twinId.startsWith("tel:")
+      ? one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ?", twinId)
       : one<TwinRow>(this.sql, "SELECT * FROM twin WHERE name = ?", twinId);
     if (!row) throw notFound("twinId", twinId);
     return row;
