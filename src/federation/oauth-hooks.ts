@@ -7,6 +7,7 @@ import type { OAuthHooks } from "../oauth/hooks";
 import { OAuthError } from "../oauth/errors";
 import { tokenRef } from "../oauth/tokens";
 import { TEL_URI } from "../twinning/schemas";
+import { addressOf, destinationOf } from "../twinning/outbox";
 import { FEDERATION_SCOPE } from "./client";
 import { parseMnoKey, peerByIssuer } from "./peers";
 import { delegatedTokenFromPeer } from "./remote-parties";
@@ -24,8 +25,10 @@ export const federationOAuthHooks: OAuthHooks = {
     if (!TEL_URI.test(subject.sub) || !subject.twin_id) throw new OAuthError("invalid_grant", "subject_token is not a twinned secondary's relationship token");
     const delegation = await env.SUBSCRIBERS.getByName(subject.sub).delegation(tokenRef(subject));
     if (!delegation) throw new OAuthError("invalid_grant", "the twinning relationship of subject_token has ended");
+    const primaryAt = destinationOf(delegation.primary);
+    if (primaryAt.kind !== "peer" || primaryAt.mno !== peer.mno) throw new OAuthError("invalid_target", `the primary of this relationship is not served by MNO ${peer.mno}`);
     try {
-      return await delegatedTokenFromPeer(env, parseMnoKey(peer.mno)!, { primary: delegation.primary, secondary: subject.sub, relationshipId: delegation.twinId });
+      return await delegatedTokenFromPeer(env, parseMnoKey(peer.mno)!, { primary: addressOf(delegation.primary), secondary: subject.sub, relationshipId: delegation.twinId });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       if (err.status === 503) throw new OAuthError("temporarily_unavailable", err.variables[0] ?? `peer MNO ${peer.mno} unavailable`);

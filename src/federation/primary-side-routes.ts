@@ -13,6 +13,8 @@ import { codeTtlMs, homeMnos } from "../twinning/policy";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { FEDERATION_ROOT } from "./client";
 import { mnoKey, parseMnoKey } from "./peers";
+import { assertPeersRelationship } from "./party-check";
+import { targetOf } from "../twinning/outbox";
 import {
   PeerCodeRequestSchema,
   PeerCodeSchema,
@@ -32,6 +34,9 @@ export const primarySideRoutes = router();
 async function refuseLocalSecondary(c: Context<AppEnv>, secondary: string): Promise<void> {
   if (await c.env.SUBSCRIBERS.getByName(secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${c.get("peer").mno}`]);
 }
+
+/** The calling peer's secondary as the primary's object keeps it ("peer:<mcc>-<mnc>:tel:+..."). */
+const peerSecondary = (c: Context<AppEnv>, secondary: string) => targetOf({ kind: "peer", mno: c.get("peer").mno, address: secondary });
 
 // ---------------------------------------------------------------- HLF-IC-002/003, TE-006, SD-003
 
@@ -62,7 +67,7 @@ primarySideRoutes.openapi(
     for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS; attempt++) {
       const code = generateActivationCode();
       // The code's record names the secondary's MNO: redeeming it here means the other side is the peer's.
-      if (await c.env.ACTIVATION_CODES.getByName(code).issue({ secondary, mno: secondaryMno, expiresAt })) {
+      if (await c.env.ACTIVATION_CODES.getByName(code).issue({ secondary: targetOf({ kind: "peer", mno: peer.mno, address: secondary }), mno: secondaryMno, expiresAt })) {
         return c.json({ activationCode: { code, mno: primaryMno, expiresAt: new Date(expiresAt).toISOString() } }, 201);
       }
     }
@@ -83,7 +88,9 @@ primarySideRoutes.openapi(
   }),
   async (c) => {
     const { relationshipId } = c.req.valid("param");
-    const state = await c.env.SUBSCRIBERS.getByName(c.req.valid("json").primary).resolveActivation(relationshipId);
+    const { primary } = c.req.valid("json");
+    await assertPeersRelationship(c, primary, relationshipId);
+    const state = await c.env.SUBSCRIBERS.getByName(primary).resolveActivation(relationshipId);
     return c.json({ activation: { relationshipId, state } }, 200);
   },
 );
@@ -102,7 +109,8 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary, status } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    const change = await c.env.SUBSCRIBERS.getByName(primary).secondaryToggled(secondary, relationshipId, status);
+    await assertPeersRelationship(c, primary, relationshipId);
+    const change = await c.env.SUBSCRIBERS.getByName(primary).secondaryToggled(peerSecondary(c, secondary), relationshipId, status);
     if (!change) throw notFound("relationshipId", relationshipId);
     return c.json({ secondary, status: change.status, version: change.version, changedAt: new Date(change.at).toISOString(), by: change.by }, 200);
   },
@@ -122,7 +130,8 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    await c.env.SUBSCRIBERS.getByName(primary).secondaryLeft(secondary, relationshipId);
+    await assertPeersRelationship(c, primary, relationshipId);
+    await c.env.SUBSCRIBERS.getByName(primary).secondaryLeft(peerSecondary(c, secondary), relationshipId);
     return c.body(null, 204);
   },
 );
@@ -144,8 +153,8 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    const twins = await c.env.SUBSCRIBERS.getByName(primary).twinStatuses();
-    if (!twins.some((t) => t.secondary === secondary)) throw notFound("relationshipId", relationshipId);
+    const other = await assertPeersRelationship(c, primary, relationshipId);
+    if (other !== peerSecondary(c, secondary)) throw notFound("relationshipId", relationshipId);
     // Bound to the relationship id: should it not be this twin's, the primary's object finds no
     // live relationship for it and the token is dead from the start.
     const access = await issueAccessToken(c.env, issuerOf(c.env, c.req.url), {

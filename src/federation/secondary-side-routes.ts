@@ -9,6 +9,8 @@ import { ApiError, invalidInput } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { FEDERATION_ROOT } from "./client";
 import { parseMnoKey } from "./peers";
+import { assertPeersRelationship } from "./party-check";
+import { targetOf } from "../twinning/outbox";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { PeerActivationAnswerSchema, PeerActivationSchema, PeerEndSchema, PeerSecondaryRefSchema, PeerStatusChangeSchema, RelationshipIdParam } from "./schemas";
 
@@ -43,7 +45,8 @@ secondarySideRoutes.openapi(
       if (redemption.outcome !== "redeemed") throw refuseCode();
       secondary = redemption.secondary;
     }
-    const offer = { activationId: relationshipId, primary: body.primary, primaryMno, code: body.activationCode, name: body.name, activatedAt: Date.parse(body.activatedAt) };
+    // The secondary's object keeps its primary as "peer:<mcc>-<mnc>:tel:+...": what it sends it goes through federation.
+    const offer = { activationId: relationshipId, primary: targetOf({ kind: "peer", mno: peer.mno, address: body.primary }), primaryMno, code: body.activationCode, name: body.name, activatedAt: Date.parse(body.activatedAt) };
     const accepted = await c.env.SUBSCRIBERS.getByName(secondary).acceptPrimary(offer);
     if (!accepted.ok) throw ApiError.from(accepted.error);
     if (accepted.value === "invalid-code") throw refuseCode();
@@ -64,7 +67,9 @@ secondarySideRoutes.openapi(
   }),
   async (c) => {
     const { relationshipId } = c.req.valid("param");
-    await c.env.SUBSCRIBERS.getByName(c.req.valid("json").secondary).confirmActivation(relationshipId);
+    const { secondary } = c.req.valid("json");
+    await assertPeersRelationship(c, secondary, relationshipId);
+    await c.env.SUBSCRIBERS.getByName(secondary).confirmActivation(relationshipId);
     return noContent(c);
   },
 );
@@ -82,6 +87,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary, status, version, changedAt, by } = c.req.valid("json");
+    await assertPeersRelationship(c, secondary, relationshipId);
     await c.env.SUBSCRIBERS.getByName(secondary).applyStatus(relationshipId, { status, version, at: Date.parse(changedAt), by });
     return noContent(c);
   },
@@ -100,6 +106,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary, by } = c.req.valid("json");
+    await assertPeersRelationship(c, secondary, relationshipId);
     await c.env.SUBSCRIBERS.getByName(secondary).relationshipEnded(relationshipId, by);
     return noContent(c);
   },

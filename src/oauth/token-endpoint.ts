@@ -138,6 +138,8 @@ async function tokenExchange(c: Ctx, form: URLSearchParams, client: Authenticate
   if (!TEL_URI.test(claims.sub) || !claims.twin_id) throw new OAuthError("invalid_grant", "subject_token is not a twinned secondary's relationship token");
   const delegation = await c.env.SUBSCRIBERS.getByName(claims.sub).delegation(tokenRef(claims));
   if (!delegation) throw new OAuthError("invalid_grant", "the twinning relationship of subject_token has ended");
+  // A primary served by a peer operator ("peer:<mcc>-<mnc>:tel:+..."): only its own issuer can speak for it.
+  if (!TEL_URI.test(delegation.primary)) throw new OAuthError("invalid_target", "the primary is served by another operator: ask with audience = its issuer");
   return { sub: delegation.primary, scope, twinId: delegation.twinId, act: { sub: claims.sub } };
 }
 

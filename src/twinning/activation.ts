@@ -20,14 +20,15 @@
 // secondary's view of the primary). Local sides are SubscriberObject stubs; a side at a peer
 // operator (an address of the form "peer:<mcc>-<mnc>:tel:+...", see outbox.ts) is reached through
 // the RemoteActivations the federation capability registers with useRemoteActivations().
+import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError, invalidInput, roleMixture, serviceError, type Outcome } from "../http/errors";
 import type { ActivationCodeStore } from "./activation-codes";
-import { DELIVERY_TIMEOUT_MS, destinationOf, INLINE_LEASE_MS, type Outbox } from "./outbox";
+import { DELIVERY_TIMEOUT_MS, destinationOf, INLINE_LEASE_MS, targetOf, type Outbox } from "./outbox";
 import { withDeadline } from "../notify/queue";
 import type { ProfileStore } from "./profile-store";
-import type { RelationshipStore, TwinRow } from "./relationships";
-import type { Mno } from "./schemas";
+import type { RelationshipStore, StatusChange, TwinRow } from "./relationships";
+import type { Mno, TwinningStatus } from "./schemas";
 import type { TwinningEvent } from "../notify/queue";
 
 /** What a primary offers a secondary when it redeems the secondary's code (the prepare step). */
@@ -52,9 +53,27 @@ export interface ActivationCoordinator {
   resolveActivation(activationId: string): Promise<"committed" | "aborted">;
 }
 
+/** What a secondary asks of its primary once twinned (toggle, leave): a SubscriberObject, or a primary at a peer. */
+export interface PrimarySide extends ActivationCoordinator {
+  secondaryToggled(secondary: string, activationId: string, status: TwinningStatus): Promise<StatusChange | undefined>;
+  secondaryLeft(secondary: string, activationId: string): Promise<void>;
+}
+
 export interface RemoteActivations {
   participant(env: Env, mno: string, address: string): ActivationParticipant;
-  coordinator(env: Env, mno: string, address: string): ActivationCoordinator;
+  coordinator(env: Env, mno: string, address: string): PrimarySide;
+  /**
+   * HLF-IC-002 / TE-006: the code the peer serving `primaryMno` generated for `secondary`, a subscriber
+   * here. Undefined when no peer serves that MNO; throws (503) when the peer cannot answer.
+   */
+  codeFrom(env: Env, primaryMno: Mno, secondary: string): Promise<{ code: string; expiresAt: number } | undefined>;
+  /**
+   * HLF-IC-004, code generated at the peer serving `codeMno`: it redeems the code and takes the
+   * secondary's side (the prepare step) in one request. Undefined when no peer serves that MNO.
+   */
+  redeemAt(env: Env, codeMno: Mno, offer: ActivationOffer): Promise<(Outcome<PrepareAnswer> & { secondary?: string }) | undefined>;
+  /** HLF-IC-006: the service endpoints of the primaries of the peer serving `mno`; undefined when no peer serves it or it cannot say now. */
+  servicesOf(env: Env, mno: Mno): Promise<Record<string, string> | undefined>;
 }
 
 let remote: RemoteActivations | undefined;
@@ -64,12 +83,24 @@ export function useRemoteActivations(r: RemoteActivations): void {
   remote = r;
 }
 
-function side(env: Env, target: string): ActivationParticipant & ActivationCoordinator {
+function side(env: Env, target: string): ActivationParticipant & PrimarySide {
   const to = destinationOf(target);
   if (to.kind === "subscriber") return env.SUBSCRIBERS.getByName(to.address);
   if (!remote) throw serviceError(503, `no inter-MNO peer for ${to.mno}`);
   return { ...remote.participant(env, to.mno, to.address), ...remote.coordinator(env, to.mno, to.address) };
 }
+
+/** The primary of a secondary's relationship, wherever it is served (`target`: "tel:+..." or "peer:<mcc>-<mnc>:tel:+..."). */
+export const primarySide = (env: Env, target: string): PrimarySide => side(env, target);
+
+/** HLF-IC-006: the primary's service endpoints: its peer operator's for a primary at a peer, else this gateway's PRIMARY_SERVICES. */
+export async function primaryServicesOf(env: Env, rel: { primaryMno: Mno; primaryAtPeer?: true }): Promise<Record<string, string> | undefined> {
+  const services = rel.primaryAtPeer ? ((remote ? await remote.servicesOf(env, rel.primaryMno).catch(() => undefined) : undefined) ?? {}) : config(env).PRIMARY_SERVICES;
+  return Object.keys(services).length ? services : undefined;
+}
+
+/** The code a peer generated for a secondary here (see RemoteActivations.codeFrom); undefined without federation. */
+export const codeFromPeer = (env: Env, primaryMno: Mno, secondary: string) => remote?.codeFrom(env, primaryMno, secondary) ?? Promise.resolve(undefined);
 
 /** How long a half-done activation may stay half-done before an alarm completes or undoes it. */
 export const ACTIVATION_DEADLINE_MS = 30_000;
@@ -107,7 +138,11 @@ export class TwoPhaseActivation {
 
   // ------------------------------------------------------------ coordinator (the primary)
 
-  async activate(code: string, requestedName: string | undefined): Promise<TwinRow> {
+  /**
+   * `codeMno`: the MNO that generated the code (HLF-SD-003), when the primary's app names it. A code
+   * of a peer operator is redeemed there, in the peer's prepare step (HLF-IC-004).
+   */
+  async activate(code: string, requestedName: string | undefined, codeMno?: Mno, homeMnos: Mno[] = []): Promise<TwinRow> {
     const { env, profile, relationships, codes } = this.host;
     const me = profile.require();
     const activationId = crypto.randomUUID();
@@ -126,24 +161,43 @@ export class TwoPhaseActivation {
           failedGuess = true;
           return invalidInput("activationCode", "unknown, used or expired activation code");
         };
-        const redemption = await env.ACTIVATION_CODES.getByName(code).redeem(me.address);
-        if (redemption.outcome === "invalid") throw invalid();
-        if (redemption.outcome === "self") throw roleMixture("a device cannot be twinned with itself");
-        const secondary = redemption.secondary;
-        const reservation = relationships.reservation(activationId);
-        if (!reservation) throw serviceError(503, "activation timed out, retry with a new code");
-        reservation.secondary = secondary;
-
         const offer: ActivationOffer = { activationId, primary: me.address, primaryMno: { mcc: me.mcc, mnc: me.mnc }, code, name, activatedAt: now };
-        // A lost answer is an abort: if the secondary did accept, its alarm asks resolveActivation
-        // and hears "aborted", because the reservation is gone by then.
-        const accepted = await side(env, secondary).acceptPrimary(offer);
-        if (!accepted.ok) throw ApiError.from(accepted.error);
-        if (accepted.value === "invalid-code") throw invalid();
+        const served = (m: Mno) => [...homeMnos, offer.primaryMno].some((h) => h.mcc === m.mcc && h.mnc === m.mnc);
+        let secondary: string;
+        let secondaryMno: Mno;
+        if (codeMno && !served(codeMno)) {
+          // A code of a peer operator: it redeems the code and takes the secondary's side in one step.
+          const atPeer = remote ? await remote.redeemAt(env, codeMno, offer) : undefined;
+          if (!atPeer) throw invalidInput("activationCodeMno", "no inter-MNO peer serves this MNO");
+          if (!atPeer.ok) throw ApiError.from(atPeer.error);
+          if (atPeer.value === "invalid-code" || !atPeer.secondary) throw invalid();
+          secondary = targetOf({ kind: "peer", mno: `${codeMno.mcc}-${codeMno.mnc}`, address: atPeer.secondary });
+          secondaryMno = codeMno;
+          if (!relationships.reservation(activationId)) {
+            await this.send(secondary, { method: "abortActivation", activationId });
+            throw serviceError(503, "activation timed out, retry with a new code");
+          }
+          relationships.reservation(activationId)!.secondary = secondary;
+        } else {
+          const redemption = await env.ACTIVATION_CODES.getByName(code).redeem(me.address);
+          if (redemption.outcome === "invalid") throw invalid();
+          if (redemption.outcome === "self") throw roleMixture("a device cannot be twinned with itself");
+          // A code this gateway generated for a secondary at a peer names it "peer:<mcc>-<mnc>:tel:+...".
+          secondary = redemption.secondary;
+          secondaryMno = redemption.mno;
+          const reservation = relationships.reservation(activationId);
+          if (!reservation) throw serviceError(503, "activation timed out, retry with a new code");
+          reservation.secondary = secondary;
+          // A lost answer is an abort: if the secondary did accept, its alarm asks resolveActivation
+          // and hears "aborted", because the reservation is gone by then.
+          const accepted = await side(env, secondary).acceptPrimary(offer);
+          if (!accepted.ok) throw ApiError.from(accepted.error);
+          if (accepted.value === "invalid-code") throw invalid();
+        }
 
         const decision = this.host.tx(() => {
           if (!relationships.dropReservation(activationId)) return undefined;
-          relationships.insertTwin({ secondary, name, activationId, mno: redemption.mno, at: now });
+          relationships.insertTwin({ secondary, name, activationId, mno: secondaryMno, at: now });
           this.host.notify({ event: "Activated", primary: me.address, secondary, name, status: "On", actor: "primary", at: now });
           // Issue 12: now a primary, this subscriber's own live code (asked for as a would-be
           // secondary) is revoked, so guessing it is an ordinary failed guess, not a role answer.

@@ -52,6 +52,9 @@ export function destinationOf(target: string): Destination {
   return peer ? { kind: "peer", mno: peer[1]!, address: peer[2]! } : { kind: "subscriber", address: target };
 }
 
+/** The subscriber's own address, without the peer prefix (what devices and notifications see). */
+export const addressOf = (target: string): string => destinationOf(target).address;
+
 /** Carries a message to a subscriber at a peer operator (implemented by the federation capability). */
 export interface PeerTransport {
   deliver(env: Env, mno: string, address: string, message: OutboxMessage): Promise<void>;
@@ -92,6 +95,11 @@ export const INLINE_LEASE_MS = 10_000;
 export const DELIVERY_TIMEOUT_MS = 10_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
+/**
+ * A peer operator's gateway that was down is back as a whole, for every object at once: its messages
+ * are retried at least this often, so both networks converge soon after it returns (issue 14).
+ */
+const PEER_RETRY_MAX_MS = 30_000;
 
 interface OutboxRow extends Record<string, SqlStorageValue> {
   id: number;
@@ -148,7 +156,8 @@ export class Outbox {
       this.delivered.add(row.id);
       return true;
     } catch (err) {
-      this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", Date.now() + backoffDelay(row.attempts, RETRY_BASE_MS, RETRY_MAX_MS), row.id);
+      const maxMs = destinationOf(row.target).kind === "peer" ? PEER_RETRY_MAX_MS : RETRY_MAX_MS;
+      this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", Date.now() + backoffDelay(row.attempts, RETRY_BASE_MS, maxMs), row.id);
       console.warn(`outbox delivery failed, attempt ${row.attempts + 1}: ${err instanceof Error ? err.message : String(err)}`);
       return false;
     }

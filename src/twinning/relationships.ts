@@ -158,8 +158,9 @@ export class RelationshipStore {
 
   /** By the secondary's address or by name (HLF-PD-005); 404 naming twinId when there is none. */
   findTwin(twinId: string): TwinRow {
-    const row = twinId.startsWith("tel:")
-      ? one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ?", twinId)
+    // A secondary at a peer operator is kept as "peer:<mcc>-<mnc>:tel:+..." (outbox.ts); devices name it by its address.
+    const row = twinId.startsWith("tel:") || twinId.startsWith("peer:")
+      ? one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ? OR secondary LIKE 'peer:%:' || ?", twinId, twinId)
       : one<TwinRow>(this.sql, "SELECT * FROM twin WHERE name = ?", twinId);
     if (!row) throw notFound("twinId", twinId);
     return row;

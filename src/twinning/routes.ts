@@ -8,6 +8,7 @@ import { unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import type { RelationshipRecord, TwinRecord } from "./subscriber-object";
 import { codeTtlMs, homeMnos } from "./policy";
+import { primaryServicesOf } from "./activation";
 import { enforceRateLimit } from "../http/rate-limit";
 import { recordEvent } from "../ops/metrics";
 import { ALL_PRIMARIES, codeRequests, guessesOverall, guessesPerCode } from "./rate-limits";
@@ -47,7 +48,7 @@ const twinView = (c: Context<AppEnv>, primaryAddress: string, t: TwinRecord) => 
   resourceURL: `${base(c, primaryAddress)}/twins/${encodeURIComponent(t.secondary)}`,
 });
 
-const relationshipView = (c: Context<AppEnv>, address: string, r: RelationshipRecord) => ({
+const relationshipView = (c: Context<AppEnv>, address: string, r: RelationshipRecord, primaryServices?: Record<string, string>) => ({
   primary: r.primary,
   name: r.name,
   status: r.status,
@@ -55,6 +56,7 @@ const relationshipView = (c: Context<AppEnv>, address: string, r: RelationshipRe
   activatedAt: iso(r.activatedAt),
   statusChangedAt: iso(r.statusChangedAt),
   statusChangedBy: r.statusChangedBy,
+  ...(primaryServices ? { primaryServices } : {}),
   resourceURL: `${base(c, address)}/relationship`,
 });
 
@@ -105,7 +107,7 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).relationship(token(c)));
-    return c.json({ relationship: relationshipView(c, address, rel) }, 200);
+    return c.json({ relationship: relationshipView(c, address, rel, await primaryServicesOf(c.env, rel)) }, 200);
   },
 );
 
@@ -161,10 +163,10 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const { activationCode, name } = c.req.valid("json");
+    const { activationCode, name, activationCodeMno } = c.req.valid("json");
     await enforceRateLimit(guessesPerCode(c.env), activationCode);
     await enforceRateLimit(guessesOverall(c.env), ALL_PRIMARIES);
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(token(c), activationCode, name));
+    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(token(c), activationCode, name, activationCodeMno, homeMnos(c.env)));
     const view = twinView(c, address, twin);
     recordEvent(c.env, "twinning.activation");
     return c.json({ twin: view }, 201, { Location: view.resourceURL });

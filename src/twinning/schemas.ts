@@ -55,6 +55,10 @@ export const TwinActivationRequestSchema = z
   .object({
     activationCode: z.string().regex(/^[0-9]{6}$/, "six digits").openapi({ example: "042917" }),
     name: TwinNameSchema.optional(),
+    activationCodeMno: MnoSchema.optional().openapi({
+      description:
+        "The MNO that generated the code, as the secondary device showed it (HLF-SD-003). When it is an inter-MNO peer's, the code is redeemed there (HLF-IC-004); omitted or this gateway's own, it is redeemed here.",
+    }),
   })
   .strict()
   .openapi("TwinActivationRequest");
@@ -87,6 +91,10 @@ export const RelationshipSchema = z
     activatedAt: z.string().datetime(),
     statusChangedAt: z.string().datetime(),
     statusChangedBy: ActorSchema,
+    primaryServices: z.record(z.string(), z.string().url()).optional().openapi({
+      description: "HLF-IC-006: the primary's network service endpoints (e.g. messaging, Network Message Store), from its operator's PRIMARY_SERVICES; absent when none are configured.",
+      example: { messaging: "https://api.mno-a.example/messaging/v1" },
+    }),
     resourceURL: z.string().url(),
   })
   .openapi("Relationship");

@@ -18,8 +18,8 @@ import { SubjectLedger, SUBJECT_LEDGER_SCHEMA, DEVICE_POLL_INTERVAL_S, type Asse
 import type { TokenRef } from "../oauth/tokens";
 import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue, type DroppedNotification, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
 import { ACTIVATION_CODES_SCHEMA, ActivationCodeStore } from "./activation-codes";
-import { TwoPhaseActivation, type ActivationOffer, type PrepareAnswer } from "./activation";
-import { INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./outbox";
+import { codeFromPeer, primarySide, TwoPhaseActivation, type ActivationOffer, type PrepareAnswer } from "./activation";
+import { addressOf, destinationOf, INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./outbox";
 import { PROFILE_SCHEMA, ProfileStore } from "./profile-store";
 import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type RelationshipRow, type StatusChange, type TwinRow } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
@@ -50,6 +50,8 @@ export interface TwinRecord {
 
 export interface RelationshipRecord {
   primary: string;
+  /** The primary is served by an inter-MNO peer (its operator is primaryMno). */
+  primaryAtPeer?: true;
   name: string;
   status: TwinningStatus;
   primaryMno: Mno;
@@ -87,7 +89,7 @@ const legacyVersions = (v: number): Record<string, number> => ({
 });
 
 const twinRecord = (r: TwinRow): TwinRecord => ({
-  secondary: r.secondary,
+  secondary: addressOf(r.secondary),
   name: r.name,
   status: r.status,
   secondaryMno: { mcc: r.mcc, mnc: r.mnc },
@@ -97,7 +99,8 @@ const twinRecord = (r: TwinRow): TwinRecord => ({
 });
 
 const relationshipRecord = (r: RelationshipRow): RelationshipRecord => ({
-  primary: r.primary_address,
+  primary: addressOf(r.primary_address),
+  ...(destinationOf(r.primary_address).kind === "peer" ? { primaryAtPeer: true } : {}),
   name: r.name,
   status: r.status,
   primaryMno: { mcc: r.mcc, mnc: r.mnc },
@@ -246,7 +249,8 @@ export class SubscriberObject extends DurableObject<Env> {
   /** Queues an event for this subscriber's subscriptions; the alarm delivers it. Inside the change's transaction. */
   private notify(event: TwinningEvent): void {
     if (event.secondary === "" || event.primary === "" || !this.hasNotificationWork()) return;
-    this.notifications.enqueue(event);
+    // The other side may be served by a peer ("peer:<mcc>-<mnc>:tel:+..."): devices see addresses only.
+    this.notifications.enqueue({ ...event, primary: addressOf(event.primary), secondary: addressOf(event.secondary) });
   }
 
   // ---------------------------------------------------------------- provisioning (admin API)
@@ -355,15 +359,17 @@ export class SubscriberObject extends DurableObject<Env> {
     this.activation.assertMayBecomeSecondary();
     const ownMno = { mcc: profile.mcc, mnc: profile.mnc };
     const served = (m: Mno) => homeMnos.some((h) => h.mcc === m.mcc && h.mnc === m.mnc) || (m.mcc === ownMno.mcc && m.mnc === ownMno.mnc);
-    if (primaryMno && !served(primaryMno)) {
+    // HLF-IC-002/003, TE-006: a primary MNO served by an inter-MNO peer generates and keeps the code itself.
+    const foreign = primaryMno && !served(primaryMno) ? await codeFromPeer(this.env, primaryMno, profile.address) : undefined;
+    if (primaryMno && !served(primaryMno) && !foreign) {
       // HLF-TE-006: a foreign primary MNO would generate the code; no inter-MNO peer is configured for it.
       const valid = new Set([ownMno, ...homeMnos].map((m) => `${m.mcc}-${m.mnc}`));
       throw new ApiError(400, "SVC0003", ["primaryMno", [...valid].join(",")]);
     }
     const mno = primaryMno ?? ownMno;
-    const expiresAt = Date.now() + ttlMs;
+    const expiresAt = foreign?.expiresAt ?? Date.now() + ttlMs;
     const device = deviceGrant ? await this.ledger.newDeviceCode(profile.address) : undefined;
-    let code: string | undefined;
+    let code: string | undefined = foreign?.code;
     for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS && !code; attempt++) {
       const candidate = generateActivationCode();
       if (await this.env.ACTIVATION_CODES.getByName(candidate).issue({ secondary: profile.address, mno, expiresAt })) code = candidate;
@@ -379,7 +385,7 @@ export class SubscriberObject extends DurableObject<Env> {
       return { previous };
     });
     if ("conflict" in result) {
-      await this.env.ACTIVATION_CODES.getByName(issued).revoke(profile.address);
+      if (!foreign) await this.env.ACTIVATION_CODES.getByName(issued).revoke(profile.address);
       throw roleMixture(result.conflict!);
     }
     // Best effort: the prepare step also refuses any code but the current one.
@@ -397,7 +403,7 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.asHolderOf(token, async () => {
       const profile = this.profileStore.require();
       const rel = this.relationships.activeRelationship();
-      const change = await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
+      const change = await primarySide(this.env, rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
       if (!change) {
         // The primary ended the relationship meanwhile; its outbox message may still be in flight.
         await this.relationshipEnded(rel.activation_id, "primary");
@@ -413,7 +419,7 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.asHolderOf(token, async () => {
       const profile = this.profileStore.require();
       const rel = this.relationships.activeRelationship();
-      await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
+      await primarySide(this.env, rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
       await this.relationshipEnded(rel.activation_id, "secondary");
     });
   }
@@ -421,8 +427,8 @@ export class SubscriberObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- primary device (HLF-PD-*)
 
   /** HLF-PD-001, use case step 7: twin the secondary whose code this is (activation.ts). */
-  activateTwin(token: TokenRef, code: string, requestedName: string | undefined): Promise<Outcome<TwinRecord>> {
-    return this.asHolderOf(token, async () => twinRecord(await this.activation.activate(code, requestedName)));
+  activateTwin(token: TokenRef, code: string, requestedName: string | undefined, codeMno?: Mno, homeMnos?: Mno[]): Promise<Outcome<TwinRecord>> {
+    return this.asHolderOf(token, async () => twinRecord(await this.activation.activate(code, requestedName, codeMno, homeMnos)));
   }
 
   /** HLF-PD-003, PD-006: every twin with its status. */
@@ -432,7 +438,20 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** A primary's secondaries and their status, without a token (for signaling that forks to twins). */
   async twinStatuses(): Promise<{ secondary: string; status: TwinningStatus }[]> {
-    return this.relationships.twins().map((r) => ({ secondary: r.secondary, status: r.status }));
+    return this.relationships.twins().map((r) => ({ secondary: addressOf(r.secondary), status: r.status }));
+  }
+
+  /**
+   * The other side of activation `activationId` as this object knows it ("tel:+..." or
+   * "peer:<mcc>-<mnc>:tel:+..."): a twin's secondary, a reservation's, or this secondary's primary.
+   * Federation checks with it that a peer acts only on relationships of its own subscribers.
+   */
+  async counterpart(activationId: string): Promise<string | undefined> {
+    const twin = this.relationships.twins().find((t) => t.activation_id === activationId);
+    if (twin) return twin.secondary;
+    const rel = this.relationships.relationship();
+    if (rel?.activation_id === activationId) return rel.primary_address;
+    return this.relationships.allReservations().find((r) => r.activationId === activationId)?.secondary;
   }
 
   twin(token: TokenRef, twinId: string): Promise<Outcome<TwinRecord>> {

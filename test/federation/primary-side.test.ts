@@ -27,7 +27,8 @@ async function crossTwin() {
     state.storage.sql.exec(
       `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
        VALUES (?, 'watch', 'On', 1, ?, '001', '02', ?, ?, 'primary')`,
-      secondary, relationshipId, Date.now(), Date.now(),
+      // The primary's object keeps a secondary served by a peer as "peer:<mcc>-<mnc>:tel:+...".
+      `peer:001-02:${secondary}`, relationshipId, Date.now(), Date.now(),
     ),
   );
   return { primary, secondary, relationshipId };
@@ -42,7 +43,7 @@ describe("federation API at the primary's operator", () => {
     const primary = await device(client);
     // The code is real and one-time: redeeming it here names the peer's secondary.
     const redemption = await env.ACTIVATION_CODES.getByName(res.json.activationCode.code).redeem(primary.address);
-    expect(redemption).toEqual({ outcome: "redeemed", secondary, mno: { mcc: "001", mnc: "02" } });
+    expect(redemption).toEqual({ outcome: "redeemed", secondary: `peer:001-02:${secondary}`, mno: { mcc: "001", mnc: "02" } });
   });
 
   it("a peer never gets a code for one of this operator's own subscribers (403)", async () => {
@@ -81,6 +82,40 @@ describe("federation API at the primary's operator", () => {
     const other = crypto.randomUUID();
     const aborted = await call("POST", `/federation/v1/activations/${other}/resolution`, { token, headers: key(), body: { primary: primary.address } });
     expect(aborted.json.activation).toEqual({ relationshipId: other, state: "aborted" });
+  });
+
+  it("issue 14: a peer may act only on relationships that involve one of its own subscribers (403 on every route, both sides)", async () => {
+    const { primary, secondary, relationshipId } = await crossTwin();
+    const intruder = (await issueAccessToken(env, ORIGIN, { sub: other, client_id: other, scope: "twinning:federation" })).token;
+    const attempts: [string, string, unknown][] = [
+      ["PUT", `/federation/v1/twins/${relationshipId}/status`, { primary: primary.address, secondary, status: "Off" }],
+      ["POST", `/federation/v1/twins/${relationshipId}/end`, { primary: primary.address, secondary }],
+      ["POST", `/federation/v1/twins/${relationshipId}/delegatedTokens`, { primary: primary.address, secondary }],
+      ["POST", `/federation/v1/activations/${relationshipId}/resolution`, { primary: primary.address }],
+    ];
+    for (const [method, path, body] of attempts) {
+      const res = await call(method, path, { token: intruder, headers: key(), body });
+      expect(res.status, `${method} ${path}: ${res.text}`).toBe(403);
+      expect(res.json.requestError.policyException.variables[0]).toMatch(/involves no subscriber of MNO 001-03/);
+    }
+    const twins = await call("GET", `/twinning/v1/${enc(primary.address)}/twins`, { token: primary.token });
+    expect(twins.json.twinList.twin[0]).toMatchObject({ secondary, status: "On" });
+
+    // The secondary's side: a local secondary twinned with 001-02's primary, through the object's own protocol.
+    const watch = await device(client);
+    const peerPrimary = newAddress();
+    const code = await call("POST", `/twinning/v1/${enc(watch.address)}/activationCodes`, { token: watch.token, body: {} });
+    const watchObject = env.SUBSCRIBERS.getByName(watch.address);
+    const offer = { activationId: relationshipId, primary: `peer:001-02:${peerPrimary}`, primaryMno: { mcc: "001", mnc: "02" }, code: code.json.activationCode.code, name: "car", activatedAt: Date.now() };
+    expect(await watchObject.acceptPrimary(offer)).toEqual({ ok: true, value: "accepted" });
+    await watchObject.confirmActivation(relationshipId);
+    const change = { secondary: watch.address, status: "Off", version: 2, changedAt: new Date().toISOString(), by: "primary" };
+    expect((await call("PUT", `/federation/v1/relationships/${relationshipId}/status`, { token: intruder, headers: key(), body: change })).status).toBe(403);
+    expect((await call("POST", `/federation/v1/relationships/${relationshipId}/end`, { token: intruder, headers: key(), body: { secondary: watch.address, by: "primary" } })).status).toBe(403);
+    const rel = await call("GET", `/twinning/v1/${enc(watch.address)}/relationship`, { token: watch.token });
+    expect(rel.json.relationship).toMatchObject({ primary: peerPrimary, status: "On", primaryMno: { mcc: "001", mnc: "02" } });
+    // Its own primary's operator may.
+    expect((await call("PUT", `/federation/v1/relationships/${relationshipId}/status`, { token, headers: key(), body: change })).status).toBe(204);
   });
 
   it("bad input names the field; a removed peer's token is refused", async () => {

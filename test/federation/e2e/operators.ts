@@ -227,3 +227,56 @@ export async function subscribe(d: Device, receiver: Receiver): Promise<void> {
   });
   if (res.status !== 201) throw new Error(`subscription at ${d.op.key}: ${res.status} ${res.text}`);
 }
+
+/** What one device hears: its callback receiver and its WebSocket Notification Channel, each subscribed to its twinning notifications. */
+export interface Listener {
+  callback: Receiver;
+  /** twinningNotification bodies that arrived on the WebSocket, in order. */
+  socket: any[];
+  close(): Promise<void>;
+}
+
+export async function listen(d: Device): Promise<Listener> {
+  const { WebSocket } = await import("undici");
+  const callback = await startReceiver();
+  await subscribe(d, callback);
+  const ch = await call(d.op.url, "POST", `/notificationchannel/v1/${enc(d.address)}/channels`, {
+    token: d.token,
+    body: { notificationChannel: { channelType: "WebSockets", channelLifetime: 600 } },
+  });
+  if (ch.status !== 201) throw new Error(`channel at ${d.op.key}: ${ch.status} ${ch.text}`);
+  const channel = ch.json.notificationChannel;
+  const sub = await call(d.op.url, "POST", `/twinning/v1/${enc(d.address)}/subscriptions`, {
+    token: d.token,
+    body: { subscription: { callbackReference: { notifyURL: channel.callbackURL, callbackData: "ws" } } },
+  });
+  if (sub.status !== 201) throw new Error(`channel subscription at ${d.op.key}: ${sub.status} ${sub.text}`);
+  const socket: any[] = [];
+  const ws = new WebSocket(channel.channelData.channelURL);
+  ws.addEventListener("message", (m) => {
+    if (m.data === "pong") return;
+    try {
+      socket.push(JSON.parse(String(m.data)).twinningNotification);
+    } catch {
+      socket.push(undefined);
+    }
+  });
+  await new Promise((resolve, reject) => (ws.addEventListener("open", resolve), ws.addEventListener("error", reject)));
+  return {
+    callback,
+    socket,
+    close: async () => {
+      ws.close(1000, "done");
+      await callback.close();
+    },
+  };
+}
+
+/** Waits until both the callback and the WebSocket of `l` heard an event matching `match`, and returns it. */
+export async function heard(l: Listener, what: string, match: (n: any) => boolean): Promise<any> {
+  await eventually(`${what} on the WebSocket`, async () => l.socket.find((n) => n && match(n)));
+  return eventually(`${what} at the callback`, async () => l.callback.received.find((n) => n && match(n)));
+}
+
+/** The claims of a JWT, unverified (the gateway that issued it checks it; the test only reads them). */
+export const claimsOf = (jwt: string): any => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8"));
