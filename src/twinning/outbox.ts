@@ -157,7 +157,9 @@ export class Outbox {
       return true;
     } catch (err) {
       const maxMs = destinationOf(row.target).kind === "peer" ? PEER_RETRY_MAX_MS : RETRY_MAX_MS;
-      this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", Date.now() + backoffDelay(row.attempts, RETRY_BASE_MS, maxMs), row.id);
+      // Whole milliseconds, as the alarm keeps its time: an alarm run in the millisecond it was set for finds the row due.
+      const nextAt = Math.ceil(Date.now() + backoffDelay(row.attempts, RETRY_BASE_MS, maxMs));
+      this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", nextAt, row.id);
       console.warn(`outbox delivery failed, attempt ${row.attempts + 1}: ${err instanceof Error ? err.message : String(err)}`);
       return false;
     }
@@ -173,22 +175,26 @@ export class Outbox {
       this.drainAgain = true;
       return this.draining;
     }
-    this.draining = (async () => {
-      try {
-        do {
-          this.drainAgain = false;
-          const due = this.sql.exec<OutboxRow>("SELECT id, target, message, attempts FROM outbox WHERE next_at <= ? ORDER BY id", Date.now()).toArray();
-          const blocked = new Set<string>();
-          for (const row of due) {
-            if (blocked.has(row.target) || this.delivered.has(row.id)) continue;
-            if (!(await this.attempt(row))) blocked.add(row.target);
-          }
-        } while (this.drainAgain);
-      } finally {
-        this.draining = undefined;
+    // Cleared in a callback, never synchronously: a drain that finds nothing due completes without
+    // awaiting, and clearing `draining` before it is assigned would leave a settled drain in place
+    // that every later call returns, so this object would never deliver again.
+    const draining = this.drainRounds().finally(() => {
+      if (this.draining === draining) this.draining = undefined;
+    });
+    this.draining = draining;
+    return draining;
+  }
+
+  private async drainRounds(): Promise<void> {
+    do {
+      this.drainAgain = false;
+      const due = this.sql.exec<OutboxRow>("SELECT id, target, message, attempts FROM outbox WHERE next_at <= ? ORDER BY id", Date.now()).toArray();
+      const blocked = new Set<string>();
+      for (const row of due) {
+        if (blocked.has(row.target) || this.delivered.has(row.id)) continue;
+        if (!(await this.attempt(row))) blocked.add(row.target);
       }
-    })();
-    return this.draining;
+    } while (this.drainAgain);
   }
 
   clear(): void {

@@ -1,7 +1,7 @@
 // The subscriber object as stores (issue 13): schema steps per store, migrated from the object's
 // previous single schema version with data in it; and the protocol leaves nothing behind.
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { SubscriberObject } from "../../src/twinning/subscriber-object";
 import { PROFILE_SCHEMA } from "../../src/twinning/profile-store";
@@ -125,5 +125,20 @@ describe("SubscriberObject stores (issue 13)", () => {
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0]!.message).change.status).toBe("On");
     expect((await call("GET", `/twinning/v1/${enc(s.address)}/relationship`, { token: s.token })).json.relationship.status).toBe("On");
+  });
+  it("an alarm that runs before its outbox message is due leaves the outbox working: a later alarm delivers the message once due", async () => {
+    const [p, s] = [await device(client), await device(client)];
+    await twin(p, s, "w");
+    await call("PUT", `/twinning/v1/${enc(s.address)}/relationship/status`, { token: s.token, body: { status: "Off" } });
+    const primary = env.SUBSCRIBERS.getByName(p.address);
+    const outbox = () => runInDurableObject(primary, (_o, state) => state.storage.sql.exec<{ id: number }>("SELECT id FROM outbox").toArray());
+    expect(await outbox()).toHaveLength(1);
+    // The alarm runs early (as when it fires within the millisecond before its row's time): nothing is due yet.
+    expect(await runDurableObjectAlarm(primary)).toBe(true);
+    expect(await outbox()).toHaveLength(1);
+    await runInDurableObject(primary, (_o, state) => state.storage.sql.exec("UPDATE outbox SET next_at = ?", Date.now()));
+    expect(await runDurableObjectAlarm(primary)).toBe(true);
+    expect(await outbox()).toEqual([]);
+    expect(await alarmOf("subscriber", p.address)).toBeNull();
   });
 });

@@ -2,7 +2,10 @@
 // each its own `wrangler dev` with its own state, registered as each other's peers through the
 // admin API only. A third operator ("C", fake-operator.ts) is an independent client of the contract.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOperator, type FakeOperator } from "./fake-operator";
 import { ADMIN, appClient, basic, call, claimsOf, device, enc, eventually, freePortClosed, heard, listen, newAddress, PRIMARY_SERVICES, registerPeer, startOperator, startReceiver, subscribe, type Device, type Operator } from "./operators";
 
@@ -12,6 +15,15 @@ let C: FakeOperator;
 
 beforeAll(async () => {
   [A, B, C] = await Promise.all([startOperator({ mcc: "001", mnc: "01" }), startOperator({ mcc: "001", mnc: "02" }), startFakeOperator()]);
+});
+
+// A failing test leaves both gateways' output (across restarts) for whoever reads the report.
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state !== "fail") return;
+  const dir = process.env.FEDERATION_LOG_DIR ?? (await mkdtemp(join(tmpdir(), "oma-edge-federation-logs-")));
+  await mkdir(dir, { recursive: true });
+  await Promise.all([writeFile(join(dir, "A.log"), A.output()), writeFile(join(dir, "B.log"), B.output())]);
+  console.error(`both gateways' output: ${dir}/A.log, ${dir}/B.log`);
 });
 
 afterAll(async () => {
@@ -327,7 +339,8 @@ describe("failures", () => {
     expect(up.status, up.text).toBe(200);
     expect((await call(B.url, "GET", `/admin/v1/peers/${A.key}/operator`, { headers: ADMIN })).status).toBe(200);
   });
-    it("a peer down mid-flow: devices get 503 SVC0001 naming it with nothing written; a toggle and a deactivation made meanwhile reach it after its restart, and both sides agree", async () => {
+
+  it("a peer down mid-flow: devices get 503 SVC0001 naming it with nothing written; a toggle and a deactivation made meanwhile reach it after its restart, and both sides agree", async () => {
     const [p, s, p2, s2, p3, s3, d] = await Promise.all([device(A), device(B), device(A), device(B), device(A), device(B), device(A)]);
     await twinAcross(p, s, "kept");
     await twinAcross(p3, s3, "ended");
@@ -350,6 +363,8 @@ describe("failures", () => {
     } finally {
       await B.start();
     }
+    // Nobody calls again: A's alarms retry toward B (at most 30 s apart, issue 14) until B confirms.
+    // The bound leaves room for a loaded machine; a message that is never retried still fails it.
     await eventually("B applied the toggle made while it was down", async () => ((await relationshipAt(s)).json?.relationship?.status === "Off" ? true : undefined), 90_000);
     await eventually("B ended the relationship ended while it was down", async () => ((await relationshipAt(s3)).status === 404 ? true : undefined), 90_000);
     expect((await twinAt(p, s)).json.twin.status).toBe("Off");
@@ -357,7 +372,6 @@ describe("failures", () => {
     status(await relationshipAt(s2), 404);
     const retried = await call(A.url, "POST", `/twinning/v1/${enc(p2.address)}/twins`, { token: p2.token, body: { activationCode: code2.json.activationCode.code, activationCodeMno: B.mno } });
     status(retried, 201);
-    // A restart and the outbox's backoff (at most 30 s between attempts to a peer) on a loaded machine.
   }, 180_000);
 });
 

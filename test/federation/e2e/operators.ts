@@ -58,6 +58,8 @@ export interface Operator {
   readonly url: string;
   readonly port: number;
   server: DevServer;
+  /** Everything its gateway wrote, across restarts (for a failing test's report). */
+  output(): string;
   /** Kills the gateway (its whole process group); its state stays on disk. */
   stop(): Promise<void>;
   /** Starts it again on the same port and state. */
@@ -75,6 +77,7 @@ export async function startOperator(mno: Mno): Promise<Operator> {
   const persistTo = await mkdtemp(join(tmpdir(), `oma-edge-${mno.mcc}${mno.mnc}-`));
   const port = await freePort();
   const key = `${mno.mcc}-${mno.mnc}`;
+  const earlier: string[] = [];
   const launch = () =>
     startDevServer({
       persistTo,
@@ -88,8 +91,10 @@ export async function startOperator(mno: Mno): Promise<Operator> {
     url: `http://127.0.0.1:${port}`,
     port,
     server: await launch(),
+    output: () => [...earlier, op.server.output()].join("\n---- restarted ----\n"),
     stop: () => op.server.stop(),
     start: async () => {
+      earlier.push(op.server.output());
       op.server = await launch();
     },
     dispose: async () => {
