@@ -26,6 +26,8 @@
 //          directory such as /tmp adds this machine's fsync, as `wrangler dev` has it),
 //          --out FILE (default bench/results.json),
 //          --log-level L (the gateway's LOG_LEVEL; default warn: no access log line per request),
+//          --asset-router (put workerd's local emulation of the static-assets router in front of the
+//          gateway, as `wrangler dev` has it; on Cloudflare it runs before the Worker, off its CPU),
 //          --no-build-wasm (use the existing build/codec.wasm instead of `npm run build:wasm`),
 //          --dm-devices N (DM devices, default 4 per connection), --campaign-devices N (devices per
 //          campaign in the campaign row, default 1000, quick 300), --codec-seconds S (bench/codec.mjs
@@ -81,6 +83,7 @@ const config = {
   diagnosticSubscribers: 100,
   stateDir: value("state") ?? defaultStateDir(),
   logLevel: value("log-level") ?? "warn",
+  assetRouter: flag("asset-router"),
   // Activation creates two objects per unit (the fresh secondary, the code); keep the live count
   // under local workerd's limit (see `subscribers`): a shorter run and a capped pool of secondaries.
   activationDuration: Math.min(number("duration", quick ? 2 : 5), 2),
@@ -171,7 +174,7 @@ async function main() {
     log(`built: bundle ${(built.bundle.gzipBytes / 1024).toFixed(1)} KiB gzip (${(built.bundle.rawBytes / 1024).toFixed(1)} KiB raw)`);
 
     // ------------------------------------------------------------------ the measured runs
-    runtime = await startRuntime({ build: built, persistDir: join(work, "state"), logLevel: config.logLevel });
+    runtime = await startRuntime({ build: built, persistDir: join(work, "state"), logLevel: config.logLevel, assetRouter: config.assetRouter });
     const memoryAtStart = memoryOf(runtime.pid);
     log(`workerd ${info.workerd} pid ${runtime.pid}, RSS ${mib(memoryAtStart.rss)}; direct sockets ${JSON.stringify(runtime.urls)}`);
 
@@ -303,7 +306,7 @@ async function main() {
    */
   async function diagnosticsRun(built, work) {
     const inspectorPort = await freePort();
-    runtime = await startRuntime({ build: built, persistDir: join(work, "diagnostics"), inspectorPort, logLevel: config.logLevel });
+    runtime = await startRuntime({ build: built, persistDir: join(work, "diagnostics"), inspectorPort, logLevel: config.logLevel, assetRouter: config.assetRouter });
     const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
     const n = Math.min(config.subscribers, config.diagnosticSubscribers);
     const seeded = await seed(gw, { subscribers: n, hotTwins: config.hotTwins, activationPrimaries: 20, dmDevices: config.dmDevices, concurrency: config.seedConcurrency });

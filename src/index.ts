@@ -82,7 +82,7 @@ const limit = (maxSize: number) =>
 // SyncML messages and DM jobs (large objects) may be bigger than the JSON APIs' bodies.
 const jsonLimit = limit(MAX_BODY_BYTES);
 const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
-app.use("*", (c, next) => (new URL(c.req.url).pathname.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
+app.use("*", (c, next) => (c.req.path.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
 app.use("*", requireUtf8Json);
 app.use("/twinning/*", requireJsonBody);
 app.use("/admin/*", requireJsonBody);

@@ -43,7 +43,7 @@ async function gatewayWorkerOptions() {
  * Starts workerd with the gateway (built by `wrangler deploy --dry-run`) and the reference Workers.
  * Returns the direct URL of each Worker and the workerd pid.
  */
-export async function startRuntime({ build, persistDir, inspectorPort, ports: given, logLevel = "warn" }) {
+export async function startRuntime({ build, persistDir, inspectorPort, ports: given, logLevel = "warn", assetRouter = false }) {
   const { Miniflare, NoOpLog } = wranglerRequire("miniflare");
   const base = await gatewayWorkerOptions();
   // The same ports on a restart: access tokens name the gateway's origin as their issuer.
@@ -60,7 +60,11 @@ export async function startRuntime({ build, persistDir, inspectorPort, ports: gi
     unsafeDirectSockets: direct(name),
     ...extra,
   });
-  const { modulesRules: _rules, ...bindingsAndMore } = base;
+  // Static assets: on Cloudflare the asset router runs in the edge in front of the Worker, not in the
+  // Worker's isolate and not on its CPU; locally workerd emulates it with two more Workers (router and
+  // asset Worker) on every request. The references have none, so by default the gateway runs without
+  // it too (no benchmark asks for an asset); --asset-router puts it back to measure what it costs here.
+  const { modulesRules: _rules, assets, ...bindingsAndMore } = base;
   const gateway = {
     ...bindingsAndMore,
     name: "gateway",
@@ -80,6 +84,7 @@ export async function startRuntime({ build, persistDir, inspectorPort, ports: gi
       Object.entries(base.ratelimits ?? {}).map(([name, cfg]) => [name, { ...cfg, simple: { limit: 1_000_000_000, period: cfg.simple?.period ?? 60 } }]),
     ),
     unsafeDirectSockets: direct("gateway"),
+    ...(assetRouter ? { assets } : {}),
   };
   // workerd's output (the Workers' console, uncaught errors) stays out of the table; its tail is
   // kept for the report when something breaks.

@@ -3,6 +3,7 @@ import { pool } from "./client.mjs";
 import { seedDmDevices } from "./dm.mjs";
 
 const RUN = "7"; // address prefix; each run has its own storage anyway
+const idle = () => new Promise((r) => setTimeout(r, 12_000));
 
 /**
  * `subscribers` twinned pairs (primary + secondary, one twin each) for the read and toggle paths,
@@ -23,9 +24,15 @@ export async function seed(gw, { subscribers, hotTwins, activationPrimaries, dmD
   await pool(hotTwins, Math.min(concurrency, 4), (i) => gw.twin(hotPrimary, hotSecondaries[i], `h${i}`));
 
   const activationPrimariesList = await pool(activationPrimaries, concurrency, device);
+  // Local workerd keeps every object it opened for ~10 s after its last request, each with its own
+  // SQLite database; past about 1,800 live objects SQLite runs out of memory (SQLITE_NOMEM). The
+  // twins' objects are let go before the DM devices' objects are opened, and those before the runs.
+  const many = dmDevices + campaignDevices > 0;
+  if (many) await idle();
   const dm = { devices: await seedDmDevices(gw, dmDevices, concurrency, RUN) };
   // The campaign benchmark's devices (each runs one session per campaign): their own ids.
   const campaign = { devices: await seedDmDevices(gw, campaignDevices, concurrency, "8") };
+  if (many) await idle();
   return {
     dm,
     campaign,

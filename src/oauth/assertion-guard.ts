@@ -44,6 +44,23 @@ export const replayGuardTable = (table: string) => `CREATE TABLE ${table} (jti T
  * the transaction that acts on the assertion; spent jtis are forgotten once they could no longer pass.
  */
 export function spendJti(sql: SqlStorage, table: string, jti: string, expS: number): boolean {
-  sql.exec(`DELETE FROM ${table} WHERE expires_at < ?`, Math.floor(Date.now() / 1000) - CLOCK_SKEW_S);
+  forgetExpired(sql, table);
   return sql.exec(`INSERT INTO ${table} (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, jti, expS).rowsWritten > 0;
+}
+
+/**
+ * Spent jtis that could no longer pass are deleted at most once a minute per table: the DELETE scans
+ * the table, and an object that takes many assertions (a busy subscriber, a client) would otherwise
+ * scan a few thousand rows on every one. A row kept a little longer changes nothing: its assertion
+ * has expired, so checkAssertion refuses it before its jti is looked at.
+ */
+const PURGE_EVERY_MS = 60_000;
+const lastPurge = new WeakMap<SqlStorage, Map<string, number>>();
+function forgetExpired(sql: SqlStorage, table: string): void {
+  const now = Date.now();
+  let tables = lastPurge.get(sql);
+  if (!tables) lastPurge.set(sql, (tables = new Map()));
+  if (now - (tables.get(table) ?? 0) < PURGE_EVERY_MS) return;
+  tables.set(table, now);
+  sql.exec(`DELETE FROM ${table} WHERE expires_at < ?`, Math.floor(now / 1000) - CLOCK_SKEW_S);
 }
