@@ -7,7 +7,8 @@ import type { Env } from "../../env";
 import { ApiError, invalidInput, unwrap } from "../../http/errors";
 import type { Dm2Alert, Dm2Command, ResultPackage } from "./commands";
 import type { Initiator, Session, SessionDoc } from "./session-store";
-import { outcomeOf, sequenceStatus, translate, type JobBatchLike, type OutcomeLike } from "./translate";
+import type { CommandOutcome } from "../job-model";
+import { outcomeOf, sequenceStatus, translate } from "./translate";
 import { jobPort } from "./device-binding";
 
 /** Jobs taken into one package. */
@@ -29,7 +30,7 @@ export interface EngineContext {
 
 const sessionUrl = (x: EngineContext, id: string) => `${x.origin}/dm/v2/sessions/id/${id}`;
 
-function count(doc: SessionDoc, what: string, o: OutcomeLike): void {
+function count(doc: SessionDoc, what: string, o: CommandOutcome): void {
   if (o.status !== undefined && o.error === undefined && /^2\d\d$/.test(o.status)) doc.succeeded++;
   else {
     doc.failed++;
@@ -70,7 +71,7 @@ export async function answer(x: EngineContext, sessionId: string, result: Result
   }
   for (const seq of doc.sequences) {
     const status = sequenceStatus(Array.from({ length: seq.children }, (_, j) => seq.outcomes[j]));
-    const outcome: OutcomeLike = status ? { status } : { error: "not every command of the Sequence was answered" };
+    const outcome: CommandOutcome = status ? { status } : { error: "not every command of the Sequence was answered" };
     unwrap(await device.recordCommand(seq.jobId, seq.path, outcome));
     count(doc, "Sequence", outcome);
   }
@@ -94,7 +95,7 @@ async function nextPackage(x: EngineContext, session: Session): Promise<Package>
   const dataUrl = (i: number) => `${sessionUrl(x, session.id)}/data/${i}`;
   // Jobs whose commands DM 2.0 cannot carry are answered at once; keep taking until something goes out.
   for (let round = 0; round < 20; round++) {
-    const batches = unwrap(await device.takeCommands(doc.jobSession, { maxJobs: JOBS_PER_PACKAGE })) as JobBatchLike[];
+    const batches = unwrap(await device.takeCommands(doc.jobSession, { maxJobs: JOBS_PER_PACKAGE }));
     if (!batches.length) break;
     const t = translate(batches, dataUrl);
     doc.sent += t.inFlight.length + t.immediate.length;
@@ -128,14 +129,18 @@ async function nextPackage(x: EngineContext, session: Session): Promise<Package>
   return { commands: [["END"]], ended: { outcome: view.result?.outcome ?? "OK", ...(view.result?.reason ? { reason: view.result.reason } : {}) } };
 }
 
-/** Device events: a generic alert with the correlator of an EXEC lands on that job command (like DM 1.2's 1226). */
+/**
+ * Device events: an alert with the correlator of an EXEC lands on that job command (like DM 1.2's
+ * 1226); one without a correlator but with a SourceURI reports a change of a node, and lands on the
+ * Sub command that subscribed to it (decision 6). Others (the session's own alerts) are not kept.
+ */
 async function deliverAlerts(env: Env, devId: string, alerts: Dm2Alert[]): Promise<void> {
-  const byCorrelator = new Map<string, Dm2Alert[]>();
-  for (const a of alerts) if (a.Correlator) byCorrelator.set(a.Correlator, [...(byCorrelator.get(a.Correlator) ?? []), a]);
-  if (!byCorrelator.size) return;
+  const groups = new Map<string | undefined, Dm2Alert[]>();
+  for (const a of alerts) if (a.Correlator || a.SourceURI) groups.set(a.Correlator, [...(groups.get(a.Correlator) ?? []), a]);
+  if (!groups.size) return;
   const device = jobPort(env, devId);
   const receivedAt = new Date().toISOString();
-  for (const [correlator, list] of byCorrelator) {
+  for (const [correlator, list] of groups) {
     unwrap(
       await device.attachAlerts(
         correlator,
