@@ -75,7 +75,7 @@ describe("HPost, Sub, Unsub and Default jobs", () => {
       { kind: "Default", url: "https://dm.example.net/dm/v2" } as never,
     ]);
     expectClean(await old.client.startSession());
-    const doc = await getJob(old.devId, job.jobId);
+    const doc: any = await getJob(old.devId, job.jobId);
     expect(doc.state).toBe("failed");
     expect(doc.commands.map((c: any) => c.status)).toEqual(["200", "406", "406", "406", "406"]);
     for (const [i, name] of [[1, "HPOST"], [2, "SUB"], [3, "UNSUB"], [4, "DEFAULT"]] as const) {

@@ -20,6 +20,8 @@ export interface Package {
   sessionId?: string;
   /** The session's result when this package ended it. */
   ended?: { outcome: "OK" | "failure"; reason?: string };
+  /** The nonce of the device's next package 0 (decision 14), delivered with every package of the session. */
+  nextNonce: string;
 }
 
 export interface EngineContext {
@@ -41,11 +43,11 @@ function count(doc: SessionDoc, what: string, o: CommandOutcome): void {
 /** Package 1 arrived: the session starts (or the pending one named by `sessionId`), and the first commands go out. */
 export async function startSession(x: EngineContext, devId: string, initiator: Initiator, alerts: Dm2Alert[], sessionId?: string): Promise<Package> {
   const account = x.env.DM_ACCOUNTS.getByName(x.accountId);
-  const { session, abandoned } = unwrap(await account.startSession(devId, initiator, sessionId));
+  const { session, abandoned, nextNonce } = unwrap(await account.startSession(devId, initiator, sessionId));
   const device = jobPort(x.env, devId);
   if (abandoned) unwrap(await device.releaseSession(abandoned.doc.jobSession));
   await deliverAlerts(x.env, devId, alerts);
-  return nextPackage(x, session);
+  return { ...(await nextPackage(x, session)), nextNonce };
 }
 
 /** A result package: statuses onto the jobs, then the next commands under a new id, or END. */
@@ -58,7 +60,7 @@ export async function answer(x: EngineContext, sessionId: string, result: Result
   if (statuses.length !== expected && statuses.length !== expected + 1) {
     throw invalidInput("body.Status", `${expected} status${expected === 1 ? "" : "es"}, one per command of the package in order (CONT and END excepted)`);
   }
-  const session = unwrap(await account.claim(sessionId));
+  const { session, nextNonce } = unwrap(await account.claim(sessionId));
   const uploads = await account.uploads(session.key);
   const device = jobPort(x.env, session.devId);
   const doc = structuredClone(session.doc);
@@ -78,7 +80,7 @@ export async function answer(x: EngineContext, sessionId: string, result: Result
   doc.inFlight = [];
   doc.sequences = [];
   await deliverAlerts(x.env, session.devId, result.Alert ?? []);
-  return nextPackage(x, { ...session, doc });
+  return { ...(await nextPackage(x, { ...session, doc })), nextNonce };
 }
 
 /** DELETE /session/id/{id}: the session ends as aborted; what it sent without an answer goes back to the queue. */
@@ -88,7 +90,7 @@ export async function abortSession(x: EngineContext, sessionId: string): Promise
 }
 
 /** The next jobs' commands for the device, or the end of the session. */
-async function nextPackage(x: EngineContext, session: Session): Promise<Package> {
+async function nextPackage(x: EngineContext, session: Session): Promise<Omit<Package, "nextNonce">> {
   const account = x.env.DM_ACCOUNTS.getByName(x.accountId);
   const device = jobPort(x.env, session.devId);
   const doc = session.doc;
