@@ -12,15 +12,28 @@ export function newAddress(): string {
   return `tel:+1555${String(Date.now() % 1_000_000).padStart(6, "0")}${String(counter).padStart(4, "0")}`.slice(0, 20);
 }
 
-export async function call(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+export interface CallOptions {
+  token?: string;
+  /** A string or bytes as they are; anything else as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** The body's Content-Type when `headers` names none (default application/json). */
+  type?: string;
+  accept?: string;
+  origin?: string;
+  redirect?: "follow" | "manual" | "error";
+}
+
+export async function call(method: string, path: string, opts: CallOptions = {}) {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-  let body: string | undefined;
+  if (opts.accept) headers.Accept = opts.accept;
+  let body: string | Uint8Array | undefined;
   if (opts.body !== undefined) {
-    body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
-    headers["Content-Type"] ??= "application/json";
+    body = typeof opts.body === "string" || opts.body instanceof Uint8Array ? opts.body : JSON.stringify(opts.body);
+    headers["Content-Type"] ??= opts.type ?? "application/json";
   }
-  const res = await SELF.fetch(`${ORIGIN}${path}`, { method, headers, body });
+  const res = await SELF.fetch(`${opts.origin ?? ORIGIN}${path}`, { method, headers, body, ...(opts.redirect ? { redirect: opts.redirect } : {}) });
   const text = await res.text();
   let json: any;
   try {

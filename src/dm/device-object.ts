@@ -11,12 +11,15 @@ import type { Env } from "../env";
 import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type UiMode } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate, one } from "../http/sql";
-import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, type AccountRow } from "./device-tables";
+import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, upgradeSecrets, type AccountRow } from "./device-tables";
 import { reply, type SessionState } from "./engine";
-import { DEFAULT_JOB_POLICY, jobHooks, JobStore, jobView, SqlJobRows, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec, type QueueOptions } from "./job-model";
+import { jobView, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
+import { jobHooks } from "./job-hooks";
+import { DEFAULT_JOB_POLICY, JobStore, SqlJobRows, type QueueOptions } from "./job-store";
 import { constantTimeHexEqual, keyFor, type DeviceAccount, type DeviceView, type Dm2Binding, type IncomingMessage, type NotificationRecord, type OutgoingMessage, type TreeNode } from "./device-types";
 import { isLocked, newSessionSecret, openSecret, randomNonce, sealSecret, sessionSecretHash } from "./security";
 import { JobReports } from "./job-reports";
+import { Dm2Registration } from "./dm2-registration";
 
 export type { AuthType } from "./security";
 export type { DeviceAccount, DeviceView, Dm2Binding, IncomingMessage, NotificationRecord, OutgoingMessage, TreeNode } from "./device-types";
@@ -26,6 +29,7 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly jobs: JobStore;
   private readonly rows: SqlJobRows;
   private readonly reports: JobReports;
+  private readonly dm2: Dm2Registration;
   /** The opened server secret, per sealed value (opening it is asynchronous, messages are not). */
   private opened?: { sealed: string; secret: string };
 
@@ -34,6 +38,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.rows = new SqlJobRows(this.sql);
     this.reports = new JobReports(this.sql, env);
+    this.dm2 = new Dm2Registration(this.sql);
     this.jobs = new JobStore(this.rows, DEFAULT_JOB_POLICY, Date.now, (job) => this.reports.add(job));
     ctx.blockConcurrencyWhile(() => this.migrateStorage());
   }
@@ -49,28 +54,8 @@ export class DeviceObject extends DurableObject<Env> {
     if (version >= SCHEMA.length) return;
     // Up to v3 in SQL; the rows converted in JS (hashing, sealing); then v4 drops the plain-text columns.
     if (version < 3) migrate(this.ctx, SCHEMA.slice(0, 3));
-    if (!(await this.upgradeSecrets())) return;
+    if (!(await upgradeSecrets(this.ctx, this.env))) return;
     migrate(this.ctx, SCHEMA);
-  }
-
-  /** Converts an account stored with plain-text passwords; false while that cannot be done (no key). */
-  private async upgradeSecrets(): Promise<boolean> {
-    const cols = this.sql.exec<{ name: string }>("PRAGMA table_info(account)").toArray().map((c) => c.name);
-    if (!cols.includes("client_password")) return true;
-    const legacy = one<{ client_username: string; client_password: string; server_password: string; dev_id: string; client_digest: string | null }>(
-      this.sql, "SELECT client_username, client_password, server_password, dev_id, client_digest FROM account");
-    if (!legacy || legacy.client_digest) return true;
-    let key: CryptoKey;
-    try {
-      key = await keyFor(this.env);
-    } catch {
-      console.error("DM: DM_SECRET_KEY is not set; a device account with plain-text secrets waits for it to be converted");
-      return false;
-    }
-    const sealed = await sealSecret(key, legacy.server_password, legacy.dev_id);
-    this.ctx.storage.transactionSync(() =>
-      this.sql.exec("UPDATE account SET client_digest = ?, server_secret = ?, client_password = '', server_password = ''", secretDigest(legacy.client_username, legacy.client_password), sealed));
-    return true;
   }
 
   private tx<T>(fn: () => T): T {
@@ -93,7 +78,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** A device the jobs API serves: a DM 1.2 account, or a DM 2.0 registration (src/dm/v2/), or both. */
   private requireManaged(): void {
-    if (!this.dm2()) this.requireAccount();
+    if (!this.dm2.get()) this.requireAccount();
   }
 
   private async serverSecret(a: AccountRow): Promise<string> {
@@ -336,7 +321,7 @@ export class DeviceObject extends DurableObject<Env> {
           nonce: nonceFromNextNonce(a.server_nonce),
         },
       },
-      { jobs: this.jobs, device: devicePort(this.sql, a, this.jobs, this.rows) },
+      { jobs: this.jobs, device: devicePort(this.sql, a, this.jobs, this.rows, this.dm2) },
     );
     if (out.session) {
       // Never the RespURI itself: it carries the session's secret, of which only the hash is kept.
@@ -348,22 +333,13 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- DM 2.0 registration (src/dm/v2/)
 
-  private dm2(): Dm2Binding | undefined {
-    if (one(this.sql, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'dm2_binding'") === undefined) return undefined;
-    const r = one<{ account_id: string; protocol: string }>(this.sql, "SELECT account_id, protocol FROM dm2_binding");
-    return r ? { accountId: r.account_id, protocol: r.protocol } : undefined;
-  }
-
   /** Claims the device for a DM account (its DM 2.0 registration); the claim of another account is 409. */
   bindDm2(accountId: string, protocol: string): Promise<Outcome<Dm2Binding>> {
     return outcome(() => {
-      const current = this.dm2();
+      const current = this.dm2.get();
       if (current && current.accountId !== accountId) throw new ApiError(409, "SVC0002", ["devId", "the device is registered to another DM account"]);
       if (!this.provisioned) migrate(this.ctx, SCHEMA);
-      this.tx(() => {
-        this.sql.exec("CREATE TABLE IF NOT EXISTS dm2_binding (id INTEGER PRIMARY KEY CHECK (id = 1), account_id TEXT NOT NULL, protocol TEXT NOT NULL)");
-        this.sql.exec("INSERT INTO dm2_binding (id, account_id, protocol) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET protocol = excluded.protocol", accountId, protocol);
-      });
+      this.tx(() => this.dm2.set(accountId, protocol));
       return { accountId, protocol };
     });
   }
@@ -371,23 +347,24 @@ export class DeviceObject extends DurableObject<Env> {
   /** The account unregistered the device; a device with no DM 1.2 account is then forgotten whole. */
   async unbindDm2(accountId: string): Promise<Outcome<void>> {
     return outcome(async () => {
-      if (this.dm2()?.accountId !== accountId) return;
+      if (this.dm2.get()?.accountId !== accountId) return;
       if (!this.account()) await this.ctx.storage.deleteAll();
-      else this.sql.exec("DELETE FROM dm2_binding");
+      else this.dm2.remove();
     });
   }
 
   async dm2Binding(): Promise<Dm2Binding | undefined> {
-    return this.dm2();
+    return this.dm2.get();
   }
 
-  /** A DM 2.0 device's alert with the correlator of an EXEC: kept, and attached to that job command (as 1226 is for DM 1.2). */
-  attachAlerts(correlator: string, alerts: GenericAlert[]): Promise<Outcome<void>> {
+  /** DM 2.0 alerts: with an EXEC's correlator (as 1226 is for DM 1.2), or without, a subscribed node's changes (a Sub command's). */
+  attachAlerts(correlator: string | undefined, alerts: GenericAlert[]): Promise<Outcome<void>> {
     return outcome(async () => {
       this.requireManaged();
       this.tx(() => {
-        this.sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator, JSON.stringify(alerts));
-        this.jobs.attachAlerts(correlator, alerts, this.rows.recent(50));
+        this.sql.exec("INSERT INTO generic_alert (correlator, doc) VALUES (?, ?)", correlator ?? null, JSON.stringify(alerts));
+        if (correlator !== undefined) this.jobs.attachAlerts(correlator, alerts, this.rows.recent(50));
+        else this.jobs.attachChanges(alerts, this.rows.recent(50));
       });
       await this.armDelivery();
     });

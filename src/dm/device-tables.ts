@@ -1,9 +1,14 @@
 // The device object's tables: the schema steps, the account row, and the port through which the
-// session engine reads and writes them (./engine.ts DevicePort).
+// session engine reads and writes them (./engine.ts DevicePort), and the conversion of accounts stored
+// with plain-text secrets.
+import type { Env } from "../env";
+import { secretDigest } from "../codec";
 import { one } from "../http/sql";
+import { keyFor } from "./device-types";
 import type { DevicePort } from "./engine";
-import type { JobStore, SqlJobRows } from "./job-model";
-import { DEFAULT_LOCKOUT, randomNonce, registerFailure, type AuthType, type FailureState } from "./security";
+import type { JobStore, SqlJobRows } from "./job-store";
+import type { Dm2Registration } from "./dm2-registration";
+import { DEFAULT_LOCKOUT, randomNonce, registerFailure, sealSecret, type AuthType, type FailureState } from "./security";
 
 export const SESSION_IDLE_MS = 10 * 60_000;
 
@@ -60,8 +65,9 @@ export function failures(a: AccountRow): FailureState {
 }
 
 /** The engine's view of a device's tables, inside the message's transaction. */
-export function devicePort(sql: SqlStorage, a: AccountRow, jobs: JobStore, rows: SqlJobRows): DevicePort {
+export function devicePort(sql: SqlStorage, a: AccountRow, jobs: JobStore, rows: SqlJobRows, dm2: Dm2Registration): DevicePort {
   return {
+    speaksDm2: () => dm2.speaksDm2(),
     storeNode: (uri, value, format, type) => {
       sql.exec(
         "INSERT INTO tree (uri, value, format, type, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET value = excluded.value, format = excluded.format, type = excluded.type, updated_at = excluded.updated_at",
@@ -109,4 +115,25 @@ export function devicePort(sql: SqlStorage, a: AccountRow, jobs: JobStore, rows:
 /** "./DevInfo/Mod" and "DevInfo/Mod" name the same node. */
 function normaliseUri(uri: string): string {
   return uri.startsWith("./") || uri.startsWith("/") ? uri : `./${uri}`;
+}
+
+/** Converts an account stored with plain-text passwords (before v4); false while that cannot be done (no key). */
+export async function upgradeSecrets(ctx: DurableObjectState, env: Env): Promise<boolean> {
+  const sql = ctx.storage.sql;
+  const cols = sql.exec<{ name: string }>("PRAGMA table_info(account)").toArray().map((c) => c.name);
+  if (!cols.includes("client_password")) return true;
+  const legacy = one<{ client_username: string; client_password: string; server_password: string; dev_id: string; client_digest: string | null }>(
+    sql, "SELECT client_username, client_password, server_password, dev_id, client_digest FROM account");
+  if (!legacy || legacy.client_digest) return true;
+  let key: CryptoKey;
+  try {
+    key = await keyFor(env);
+  } catch {
+    console.error("DM: DM_SECRET_KEY is not set; a device account with plain-text secrets waits for it to be converted");
+    return false;
+  }
+  const sealed = await sealSecret(key, legacy.server_password, legacy.dev_id);
+  ctx.storage.transactionSync(() =>
+    sql.exec("UPDATE account SET client_digest = ?, server_secret = ?, client_password = '', server_password = ''", secretDigest(legacy.client_username, legacy.client_password), sealed));
+  return true;
 }

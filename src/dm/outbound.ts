@@ -6,7 +6,7 @@ import { encodeMessage, type Command, type SyncMLMessage } from "../codec";
 import { commandAt, isFinished, type CommandPath, type Job, type JobCommand } from "./job-model";
 import { chunkEnd } from "./large-object";
 import { MAX_SERVER_AUTH_FAILURES, type Turn } from "./session";
-import { toSyncML, valueSize } from "./syncml-commands";
+import { syncmlRefusal, toSyncML, valueSize } from "./syncml-commands";
 
 /** Margin under MaxMsgSize for what per-command measuring cannot see (CmdID digits, Final). */
 const SIZE_MARGIN = 24;
@@ -134,11 +134,18 @@ export class Outbound {
 
   /**
    * A job command as a SyncML command, or: "chunk" (a large object started: its first chunk goes
-   * out), "refused" (it cannot go to this device; recorded on the job), "full" (it waits for a
+   * out), "refused" (it cannot go in this session; recorded on the job unless a DM 2.0 session
+   * will take it), "full" (it waits for a
    * message of its own).
    */
   private build(job: Job, cmd: JobCommand, path: CommandPath, alone: boolean, room: () => number): Command | "chunk" | "refused" | "full" {
     const s = this.t.s;
+    const unsupported = syncmlRefusal(cmd);
+    if (unsupported) {
+      // A device that speaks DM 2.0 as well gets it in its next DM 2.0 session; a DM 1.2-only one, 406 now.
+      if (!this.t.p.device.speaksDm2?.()) this.t.p.jobs.record(job.jobId, path, { status: "406", error: unsupported });
+      return "refused";
+    }
     if ((cmd.kind === "Replace" || cmd.kind === "Add") && cmd.data !== undefined) {
       const size = valueSize(cmd.data);
       if (size > room() || size > s.maxMsgSize / 2) {

@@ -116,10 +116,21 @@ const simpleCommands = [
   z.object({ kind: z.literal("Alert"), code: z.enum(["1100", "1101", "1102", "1103", "1104"]), items: z.array(z.string().max(1024)).min(1).max(32), options: z.string().max(256).optional() }).strict(),
 ] as const;
 const SimpleCommandSchema = z.union(simpleCommands).openapi("DmCommand");
+/** Where a device sends or finds something: an absolute https URL without user info (the device, not the gateway, fetches it). */
+const DeviceFacingUrl = z.string().max(2048).regex(/^https:\/\/[^\s/?#@]+(?:[/?#]\S*)?$/, "an absolute https URL without user info");
+/** DM 2.0 commands with no SyncML DM 1.2 counterpart (src/dm/v2/README.md decision 13): top level only; a DM 1.2 device answers 406. */
+const dm2OnlyCommands = [
+  z.object({ kind: z.literal("HPost"), target: Uri, url: DeviceFacingUrl.optional() }).strict()
+    .openapi({ description: "DM 2.0 HPOST: the device POSTs the node's value to `url`, or (without one) to this server, and the value lands in the command's results. A DM 1.2 device answers 406." }),
+  z.object({ kind: z.enum(["Sub", "Unsub"]), target: Uri }).strict()
+    .openapi({ description: "DM 2.0 SUB / UNSUB: the device reports changes at or below the node as alerts (kept on the Sub command) / stops. A DM 1.2 device answers 406." }),
+  z.object({ kind: z.literal("Default"), url: DeviceFacingUrl }).strict()
+    .openapi({ description: "DM 2.0 DEFAULT: the DM 2.0 server root (e.g. https://dm.example.net/dm/v2) the device contacts from now on. A DM 1.2 device answers 406." }),
+] as const;
 /** Atomic and Sequence nest two levels deep (an Atomic holding a Sequence, or the reverse), which is what DM 1.2 devices accept. */
 const InnerCommandSchema = z.union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(SimpleCommandSchema).min(1).max(100) }).strict()]);
 export const CommandSchema = z
-  .union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict()])
+  .union([...simpleCommands, ...dm2OnlyCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict()])
   .openapi("DmJobCommand");
 const JobRequestSchema = z
   .object({
@@ -131,13 +142,14 @@ const JobRequestSchema = z
   .openapi("JobRequest");
 /** A job command as the job reports it: what was asked, and the device's answer. */
 const commandOutcome = z.object({
-  kind: z.enum(["Get", "Add", "Replace", "Delete", "Copy", "Exec", "Atomic", "Sequence", "Alert"]),
+  kind: z.enum(["Get", "Add", "Replace", "Delete", "Copy", "Exec", "Atomic", "Sequence", "Alert", "HPost", "Sub", "Unsub", "Default"]),
   target: z.string().optional(),
   source: z.string().optional(),
   data: z.string().optional(),
   format: z.string().optional(),
   type: z.string().optional(),
   correlator: z.string().optional(),
+  url: z.string().optional(),
   code: z.string().optional(),
   items: z.array(z.string()).optional(),
   options: z.string().optional(),

@@ -1,7 +1,8 @@
 // The state of one SyncML DM 1.2 session and what the engine works with for one message: the
 // session the object stored, the device's tables behind a small port, and the turn being built.
 import type { Command, Encoding, Status, SyncMLMessage } from "../codec";
-import type { CommandPath, GenericAlert, JobStore } from "./job-model";
+import type { CommandPath, GenericAlert } from "./job-model";
+import type { JobStore } from "./job-store";
 import type { IncomingObject, OutgoingObject } from "./large-object";
 import type { AuthType, ClientAuth, ServerAuth } from "./security";
 
@@ -68,6 +69,8 @@ export interface DevicePort {
   /** A wrong guess; true when this one started a lock-out. */
   authFailed(): boolean;
   authSucceeded(): void;
+  /** Whether the device also speaks DM 2.0 (registered DM2.0 or both): DM 2.0-only job commands then wait for a DM 2.0 session. */
+  speaksDm2?(): boolean;
 }
 
 export interface EngineInput {

@@ -1,7 +1,7 @@
 // The SyncML DM 1.2 adapter of the job model: a job command as a SyncML command, and item data
 // (text, WBXML opaque bytes, embedded DevInf) as the text the job and the tree keep.
 import type { Command, Item, ItemData, Meta } from "../codec";
-import type { CommandPath, JobCommand } from "./job-model";
+import { DM2_ONLY_COMMANDS, isDm2Only, type CommandPath, type JobCommand } from "./job-model";
 
 const meta = (c: JobCommand): Meta | undefined => (c.format || c.type ? { ...(c.format ? { format: c.format } : {}), ...(c.type ? { type: c.type } : {}) } : undefined);
 
@@ -37,7 +37,16 @@ export function toSyncML(c: JobCommand, path: CommandPath, nextCmdId: () => stri
     case "Atomic":
     case "Sequence":
       return { kind: c.kind, cmdId, commands: (c.children ?? []).map((child, i) => toSyncML(child, [...path, i], nextCmdId, onId)) };
+    default:
+      // DM 2.0-only commands (HPost, Sub, Unsub, Default) never reach here: ./outbound.ts answers them.
+      throw new Error(`${c.kind} has no SyncML DM 1.2 command`);
   }
+}
+
+/** Why a SyncML DM 1.2 session cannot carry a job command, or undefined when it can. */
+export function syncmlRefusal(c: JobCommand): string | undefined {
+  if (!isDm2Only(c.kind)) return undefined;
+  return `${DM2_ONLY_COMMANDS[c.kind]} is a DM 2.0 command: SyncML DM 1.2 has no such command (406 optional feature not supported); the device answers it only in a DM 2.0 session`;
 }
 
 /** Size of a value as the device counts it (Meta Size: bytes). */

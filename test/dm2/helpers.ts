@@ -3,7 +3,7 @@
 // any HTTP client would) and calls the /dm/v2 resources.
 import { SELF } from "cloudflare:test";
 import { expect } from "vitest";
-import { ADMIN, enc } from "../helpers";
+import { ADMIN, call, enc } from "../helpers";
 
 /** DM 2.0 requires TLS; requests to the test Worker carry an https origin (Basic is refused otherwise). */
 export const TLS_ORIGIN = "https://gateway.test";
@@ -60,32 +60,17 @@ export async function digestHeader(a: Account, ch: Record<string, string>, metho
   return `Digest username="${a.accountId}", realm="${ch.realm}", nonce="${ch.nonce}", uri="${uri}", algorithm=SHA-256, qop=auth, nc=${ncs}, cnonce="${cnonce}", response="${response}", opaque="${ch.opaque}"`;
 }
 
-export interface Dm2Response {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: any;
-}
+export type Dm2Response = Awaited<ReturnType<typeof call>>;
 
-/** A request with Basic credentials over TLS. */
-export async function dm2(a: Account | null, method: string, path: string, opts: { body?: unknown; type?: string; accept?: string; headers?: Record<string, string>; origin?: string } = {}): Promise<Dm2Response> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  if (a) headers.Authorization = basicAuth(a);
-  if (opts.accept) headers.Accept = opts.accept;
-  let body: BodyInit | undefined;
-  if (opts.body !== undefined) {
-    body = typeof opts.body === "string" || opts.body instanceof Uint8Array ? (opts.body as BodyInit) : JSON.stringify(opts.body);
-    headers["Content-Type"] ??= opts.type ?? INITIATION;
-  }
-  const res = await SELF.fetch(`${opts.origin ?? TLS_ORIGIN}${path}`, { method, headers, body, redirect: "manual" });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+/** A request with Basic credentials over TLS (test/helpers.ts's call, as a DM 2.0 client sends it). */
+export function dm2(a: Account | null, method: string, path: string, opts: { body?: unknown; type?: string; accept?: string; headers?: Record<string, string>; origin?: string } = {}): Promise<Dm2Response> {
+  return call(method, path, {
+    ...opts,
+    headers: { ...(opts.headers ?? {}), ...(a ? { Authorization: basicAuth(a) } : {}) },
+    type: opts.type ?? INITIATION,
+    origin: opts.origin ?? TLS_ORIGIN,
+    redirect: "manual",
+  });
 }
 
 export async function registerDevice(a: Account, devId: string, fields: Record<string, string> = {}) {

@@ -4,7 +4,8 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, enc } from "../helpers";
 import { TestDevice } from "./device";
-import { createAccount, dm2, INITIATION, newDevId, registerDevice, REQUEST, RESPONSE, SEED, TLS_ORIGIN, type Account } from "./helpers";
+import { verifyPackage0 } from "../../src/codec";
+import { createAccount, dm2, INITIATION, newDevId, registerDevice, REQUEST, RESPONSE, SEED, sha256, TLS_ORIGIN, type Account } from "./helpers";
 
 async function setup(tree: Record<string, string> = { "./DevInfo/Mod": "SmartWatch 3", "./Vendor/Old": "x" }) {
   const account = await createAccount();
@@ -151,6 +152,30 @@ describe("DM 2.0 sessions: the four flows of the seed", () => {
     expect((await completed(account))[0]).toMatchObject({ initiator: "server", result: { outcome: "OK" } });
   });
 
+  it("decision 14: package 0's digest uses the device's nonce, which each session renews and every package of it carries in OMADM-NextNonce", async () => {
+    const { account, devId } = await setup();
+    const ha1 = await sha256(`${account.accountId}:oma-edge DM:${account.password}`);
+    const pkg0 = async () => Uint8Array.from(atob((await call("POST", `/dm/v1/devices/${enc(devId)}/notifications`, { headers: ADMIN, body: {} })).json.notification.package0), (ch) => ch.charCodeAt(0));
+    // Before the device's first session it has been given no nonce: the empty one.
+    const before = await pkg0();
+    expect(verifyPackage0(before, { password: ha1, nonce: "" })).toBe(true);
+    await queueJob(devId, [{ kind: "Delete", target: "./Vendor/Old" }]);
+    const start = await dm2(account, "POST", "/dm/v2/sessions/next", { body: {}, headers: { "OMADM-DevID": devId } });
+    const nonce = start.headers.get("OMADM-NextNonce")!;
+    expect(nonce).toMatch(/^[0-9a-f]{32}$/);
+    const end = await dm2(account, "PUT", `/dm/v2/sessions/id/${start.headers.get("OMADM-SessionID")}`, { body: { Status: [{ sc: 200 }] }, type: RESPONSE });
+    expect(end.json).toEqual({ CMD: [["END"]] });
+    expect(end.headers.get("OMADM-NextNonce")).toBe(nonce);
+    const after = await pkg0();
+    expect(verifyPackage0(after, { password: ha1, nonce })).toBe(true);
+    expect(verifyPackage0(before, { password: ha1, nonce })).toBe(false);
+    const next = await dm2(account, "POST", "/dm/v2/sessions/next", { body: {}, headers: { "OMADM-DevID": devId } });
+    const renewed = next.headers.get("OMADM-NextNonce")!;
+    expect(renewed).toMatch(/^[0-9a-f]{32}$/);
+    expect(renewed).not.toBe(nonce);
+    expect(verifyPackage0(after, { password: ha1, nonce: renewed })).toBe(false);
+  });
+
   it("server-initiated: the northbound outbox shows the DM 2.0 package 0, and its 16-bit session number names the session too", async () => {
     const { account, devId, device } = await setup();
     await queueJob(devId, [{ kind: "Get", target: "./DevInfo/Mod" }]);
@@ -240,7 +265,15 @@ describe("DM 2.0 sessions: abort, resume and bad input", () => {
     expect(tooFew.status).toBe(400);
     expect(tooFew.json.requestError.serviceException.variables[0]).toBe("body.Status");
     expect((await dm2(account, "PUT", "/dm/v2/sessions/id/0123456789abcdef0123456789abcdef", { body: { Status: [] }, type: RESPONSE })).status).toBe(404);
-    expect((await dm2(account, "PUT", "/dm/v2/sessions/id/not-a-session", { body: { Status: [] }, type: RESPONSE })).status).toBe(404);
+    // A malformed id (neither 32 hex digits nor a session number) is 400 naming it, on every session resource.
+    for (const [method, path] of [["PUT", "/dm/v2/sessions/id/not-a-session"], ["POST", "/dm/v2/sessions/id/not-a-session"], ["DELETE", "/dm/v2/session/id/not-a-session"], ["GET", "/dm/v2/sessions/id/not-a-session/data/0"]] as const) {
+      const bad = await dm2(account, method, path, method === "DELETE" || method === "GET" ? {} : { body: { Status: [] }, type: RESPONSE });
+      expect(bad.status, `${method} ${path}`).toBe(400);
+      expect(bad.json.requestError.serviceException.variables).toEqual(["sessionId", expect.stringContaining('"not-a-session" is not a session id')]);
+    }
+    const badIndex = await dm2(account, "GET", `${path}/data/x1`);
+    expect(badIndex.status).toBe(400);
+    expect(badIndex.json.requestError.serviceException.variables[0]).toBe("index");
     // the package is still open after the refused answers
     const { statuses } = await device.execute(cmds);
     expect(await device.report(cont, statuses)).toEqual([["END"]]);

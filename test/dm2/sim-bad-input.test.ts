@@ -61,15 +61,15 @@ describe("bad input on each DM 2.0 resource is refused with a clear error and ch
     expect((await owner.pending()).length).toBe(0);
   });
 
-  it("POST /sessions/id/{id}: an unknown session id, another account's session and a malformed id are 404", async () => {
+  it("POST /sessions/id/{id}: an unknown session id and another account's session are 404; a malformed id is 400 naming it", async () => {
     const { owner, devId } = w.mine;
     const h = { ...json("{}").headers, "OMADM-DevID": devId };
     expectEnvelope(await owner.call("POST", `/sessions/id/${UNKNOWN}`, { headers: h, body: "{}" }), 404);
     expectEnvelope(await owner.call("POST", `/sessions/id/${w.theirSession}`, { headers: h, body: "{}" }), 404);
-    // An id that cannot be one names no resource either: 404 with SVC0002 naming sessionId.
+    // An id that cannot be one is bad input, as /openapi.json describes the parameter: 400 SVC0002 naming sessionId and the id.
     const malformed = await owner.call("POST", `/sessions/id/not-a-session`, { headers: h, body: "{}" });
-    expectEnvelope(malformed, 404);
-    expect(malformed.text).toContain("sessionId");
+    expectEnvelope(malformed, 400);
+    expect(JSON.parse(malformed.text).requestError.serviceException.variables).toEqual(["sessionId", expect.stringContaining('"not-a-session" is not a session id')]);
   });
 
   it("PUT /sessions/id/{id}: malformed JSON, wrong media type, a Status that is not one, an unknown id, another account's session", async () => {
@@ -105,7 +105,8 @@ describe("bad input on each DM 2.0 resource is refused with a clear error and ch
     expectEnvelope(await owner.call("PUT", path, { headers: { "Content-Type": "text/plain" }, body: "stolen" }), 404);
     expectEnvelope(await owner.call("POST", path, { headers: { "Content-Type": "text/plain" }, body: "stolen" }), 404);
     expectEnvelope(await owner.call("GET", `/sessions/id/${UNKNOWN}/data/0`), 404);
-    expectEnvelope(await owner.call("GET", `/sessions/id/${UNKNOWN}/data/x`), 404);
+    // An index that cannot be one is bad input, as /openapi.json's pattern for it says (decision 17).
+    expectEnvelope(await owner.call("GET", `/sessions/id/${UNKNOWN}/data/x`), 400);
   });
 
   it("devices: another account's device is 404 on GET, PUT, POST and DELETE; registering it is 409; bad forms and JSON are 400, other types 415", async () => {

@@ -76,6 +76,26 @@ describe("DM 2.0 flows driven by the independent device simulator", () => {
     await expect(b.device.serverInitiated(n.package0)).rejects.toThrow(/digest does not match/);
   });
 
+  it("x.2.1 decision 14: every session gives the device a new package-0 nonce, so a replayed package 0 fails its check and the next one verifies", async () => {
+    const { device, devId } = await op.device(TREE);
+    await op.queueJob(devId, [{ kind: "Get", target: "./DevInfo/Man" }]);
+    const first = await op.notify(devId);
+    const s = await device.serverInitiated(first.package0);
+    expect(s.ended).toBe(true);
+    // Each package of the session carried the nonce (32 hex digits); the device keeps it.
+    expect(device.package0Nonce).toMatch(/^[0-9a-f]{32}$/);
+    const given = device.package0Nonce;
+    // Captured and replayed: made with the nonce before the session, refused by the device.
+    await expect(device.serverInitiated(first.package0)).rejects.toThrow(/digest does not match/);
+    await op.queueJob(devId, [{ kind: "Delete", target: "./Vendor/Mode" }]);
+    const second = await op.notify(devId);
+    const again = await device.serverInitiated(second.package0);
+    expect(again.packages[0]!.commands.map((c) => c[0])).toEqual(["DELETE", "CONT"]);
+    // That session renewed it once more: the second package 0 cannot be replayed either.
+    expect(device.package0Nonce).not.toBe(given);
+    await expect(device.serverInitiated(second.package0)).rejects.toThrow(/digest does not match/);
+  });
+
   it("x.2.3 web-browser-component-initiated: Accept application/vnd.omadm-cmd+json gets JSON commands in that media type", async () => {
     const { device, devId, owner } = await op.device(TREE);
     await op.queueJob(devId, [{ kind: "Get", target: "./DevInfo/Mod" }]);

@@ -8,7 +8,7 @@ import { migrate } from "../../http/sql";
 import { base64, encodePackage0, type UiMode } from "../../codec";
 import { CredentialStore, CREDENTIAL_SCHEMA, type AccountRecord } from "./credential-store";
 import { digestResponse, hashSecret, nonceIssuedAt, PBKDF2_ITERATIONS, REALM, timingSafeHexEqual, verifyBasicSecret, type Credentials } from "./credentials";
-import { DeviceRegistry, DEVICE_SCHEMA, MAX_DEVICES, type DeviceFields, type RegisteredDevice } from "./device-registry";
+import { DeviceRegistry, DEVICE_NONCE_STEP, DEVICE_SCHEMA, MAX_DEVICES, type DeviceFields, type RegisteredDevice } from "./device-registry";
 import { jobPort } from "./device-binding";
 import { SessionStore, SESSION_SCHEMA, type Initiator, type Session, type SessionDoc, type SessionView, type Upload } from "./session-store";
 
@@ -21,7 +21,7 @@ const UNKNOWN_ACCOUNT_SECRET = {
   digestHa1: "0".repeat(64),
 };
 
-const SCHEMA = [CREDENTIAL_SCHEMA + DEVICE_SCHEMA + SESSION_SCHEMA];
+const SCHEMA = [CREDENTIAL_SCHEMA + DEVICE_SCHEMA + SESSION_SCHEMA, DEVICE_NONCE_STEP];
 
 export type AuthVerdict = { ok: true } | { ok: false; reason: "wrong" | "stale" | "replayed" | "unknown"; retryAfterMs?: number };
 
@@ -175,7 +175,7 @@ export class DmAccountObject extends DurableObject<Env> {
   /**
    * A pending session for the device and the package 0 that asks it to connect (DM 1.2 layout,
    * version 2.0; its digest keyed with the account's Digest HA1, which the device can derive from
-   * the credentials it logs in with).
+   * the credentials it logs in with, and the nonce the device was given in its last session).
    */
   notifyPending(devId: string, initiator: Initiator, uiMode: UiMode = "not-specified"): Promise<Outcome<SessionView>> {
     return outcome(() =>
@@ -183,7 +183,7 @@ export class DmAccountObject extends DurableObject<Env> {
         this.requireDevice(devId);
         const s = this.sessions.openFor(devId) ?? this.sessions.pending(devId, initiator);
         const sessionNum = 1 + (crypto.getRandomValues(new Uint16Array(1))[0]! % 0xfffe);
-        const pkg = encodePackage0({ version: 20, uiMode, initiator: "server", sessionId: sessionNum, serverId: DM2_SERVER_ID }, { password: this.credentials.secret()!.digestHa1, nonce: "" });
+        const pkg = encodePackage0({ version: 20, uiMode, initiator: "server", sessionId: sessionNum, serverId: DM2_SERVER_ID }, { password: this.credentials.secret()!.digestHa1, nonce: this.devices.nonce(devId) });
         const doc = { ...s.doc, notification: { package0: base64(pkg), sessionNum, createdAt: Date.now() } };
         this.sessions.setDoc(s, doc);
         return this.sessions.view(s);
@@ -205,9 +205,11 @@ export class DmAccountObject extends DurableObject<Env> {
   /**
    * The device starts a session (package 1). An open session of the same device is ended as
    * aborted: the device would not start again if it were still in it. With `sessionId`, that
-   * pending session is the one started (x.1.1 POST /sessions/id/{sessionId}).
+   * pending session is the one started (x.1.1 POST /sessions/id/{sessionId}). The device's package-0
+   * nonce is renewed: the session delivers the new one (OMADM-NextNonce), and a package 0 made
+   * before it (a replayed one) no longer verifies on the device.
    */
-  startSession(devId: string, initiator: Initiator, sessionId?: string): Promise<Outcome<{ session: Session; abandoned?: Session }>> {
+  startSession(devId: string, initiator: Initiator, sessionId?: string): Promise<Outcome<{ session: Session; abandoned?: Session; nextNonce: string }>> {
     return outcome(() =>
       this.tx(() => {
         this.requireDevice(devId);
@@ -221,23 +223,25 @@ export class DmAccountObject extends DurableObject<Env> {
           open = undefined;
         }
         const session = this.sessions.activate(open ?? this.sessions.pending(devId, initiator), initiator);
+        const nextNonce = this.devices.renewNonce(devId);
         this.armAlarm();
-        return abandoned ? { session, abandoned } : { session };
+        return abandoned ? { session, abandoned, nextNonce } : { session, nextNonce };
       }),
     );
   }
 
   /**
    * Claims the package the device answers: the id is spent at once (a second answer with the same
-   * id is refused), and the session continues under a new id.
+   * id is refused), and the session continues under a new id. Answers the device's package-0 nonce
+   * too, which every package of the session repeats.
    */
-  claim(sessionId: string): Promise<Outcome<Session>> {
+  claim(sessionId: string): Promise<Outcome<{ session: Session; nextNonce: string }>> {
     return outcome(() =>
       this.tx(() => {
         this.requireAccount();
         const s = this.sessions.byId(sessionId);
         if (!s || s.state !== "active") throw notFound("sessionId", sessionId);
-        return this.sessions.advance(s, s.doc);
+        return { session: this.sessions.advance(s, s.doc), nextNonce: this.devices.nonce(s.devId) };
       }),
     );
   }

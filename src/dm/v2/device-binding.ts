@@ -4,7 +4,7 @@
 import type { Env } from "../../env";
 import { ApiError, type Outcome } from "../../http/errors";
 import type { Protocol } from "./device-registry";
-import type { JobBatchLike, OutcomeLike } from "./translate";
+import type { CommandOutcome, GenericAlert, JobBatch } from "../job-model";
 
 export interface Dm2Binding {
   accountId: string;
@@ -13,10 +13,11 @@ export interface Dm2Binding {
 
 /** The DeviceObject RPC methods this adapter uses. */
 export interface JobPort {
-  takeCommands(sessionKey: string, opts: { maxJobs?: number }): Promise<Outcome<JobBatchLike[]>>;
-  recordCommand(jobId: string, path: number[], outcome: OutcomeLike): Promise<Outcome<unknown>>;
+  takeCommands(sessionKey: string, opts: { maxJobs?: number }): Promise<Outcome<JobBatch[]>>;
+  recordCommand(jobId: string, path: number[], outcome: CommandOutcome): Promise<Outcome<unknown>>;
   releaseSession(sessionKey: string): Promise<Outcome<void>>;
-  attachAlerts(correlator: string, alerts: { type?: string; source?: string; format?: string; data?: string; receivedAt: string }[]): Promise<Outcome<void>>;
+  /** With a correlator: the EXEC it reports on; without: a change at or below a node a Sub command subscribed to. */
+  attachAlerts(correlator: string | undefined, alerts: GenericAlert[]): Promise<Outcome<void>>;
   job(jobId: string): Promise<Outcome<{ commands: unknown[] }>>;
   bindDm2(accountId: string, protocol: Protocol): Promise<Outcome<Dm2Binding>>;
   unbindDm2(accountId: string): Promise<Outcome<void>>;

@@ -5,6 +5,8 @@ import { one } from "../../http/sql";
 export const DEVICE_SCHEMA = `
   CREATE TABLE device (dev_id TEXT PRIMARY KEY, name TEXT, protocol TEXT NOT NULL, manufacturer TEXT, model TEXT,
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);`;
+/** v2: the nonce of the device's next package 0 (README decision 14); empty until its first session. */
+export const DEVICE_NONCE_STEP = "ALTER TABLE device ADD COLUMN p0_nonce TEXT NOT NULL DEFAULT ''";
 
 export type Protocol = "DM2.0" | "DM1.2" | "both";
 export const PROTOCOLS: readonly Protocol[] = ["DM2.0", "DM1.2", "both"];
@@ -76,6 +78,18 @@ export class DeviceRegistry {
     this.sql.exec("UPDATE device SET name = ?, protocol = ?, manufacturer = ?, model = ?, updated_at = ? WHERE dev_id = ?",
       next.name || null, next.protocol, next.manufacturer || null, next.model || null, Date.now(), devId);
     return this.get(devId);
+  }
+
+  /** The nonce package 0 is digested with for this device (what the device was last given). */
+  nonce(devId: string): string {
+    return one<{ p0_nonce: string }>(this.sql, "SELECT p0_nonce FROM device WHERE dev_id = ?", devId)?.p0_nonce ?? "";
+  }
+
+  /** A new nonce for the device's next package 0, from a session it started: a package 0 made before it no longer verifies. */
+  renewNonce(devId: string): string {
+    const nonce = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    this.sql.exec("UPDATE device SET p0_nonce = ? WHERE dev_id = ?", nonce, devId);
+    return nonce;
   }
 
   remove(devId: string): boolean {

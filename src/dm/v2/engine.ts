@@ -7,7 +7,8 @@ import type { Env } from "../../env";
 import { ApiError, invalidInput, unwrap } from "../../http/errors";
 import type { Dm2Alert, Dm2Command, ResultPackage } from "./commands";
 import type { Initiator, Session, SessionDoc } from "./session-store";
-import { outcomeOf, sequenceStatus, translate, type JobBatchLike, type OutcomeLike } from "./translate";
+import type { CommandOutcome } from "../job-model";
+import { outcomeOf, sequenceStatus, translate } from "./translate";
 import { jobPort } from "./device-binding";
 
 /** Jobs taken into one package. */
@@ -19,6 +20,8 @@ export interface Package {
   sessionId?: string;
   /** The session's result when this package ended it. */
   ended?: { outcome: "OK" | "failure"; reason?: string };
+  /** The nonce of the device's next package 0 (decision 14), delivered with every package of the session. */
+  nextNonce: string;
 }
 
 export interface EngineContext {
@@ -29,7 +32,7 @@ export interface EngineContext {
 
 const sessionUrl = (x: EngineContext, id: string) => `${x.origin}/dm/v2/sessions/id/${id}`;
 
-function count(doc: SessionDoc, what: string, o: OutcomeLike): void {
+function count(doc: SessionDoc, what: string, o: CommandOutcome): void {
   if (o.status !== undefined && o.error === undefined && /^2\d\d$/.test(o.status)) doc.succeeded++;
   else {
     doc.failed++;
@@ -40,11 +43,11 @@ function count(doc: SessionDoc, what: string, o: OutcomeLike): void {
 /** Package 1 arrived: the session starts (or the pending one named by `sessionId`), and the first commands go out. */
 export async function startSession(x: EngineContext, devId: string, initiator: Initiator, alerts: Dm2Alert[], sessionId?: string): Promise<Package> {
   const account = x.env.DM_ACCOUNTS.getByName(x.accountId);
-  const { session, abandoned } = unwrap(await account.startSession(devId, initiator, sessionId));
+  const { session, abandoned, nextNonce } = unwrap(await account.startSession(devId, initiator, sessionId));
   const device = jobPort(x.env, devId);
   if (abandoned) unwrap(await device.releaseSession(abandoned.doc.jobSession));
   await deliverAlerts(x.env, devId, alerts);
-  return nextPackage(x, session);
+  return { ...(await nextPackage(x, session)), nextNonce };
 }
 
 /** A result package: statuses onto the jobs, then the next commands under a new id, or END. */
@@ -57,7 +60,7 @@ export async function answer(x: EngineContext, sessionId: string, result: Result
   if (statuses.length !== expected && statuses.length !== expected + 1) {
     throw invalidInput("body.Status", `${expected} status${expected === 1 ? "" : "es"}, one per command of the package in order (CONT and END excepted)`);
   }
-  const session = unwrap(await account.claim(sessionId));
+  const { session, nextNonce } = unwrap(await account.claim(sessionId));
   const uploads = await account.uploads(session.key);
   const device = jobPort(x.env, session.devId);
   const doc = structuredClone(session.doc);
@@ -70,14 +73,14 @@ export async function answer(x: EngineContext, sessionId: string, result: Result
   }
   for (const seq of doc.sequences) {
     const status = sequenceStatus(Array.from({ length: seq.children }, (_, j) => seq.outcomes[j]));
-    const outcome: OutcomeLike = status ? { status } : { error: "not every command of the Sequence was answered" };
+    const outcome: CommandOutcome = status ? { status } : { error: "not every command of the Sequence was answered" };
     unwrap(await device.recordCommand(seq.jobId, seq.path, outcome));
     count(doc, "Sequence", outcome);
   }
   doc.inFlight = [];
   doc.sequences = [];
   await deliverAlerts(x.env, session.devId, result.Alert ?? []);
-  return nextPackage(x, { ...session, doc });
+  return { ...(await nextPackage(x, { ...session, doc })), nextNonce };
 }
 
 /** DELETE /session/id/{id}: the session ends as aborted; what it sent without an answer goes back to the queue. */
@@ -87,14 +90,14 @@ export async function abortSession(x: EngineContext, sessionId: string): Promise
 }
 
 /** The next jobs' commands for the device, or the end of the session. */
-async function nextPackage(x: EngineContext, session: Session): Promise<Package> {
+async function nextPackage(x: EngineContext, session: Session): Promise<Omit<Package, "nextNonce">> {
   const account = x.env.DM_ACCOUNTS.getByName(x.accountId);
   const device = jobPort(x.env, session.devId);
   const doc = session.doc;
   const dataUrl = (i: number) => `${sessionUrl(x, session.id)}/data/${i}`;
   // Jobs whose commands DM 2.0 cannot carry are answered at once; keep taking until something goes out.
   for (let round = 0; round < 20; round++) {
-    const batches = unwrap(await device.takeCommands(doc.jobSession, { maxJobs: JOBS_PER_PACKAGE })) as JobBatchLike[];
+    const batches = unwrap(await device.takeCommands(doc.jobSession, { maxJobs: JOBS_PER_PACKAGE }));
     if (!batches.length) break;
     const t = translate(batches, dataUrl);
     doc.sent += t.inFlight.length + t.immediate.length;
@@ -128,14 +131,18 @@ async function nextPackage(x: EngineContext, session: Session): Promise<Package>
   return { commands: [["END"]], ended: { outcome: view.result?.outcome ?? "OK", ...(view.result?.reason ? { reason: view.result.reason } : {}) } };
 }
 
-/** Device events: a generic alert with the correlator of an EXEC lands on that job command (like DM 1.2's 1226). */
+/**
+ * Device events: an alert with the correlator of an EXEC lands on that job command (like DM 1.2's
+ * 1226); one without a correlator but with a SourceURI reports a change of a node, and lands on the
+ * Sub command that subscribed to it (decision 6). Others (the session's own alerts) are not kept.
+ */
 async function deliverAlerts(env: Env, devId: string, alerts: Dm2Alert[]): Promise<void> {
-  const byCorrelator = new Map<string, Dm2Alert[]>();
-  for (const a of alerts) if (a.Correlator) byCorrelator.set(a.Correlator, [...(byCorrelator.get(a.Correlator) ?? []), a]);
-  if (!byCorrelator.size) return;
+  const groups = new Map<string | undefined, Dm2Alert[]>();
+  for (const a of alerts) if (a.Correlator || a.SourceURI) groups.set(a.Correlator, [...(groups.get(a.Correlator) ?? []), a]);
+  if (!groups.size) return;
   const device = jobPort(env, devId);
   const receivedAt = new Date().toISOString();
-  for (const [correlator, list] of byCorrelator) {
+  for (const [correlator, list] of groups) {
     unwrap(
       await device.attachAlerts(
         correlator,

@@ -52,6 +52,13 @@ const jsonOf = <T>(schema: T, description: string) => ({ description, content: {
 const commandsOut = {
   description: "The server's commands (`CMD`, ending with CONT and the ServerURI of the next package, or END), in the media type the client asked for; the next package's session id is also in `Location` and `OMADM-SessionID`",
   content: Object.fromEntries([REQUEST_TYPE, SEED_TYPE].map((t) => [t, { schema: CommandPackageSchema }])),
+  headers: {
+    "OMADM-SessionID": { description: "The session id this package is answered under (absent after END)", schema: { type: "string" } },
+    "OMADM-NextNonce": {
+      description: "The nonce of the next package 0 for this device (32 hex digits, renewed when a session starts): the device keeps it and checks a notification's digest with it, so a replayed package 0 is refused (src/dm/v2/README.md decision 14)",
+      schema: { type: "string", pattern: "^[0-9a-f]{32}$" },
+    },
+  },
 };
 const devIdHeader = z.object({ "OMADM-DevID": z.string().optional().openapi({ description: "The device; needed when the account has more than one DM 2.0 device" }) });
 const initiation = { content: Object.fromEntries([INITIATION_TYPE, SEED_TYPE, "application/json"].map((t) => [t, { schema: InitiationPackageSchema }])), required: false };
@@ -90,16 +97,16 @@ export function describeRoutes(app: OpenAPIHono<AppEnv>): void {
     responses: { 200: commandsOut, ...errorResponses(400, 406, 415) },
   });
   for (const p of ["/dm/v2/sessions/id/{sessionId}", "/dm/v2/session/id/{sessionId}"]) {
-    path("delete", p, "Abort a session; its unanswered commands go back to their jobs' queue", { request: { params: SessionIdParam }, responses: { 204: { description: "Aborted" } } });
+    path("delete", p, "Abort a session; its unanswered commands go back to their jobs' queue", { request: { params: SessionIdParam }, responses: { 204: { description: "Aborted" }, ...errorResponses(400) } });
   }
   path("get", "/dm/v2/sessions/id/{sessionId}/data/{index}", "The data an HGET command of the current package fetches (the value of an Add or Replace)", {
     request: { params: DataParams },
-    responses: { 200: { description: "The node value, in its type", content: { "text/plain": { schema: z.string() }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } } },
+    responses: { 200: { description: "The node value, in its type", content: { "text/plain": { schema: z.string() }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } }, ...errorResponses(400) },
   });
   for (const m of ["put", "post"] as const) {
     path(m, "/dm/v2/sessions/id/{sessionId}/data/{index}", `Where an ${m === "put" ? "HPUT" : "HPOST"} command of the current package sends the node's value (a Get's result)`, {
       request: { params: DataParams, body: { required: true, content: { "text/plain": { schema: z.string() }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } } },
-      responses: { 204: { description: "Kept until the package's statuses arrive" }, ...errorResponses(413) },
+      responses: { 204: { description: "Kept until the package's statuses arrive" }, ...errorResponses(400, 413) },
     });
   }
   path("get", "/dm/v2/devices", "The devices of the DM account (HTML for a browser)", {

@@ -32,9 +32,10 @@ const ctx = (c: Ctx): EngineContext => ({ env: c.env, origin: new URL(c.req.url)
 const account = (c: Ctx) => c.env.DM_ACCOUNTS.getByName(accountOf(c));
 const html = (c: Ctx, body: string, status: 200 | 400 | 404 | 409 = 200) => c.html(body, status, PAGE_HEADERS);
 
+/** An id that cannot be one is bad input (400, as /openapi.json describes the parameter); a well-formed unknown one is 404. */
 function sessionIdParam(c: Ctx): string {
   const id = c.req.param("sessionId") ?? "";
-  if (!SESSION_ID.test(id)) throw notFound("sessionId", id);
+  if (!SESSION_ID.test(id)) throw invalidInput("sessionId", `${JSON.stringify(id.slice(0, 64))} is not a session id: 32 lowercase hex digits, or the 1-4 hex digit session number of a package 0`);
   return id;
 }
 
@@ -229,6 +230,7 @@ function packageResponse(c: Ctx, pkg: Package, type: Dm2Type): Response {
     headers["Location"] = `${new URL(c.req.url).origin}/dm/v2/sessions/id/${pkg.sessionId}`;
     headers["OMADM-SessionID"] = pkg.sessionId;
   }
+  headers["OMADM-NextNonce"] = pkg.nextNonce;
   return new Response(JSON.stringify({ CMD: pkg.commands }), { status: 200, headers });
 }
 
@@ -314,7 +316,7 @@ dm2Routes.delete("/dm/v2/session/id/:sessionId", abort);
 
 function dataIndex(c: Ctx): number {
   const n = c.req.param("index") ?? "";
-  if (!/^\d{1,4}$/.test(n)) throw notFound("index", n);
+  if (!/^\d{1,4}$/.test(n)) throw invalidInput("index", `${JSON.stringify(n.slice(0, 64))} is not a command index: 1-4 decimal digits`);
   return Number(n);
 }
 

@@ -22,6 +22,8 @@ export interface InFlight {
   jobId: string;
   path: number[];
   target?: string;
+  /** An HPOST to the job's own URL: no value comes to this server. */
+  elsewhere?: true;
 }
 
 export interface SessionDoc {

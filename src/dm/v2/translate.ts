@@ -1,36 +1,18 @@
 // Northbound job commands as DM 2.0 commands, and the device's DM 2.0 statuses back as the job's
 // outcome, in the same words a DM 1.2 session records (status code strings, results with source,
 // data, format and type), so a job reads the same whichever protocol ran it.
+import type { CommandOutcome, CommandPath, JobBatch, JobCommand } from "../job-model";
 import type { Dm2Command, Dm2Status } from "./commands";
 import type { InFlight, Upload } from "./session-store";
 
-/** The shapes of the job model this adapter reads and writes (DeviceObject's seam, ../job-model.ts). */
-export interface JobCommandLike {
-  kind: string;
-  target?: string;
-  data?: string;
-  format?: string;
-  type?: string;
-  correlator?: string;
-  code?: string;
-  items?: string[];
-  children?: JobCommandLike[];
-}
-export interface JobBatchLike {
-  jobId: string;
-  commands: { path: number[]; command: JobCommandLike }[];
-}
-export interface OutcomeLike {
-  status?: string;
-  error?: string;
-  results?: { source: string; data: string; format?: string; type?: string }[];
-}
+/** What this adapter reads of a job command (the job model's seam, DeviceObject.takeCommands). */
+type Translated = Pick<JobCommand, "kind" | "target" | "data" | "correlator" | "code" | "url" | "children">;
 
 /** A job command answered by the server itself: DM 2.0 has no command for it. */
 export interface Immediate {
   jobId: string;
-  path: number[];
-  outcome: OutcomeLike;
+  path: CommandPath;
+  outcome: CommandOutcome;
 }
 
 export interface Translation {
@@ -45,15 +27,15 @@ export interface Translation {
 const LIST_STRUCT = /\?list=Struct$/;
 
 /** 406 "optional feature not supported": the verdict on job commands DM 2.0 cannot carry. */
-const unsupported = (why: string): OutcomeLike => ({ status: "406", error: why });
+const unsupported = (why: string): CommandOutcome => ({ status: "406", error: why });
 
 /**
  * Translates what the job model handed out. `dataUrl(i)` is the ServerURI of the i-th command's
  * data (what the device HGETs for Add/Replace, where it HPUTs a Get's value).
  */
-export function translate(batches: JobBatchLike[], dataUrl: (index: number) => string): Translation {
+export function translate(batches: JobBatch[], dataUrl: (index: number) => string): Translation {
   const out: Translation = { commands: [], inFlight: [], immediate: [], sequences: [] };
-  const emit = (jobId: string, path: number[], c: JobCommandLike) => {
+  const emit = (jobId: string, path: CommandPath, c: Translated) => {
     const index = out.commands.length;
     const target = c.target ?? "";
     let cmd: Dm2Command;
@@ -79,12 +61,25 @@ export function translate(batches: JobBatchLike[], dataUrl: (index: number) => s
       case "Exec":
         cmd = c.correlator !== undefined ? ["EXEC", target, c.data ?? "", c.correlator] : c.data !== undefined ? ["EXEC", target, c.data] : ["EXEC", target];
         break;
+      case "HPost":
+        // Without a URL of its own, the value comes here, like a Get's (and lands in the command's results).
+        cmd = ["HPOST", target, c.url ?? dataUrl(index)];
+        break;
+      case "Sub":
+        cmd = ["SUB", target];
+        break;
+      case "Unsub":
+        cmd = ["UNSUB", target];
+        break;
+      case "Default":
+        cmd = ["DEFAULT", c.url ?? ""];
+        break;
       default:
         out.immediate.push({ jobId, path, outcome: unsupported(`DM 2.0 has no command for ${c.kind}`) });
         return;
     }
     out.commands.push(cmd);
-    out.inFlight.push({ index, name: cmd[0], jobId, path, ...(c.target ? { target: c.target } : {}) });
+    out.inFlight.push({ index, name: cmd[0], jobId, path, ...(c.target ? { target: c.target } : {}), ...(c.kind === "HPost" && c.url ? { elsewhere: true } : {}) });
   };
   for (const batch of batches) {
     for (const { path, command } of batch.commands) {
@@ -109,15 +104,16 @@ export function translate(batches: JobBatchLike[], dataUrl: (index: number) => s
 const enc = new TextEncoder();
 
 /** The outcome of one sent command from its Status (and, for HPUT, the data the device uploaded). */
-export function outcomeOf(f: InFlight, status: Dm2Status | undefined, upload: Upload | undefined): OutcomeLike {
+export function outcomeOf(f: InFlight, status: Dm2Status | undefined, upload: Upload | undefined): CommandOutcome {
   if (!status) return { error: "the device sent no Status for this command" };
   const sc = String(status.sc);
   if (f.name === "GET" && /^2\d\d$/.test(sc)) {
     // The ClientURIs found, one per line, as a text/uri-list (RFC 2483) result of the node asked about.
     return { status: sc, results: [{ source: (f.target ?? "").replace(LIST_STRUCT, ""), data: (status.URI ?? []).join("\r\n"), format: "chr", type: "text/uri-list" }] };
   }
-  if (f.name !== "HPUT" || !/^2\d\d$/.test(sc)) return { status: sc };
-  if (!upload) return { status: sc, error: "the device reported success but uploaded no data to the HPUT ServerURI" };
+  // An HPOST to a URL of the job's own sends the value there: its status is all this server learns.
+  if ((f.name !== "HPUT" && f.name !== "HPOST") || f.elsewhere || !/^2\d\d$/.test(sc)) return { status: sc };
+  if (!upload) return { status: sc, error: `the device reported success but uploaded no data to the ${f.name} ServerURI` };
   return { status: sc, results: [{ source: f.target ?? "", data: upload.data, ...(upload.format ? { format: upload.format } : {}), ...(upload.type ? { type: upload.type } : {}) }] };
 }
 
@@ -137,14 +133,14 @@ export function uploadOf(bytes: Uint8Array, contentType: string | undefined): Up
 }
 
 /** The body the device HGETs for an Add/Replace: the command's data (b64 decoded) and its type. */
-export function downloadOf(c: JobCommandLike): { body: Uint8Array; type: string } {
+export function downloadOf(c: Pick<JobCommand, "data" | "format" | "type">): { body: Uint8Array; type: string } {
   const data = c.data ?? "";
   if (c.format === "b64" || c.format === "bin") return { body: Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0)), type: c.type ?? "application/octet-stream" };
   return { body: enc.encode(data), type: `${c.type ?? "text/plain"}; charset=utf-8` };
 }
 
 /** A Sequence's own status once every child has one: 200 when all succeeded, else the first failure's code. */
-export function sequenceStatus(children: (OutcomeLike | undefined)[]): string | undefined {
+export function sequenceStatus(children: (CommandOutcome | undefined)[]): string | undefined {
   if (children.some((c) => !c || (c.status === undefined && c.error === undefined))) return undefined;
   const bad = children.find((c) => !c!.status || !/^2\d\d$/.test(c!.status) || c!.error);
   return bad ? (bad.status ?? "500") : "200";

@@ -2,7 +2,7 @@
 // per client message, built from the state handed in.
 import { describe, expect, it } from "vitest";
 import { parseBasicCredential, type Command } from "../../../src/codec";
-import { JobStore } from "../../../src/dm/job-model";
+import { JobStore } from "../../../src/dm/job-store";
 import { answerAll, clientMsg, commandsOf, fixture, MemRows, pkg1, statusesOf } from "./fixture";
 
 const replace = (i: number, size = 40) => ({ kind: "Replace" as const, target: `./Vendor/P${i}`, data: "x".repeat(size) });

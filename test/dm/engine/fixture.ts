@@ -2,7 +2,8 @@
 // real codec (WASM on Node).
 import { authMd5Digest, basicCredential, decodeMessage, nonceFromNextNonce, secretDigest, type Command, type Status, type SyncMLMessage } from "../../../src/codec";
 import { reply, type DevicePort, type EngineOutput, type SessionState } from "../../../src/dm/engine";
-import { JobStore, type Job, type JobRows } from "../../../src/dm/job-model";
+import type { Job } from "../../../src/dm/job-model";
+import { JobStore, type JobRows } from "../../../src/dm/job-store";
 import type { AuthType } from "../../../src/dm/security";
 
 export class MemRows implements JobRows {

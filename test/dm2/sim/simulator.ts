@@ -93,6 +93,11 @@ export class Dm2Device {
   readonly shownPages: ShownPage[] = [];
   /** The DM 2.0 root this device talks to; DEFAULT changes it. */
   serverRoot: string;
+  /**
+   * The nonce for checking the next package 0: empty until the server gives one, then the last
+   * OMADM-NextNonce header of a session's package (the server's README, decision 14).
+   */
+  package0Nonce = "";
   readonly sessions: SessionOutcome[] = [];
   private readonly sendDevId: boolean;
   private realm = "oma-edge DM";
@@ -127,7 +132,7 @@ export class Dm2Device {
     if (notification.version !== 20) throw new Error(`package 0 version ${notification.version}, not DM 2.0 (20)`);
     if (!options.skipDigestCheck) {
       const key = await digestHa1(this.options.account, this.realm, this.options.password);
-      if (!package0DigestMatches(notification, key)) throw new Error("package 0 digest does not match this device's credentials");
+      if (!package0DigestMatches(notification, key, this.package0Nonce)) throw new Error("package 0 digest does not match this device's credentials and nonce");
     }
     const outcome = await this.run(`${this.serverRoot}/sessions/id/${notification.sessionId}`, {
       alerts: [{ AlertType: ALERT.serverInitiated }],
@@ -189,6 +194,8 @@ export class Dm2Device {
     for (let index = 0; ; index++) {
       const text = await response.text();
       const contentType = response.headers.get("Content-Type");
+      const nextNonce = response.headers.get("OMADM-NextNonce");
+      if (response.status === 200 && nextNonce !== null) this.package0Nonce = nextNonce;
       if (response.status !== 200) {
         outcome.error = { status: response.status, contentType, body: text };
         return outcome;
