@@ -53,7 +53,7 @@ primarySideRoutes.openapi(
       "latest code it obtained for that device.",
     ...federation,
     request: { headers: IdempotencyKeyHeader, ...jsonBody(PeerCodeRequestSchema) },
-    responses: { 201: json(PeerCodeSchema, "The code, generated here"), ...errorResponses(400, 401, 403, 409, 413, 415, 422) },
+    responses: { 201: json(PeerCodeSchema, "The code, generated here"), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429) },
   }),
   async (c) => {
     const { secondary, primaryMno } = c.req.valid("json");

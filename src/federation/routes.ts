@@ -33,7 +33,7 @@ federationRoutes.openapi(
     ...federation,
     responses: {
       200: json(OperatorSchema, "The operator"),
-      ...errorResponses(401, 403),
+      ...errorResponses(401, 403, 429),
     },
   }),
   (c) => c.json({ operator: { mnos: homeMnos(c.env), primaryServices: primaryServices(c.env) } }, 200),

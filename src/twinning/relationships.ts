@@ -190,6 +190,18 @@ export class RelationshipStore {
     this.sql.exec("DELETE FROM twin WHERE secondary = ?", secondary);
   }
 
+  /**
+   * The other side of activation `activationId` ("tel:+..." or "peer:<mcc>-<mnc>:tel:+..."): a
+   * twin's secondary, a reservation's, or this secondary's primary; undefined when none is known.
+   */
+  counterpart(activationId: string): string | undefined {
+    const twin = this.twins().find((t) => t.activation_id === activationId);
+    if (twin) return twin.secondary;
+    const rel = this.relationship();
+    if (rel?.activation_id === activationId) return rel.primary_address;
+    return this.allReservations().find((r) => r.activationId === activationId)?.secondary;
+  }
+
   // ------------------------------------------------------------ secondary: the one relationship
 
   relationship(): RelationshipRow | undefined {

@@ -5,78 +5,37 @@
 //   relationships.ts     twin rows (as a primary), the one relationship row (as a secondary), reservations
 //   activation-codes.ts  the current code (as a secondary), failed and in-flight guesses (as a primary)
 //   outbox.ts            typed messages to other subscribers (and, through federation, to peers)
-//   ../notify/queue.ts   notification subscriptions and their delivery queue
-// The object keeps the RPC surface, the role rules (HLF-TE-008/009), the two-phase activation
-// (activation.ts) and the transactions that span stores; its one alarm runs what the stores say is due.
+//   subscriber-notifications.ts  notification subscriptions and their delivery queue (../notify/queue.ts)
+// and what it does in each role: primary-role.ts, secondary-role.ts (HLF-TE-008/009 in activation.ts),
+// the two-phase activation (activation.ts) and the operator's view (admin-view.ts). The object keeps
+// the RPC surface, the token check of every device call and the transactions that span stores; its
+// one alarm (alarm-schedule.ts) runs what the stores say is due.
 import { DurableObject } from "cloudflare:workers";
-import { config } from "../config";
 import type { Env } from "../env";
-import { ApiError, notFound, outcome, roleMixture, serviceError, type Outcome } from "../http/errors";
-import { migrateStores, one } from "../http/sql";
-import { generateActivationCode } from "../codec";
-import { SubjectLedger, SUBJECT_LEDGER_SCHEMA, DEVICE_POLL_INTERVAL_S, type AssertionResult, type DeviceGrantRequest, type DevicePoll } from "../oauth/subject-ledger";
+import { ApiError, outcome, type Outcome } from "../http/errors";
+import { migrateStores } from "../http/sql";
+import { SubjectLedger, SUBJECT_LEDGER_SCHEMA, type AssertionResult, type DeviceGrantRequest, type DevicePoll } from "../oauth/subject-ledger";
 import type { TokenRef } from "../oauth/tokens";
-import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue, type DroppedNotification, type NewSubscription, type SubscriptionRecord, type TwinningEvent } from "../notify/queue";
+import type { DroppedNotification, NewSubscription, SubscriptionRecord, TwinningEvent } from "../notify/queue";
 import { ACTIVATION_CODES_SCHEMA, ActivationCodeStore } from "./activation-codes";
-import { codeFromPeer, primarySide, TwoPhaseActivation, type ActivationOffer, type PrepareAnswer } from "./activation";
-import { addressOf, destinationOf, INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./outbox";
+import { TwoPhaseActivation, type ActivationOffer, type PrepareAnswer } from "./activation";
+import { AdminView } from "./admin-view";
+import { AlarmSchedule } from "./alarm-schedule";
+import { addressOf, Outbox, OUTBOX_SCHEMA } from "./outbox";
+import { PrimaryRole, type RoleHost } from "./primary-role";
 import { PROFILE_SCHEMA, ProfileStore } from "./profile-store";
-import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type RelationshipRow, type StatusChange, type TwinRow } from "./relationships";
+import { twinRecord, type IssuedActivationCode, type RelationshipRecord, type SubscriberProfile, type TwinRecord } from "./records";
+import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type StatusChange } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
+import { SecondaryRole } from "./secondary-role";
+import { NOTIFICATIONS_SCHEMA, SubscriberNotifications } from "./subscriber-notifications";
 
 export type { Actor, StatusChange } from "./relationships";
 export type { ActivationOffer } from "./activation";
+export type { IssuedActivationCode, RelationshipRecord, Role, SubscriberProfile, TwinRecord } from "./records";
 export type { AssertionResult, DeviceGrantRequest, DevicePoll } from "../oauth/subject-ledger";
 export { DEVICE_POLL_INTERVAL_S } from "../oauth/subject-ledger";
 export { MAX_FAILED_CODE_ATTEMPTS, FAILED_CODE_WINDOW_MS } from "./activation-codes";
-export type Role = "none" | "primary" | "secondary";
-
-export interface SubscriberProfile {
-  address: string;
-  mno: Mno;
-  role: Role;
-  createdAt: number;
-}
-
-export interface TwinRecord {
-  secondary: string;
-  name: string;
-  status: TwinningStatus;
-  secondaryMno: Mno;
-  activatedAt: number;
-  statusChangedAt: number;
-  statusChangedBy: Actor;
-}
-
-export interface RelationshipRecord {
-  primary: string;
-  /** The primary is served by an inter-MNO peer (its operator is primaryMno). */
-  primaryAtPeer?: true;
-  name: string;
-  status: TwinningStatus;
-  primaryMno: Mno;
-  activatedAt: number;
-  statusChangedAt: number;
-  statusChangedBy: Actor;
-}
-
-export interface IssuedActivationCode {
-  code: string;
-  mno: Mno;
-  expiresAt: number;
-  /** Present when the request also asked for a device grant: the secret the device polls with. */
-  deviceCode?: string;
-  interval?: number;
-}
-
-const CODE_ISSUE_ATTEMPTS = 8;
-/**
- * A change the other side asked for (a secondary's toggle or leave) is applied there by the caller
- * itself; the copy queued here only repairs a caller that died before applying it.
- */
-const REPAIR_DELAY_MS = 30_000;
-
-const NOTIFICATIONS_SCHEMA = { name: "notifications", steps: [NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE] };
 
 /** Objects written before the stores kept their own versions had one `_schema` version (1..5). */
 const legacyVersions = (v: number): Record<string, number> => ({
@@ -88,35 +47,18 @@ const legacyVersions = (v: number): Record<string, number> => ({
   notifications: v >= 5 ? 2 : v >= 3 ? 1 : 0,
 });
 
-const twinRecord = (r: TwinRow): TwinRecord => ({
-  secondary: addressOf(r.secondary),
-  name: r.name,
-  status: r.status,
-  secondaryMno: { mcc: r.mcc, mnc: r.mnc },
-  activatedAt: r.activated_at,
-  statusChangedAt: r.changed_at,
-  statusChangedBy: r.changed_by,
-});
-
-const relationshipRecord = (r: RelationshipRow): RelationshipRecord => ({
-  primary: addressOf(r.primary_address),
-  ...(destinationOf(r.primary_address).kind === "peer" ? { primaryAtPeer: true } : {}),
-  name: r.name,
-  status: r.status,
-  primaryMno: { mcc: r.mcc, mnc: r.mnc },
-  activatedAt: r.activated_at,
-  statusChangedAt: r.changed_at,
-  statusChangedBy: r.changed_by,
-});
-
 export class SubscriberObject extends DurableObject<Env> {
   private readonly profileStore: ProfileStore;
   private readonly ledger: SubjectLedger;
   private readonly relationships: RelationshipStore;
   private readonly codes: ActivationCodeStore;
   private readonly outbox: Outbox;
-  private readonly notifications: NotificationQueue;
+  private readonly notifications: SubscriberNotifications;
   private readonly activation: TwoPhaseActivation;
+  private readonly primary: PrimaryRole;
+  private readonly secondary: SecondaryRole;
+  private readonly admin: AdminView;
+  private readonly schedule: AlarmSchedule;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -126,7 +68,7 @@ export class SubscriberObject extends DurableObject<Env> {
     this.relationships = new RelationshipStore(sql);
     this.codes = new ActivationCodeStore(sql);
     this.outbox = new Outbox(sql, env);
-    this.notifications = new NotificationQueue(sql, env);
+    this.notifications = new SubscriberNotifications(sql, env);
     this.ledger = new SubjectLedger(ctx.storage, {
       bindingLive: (binding) => this.relationships.bindingLive(binding),
       userCodeState: (userCode) => {
@@ -139,88 +81,54 @@ export class SubscriberObject extends DurableObject<Env> {
         return rel?.state === "active" && rel.activation_id === binding ? rel.primary_address : undefined;
       },
     });
-    const host = {
+    const host: RoleHost = {
       env,
       profile: this.profileStore,
       relationships: this.relationships,
       codes: this.codes,
       outbox: this.outbox,
       tx: <T>(fn: () => T) => this.tx(fn),
-      notify: (event: TwinningEvent) => this.notify(event),
+      notify: (event: TwinningEvent) => this.notifications.notify(event),
+      deliverNow: (id) => this.deliverNow(id),
     };
     this.activation = new TwoPhaseActivation(host);
+    this.primary = new PrimaryRole(host);
+    this.secondary = new SecondaryRole(host, this.ledger, this.activation);
+    this.admin = new AdminView(this.profileStore, this.relationships, this.primary);
+    this.schedule = new AlarmSchedule(ctx.storage, () => this.nextDue());
   }
 
   // ---------------------------------------------------------------- transactions and the alarm
 
   /**
    * One transaction of this object. It also deletes the outbox rows delivered since the last one
-   * and sets (or deletes) the alarm for the earliest due work, in the same synchronous turn, so all
-   * of it is one durable commit.
+   * and sets (or deletes) the alarm for the earliest due work (alarm-schedule.ts), in the same
+   * synchronous turn, so all of it is one durable commit.
    */
   private tx<T>(fn: () => T): T {
     const result = this.ctx.storage.transactionSync(() => {
       this.outbox.flushDelivered();
       return fn();
     });
-    this.armAlarm();
+    this.schedule.arm();
     return result;
   }
 
   /** The earliest due work of every store. */
   private nextDue(): number | undefined {
-    const due = [this.outbox.nextDue(), this.relationships.nextDue(), this.hasNotificationWork() ? this.notifications.nextDue() : undefined].filter((t): t is number => t !== undefined);
+    const due = [this.outbox.nextDue(), this.relationships.nextDue(), this.notifications.nextDue()].filter((t): t is number => t !== undefined);
     return due.length ? Math.min(...due) : undefined;
   }
 
-  /** True while alarm() runs: it sets the next alarm itself as it ends. */
-  private alarmRunning = false;
-  /**
-   * The alarm this instance set: a time, null for none, undefined when not known (a fresh
-   * instance). A run of the alarm resets it: the runtime deletes an alarm when its run ends (issue 11).
-   */
-  private alarmAt: number | null | undefined;
-
-  /**
-   * Sets the alarm to the earliest due work, or deletes it when nothing is due, without awaiting,
-   * so that it joins the caller's commit. An alarm already set no later than the earliest due work
-   * is left alone: an early run finds nothing due and re-arms, while moving the alarm costs a write
-   * of the runtime's alarm store on every change (a toggle would pay one per request).
-   */
-  private armAlarm(): void {
-    if (this.alarmRunning) return;
-    const next = this.nextDue();
-    if (next === undefined) {
-      if (this.alarmAt === null) return;
-      this.alarmAt = null;
-      void this.ctx.storage.deleteAlarm();
-      return;
-    }
-    if (typeof this.alarmAt === "number" && this.alarmAt <= next && this.alarmAt > Date.now()) return;
-    this.alarmAt = Math.max(next, Date.now());
-    void this.ctx.storage.setAlarm(this.alarmAt);
-  }
-
   override async alarm(): Promise<void> {
-    this.alarmRunning = true;
-    this.alarmAt = undefined;
-    this.notifying = undefined;
-    const startedAt = Date.now();
-    this.relationships.invalidate();
-    try {
+    return this.schedule.run(async (startedAt) => {
+      this.notifications.forget();
+      this.relationships.invalidate();
       await Promise.all([
         this.protocolDue(startedAt).catch((err) => console.error("subscriber alarm: protocol work failed", err instanceof Error ? err.message : String(err))),
-        this.notifications
-          .deliverDue({ allowLoopback: config(this.env).CALLBACK_ALLOW_LOOPBACK, retryWindowMs: config(this.env).NOTIFY_RETRY_WINDOW_SECONDS * 1000 })
-          .catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),
+        this.notifications.deliverDue().catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),
       ]);
-    } finally {
-      this.alarmRunning = false;
-      // Strictly after this run's start: the runtime deletes an alarm set to the running one's time with it.
-      const next = this.nextDue();
-      this.alarmAt = next === undefined ? null : Math.max(next, startedAt + 1, Date.now());
-      if (this.alarmAt !== null) void this.ctx.storage.setAlarm(this.alarmAt);
-    }
+    });
   }
 
   /** The object-to-object protocol's share of the alarm: deadlines of activations, then the outbox. */
@@ -233,24 +141,7 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** Queues a message and delivers it now (after the commit); the alarm retries a failure. */
   private async deliverNow(id: number | undefined): Promise<void> {
-    if (id !== undefined && !(await this.outbox.deliverNow([id]))) this.armAlarm();
-  }
-
-  /**
-   * Whether this subscriber has a subscription or a queued delivery, read once and kept until one
-   * of them changes: most subscribers have none, and then a change queues nothing and nothing is due.
-   */
-  private notifying: boolean | undefined;
-  private hasNotificationWork(): boolean {
-    this.notifying ??= !!one(this.ctx.storage.sql, "SELECT 1 AS x FROM subscription UNION ALL SELECT 1 FROM delivery LIMIT 1");
-    return this.notifying;
-  }
-
-  /** Queues an event for this subscriber's subscriptions; the alarm delivers it. Inside the change's transaction. */
-  private notify(event: TwinningEvent): void {
-    if (event.secondary === "" || event.primary === "" || !this.hasNotificationWork()) return;
-    // The other side may be served by a peer ("peer:<mcc>-<mnc>:tel:+..."): devices see addresses only.
-    this.notifications.enqueue({ ...event, primary: addressOf(event.primary), secondary: addressOf(event.secondary) });
+    if (id !== undefined && !(await this.outbox.deliverNow([id]))) this.schedule.arm();
   }
 
   // ---------------------------------------------------------------- provisioning (admin API)
@@ -275,15 +166,12 @@ export class SubscriberObject extends DurableObject<Env> {
     const existed = this.tx(() => {
       const profile = this.profileStore.row();
       if (!profile) return false;
-      for (const twin of this.relationships.twins()) this.outbox.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id, by: "primary" });
-      for (const r of this.relationships.allReservations()) if (r.secondary) this.outbox.enqueue(r.secondary, { method: "abortActivation", activationId: r.activationId });
-      const rel = this.relationships.relationship();
-      if (rel) this.outbox.enqueue(rel.primary_address, { method: "secondaryLeft", secondary: profile.address, activationId: rel.activation_id });
+      this.primary.queueEndOfEveryTwin();
+      this.secondary.queueLeaving(profile.address);
       this.relationships.clear();
       this.codes.clear();
       this.ledger.clear();
       this.notifications.clear();
-      this.notifying = undefined;
       this.profileStore.remove();
       return true;
     });
@@ -339,92 +227,34 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.ledger.pollDeviceGrant(this.profileStore.row()?.address, deviceCode, clientId);
   }
 
-  // ---------------------------------------------------------------- secondary device (HLF-SD-*)
+  // ---------------------------------------------------------------- secondary device (HLF-SD-*, secondary-role.ts)
 
-  /**
-   * HLF-SD-001..003, HLF-TE-005/006: a fresh one-time code for this secondary. A newer code
-   * revokes the previous one; the code's MNO is the one that generated it.
-   */
+  /** HLF-SD-001..003, HLF-TE-005/006: a fresh one-time code for this secondary. */
   issueActivationCode(token: TokenRef, primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number, deviceGrant?: DeviceGrantRequest): Promise<Outcome<IssuedActivationCode>> {
-    return this.asHolderOf(token, () => this.issueCode(primaryMno, homeMnos, ttlMs, deviceGrant));
+    return this.asHolderOf(token, () => this.secondary.issueCode(primaryMno, homeMnos, ttlMs, deviceGrant));
   }
 
   /** The device authorization endpoint's entry (RFC 8628 §3.1): the subscriber was identified by its device-key assertion. */
   authorizeDevice(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number, deviceGrant: DeviceGrantRequest): Promise<Outcome<IssuedActivationCode>> {
-    return outcome(() => this.issueCode(primaryMno, homeMnos, ttlMs, deviceGrant));
-  }
-
-  private async issueCode(primaryMno: Mno | undefined, homeMnos: Mno[], ttlMs: number, deviceGrant?: DeviceGrantRequest): Promise<IssuedActivationCode> {
-    const profile = this.profileStore.require();
-    this.activation.assertMayBecomeSecondary();
-    const ownMno = { mcc: profile.mcc, mnc: profile.mnc };
-    const served = (m: Mno) => homeMnos.some((h) => h.mcc === m.mcc && h.mnc === m.mnc) || (m.mcc === ownMno.mcc && m.mnc === ownMno.mnc);
-    // HLF-IC-002/003, TE-006: a primary MNO served by an inter-MNO peer generates and keeps the code itself.
-    const foreign = primaryMno && !served(primaryMno) ? await codeFromPeer(this.env, primaryMno, profile.address) : undefined;
-    if (primaryMno && !served(primaryMno) && !foreign) {
-      // HLF-TE-006: a foreign primary MNO would generate the code; no inter-MNO peer is configured for it.
-      const valid = new Set([ownMno, ...homeMnos].map((m) => `${m.mcc}-${m.mnc}`));
-      throw new ApiError(400, "SVC0003", ["primaryMno", [...valid].join(",")]);
-    }
-    const mno = primaryMno ?? ownMno;
-    const expiresAt = foreign?.expiresAt ?? Date.now() + ttlMs;
-    const device = deviceGrant ? await this.ledger.newDeviceCode(profile.address) : undefined;
-    let code: string | undefined = foreign?.code;
-    for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS && !code; attempt++) {
-      const candidate = generateActivationCode();
-      if (await this.env.ACTIVATION_CODES.getByName(candidate).issue({ secondary: profile.address, mno, expiresAt })) code = candidate;
-    }
-    if (!code) throw serviceError(503, "no free activation code, retry");
-    const issued = code;
-    const result = this.tx(() => {
-      // The role may have changed while the code object answered.
-      const conflict = this.activation.roleConflictAsSecondary();
-      if (conflict) return { conflict };
-      const previous = this.codes.replace(issued, expiresAt);
-      if (device) this.ledger.recordDeviceGrant(device.hash, deviceGrant!, issued, expiresAt);
-      return { previous };
-    });
-    if ("conflict" in result) {
-      if (!foreign) await this.env.ACTIVATION_CODES.getByName(issued).revoke(profile.address);
-      throw roleMixture(result.conflict!);
-    }
-    // Best effort: the prepare step also refuses any code but the current one.
-    if (result.previous) await this.env.ACTIVATION_CODES.getByName(result.previous).revoke(profile.address).catch(() => undefined);
-    return { code: issued, mno, expiresAt, ...(device ? { deviceCode: device.secret, interval: DEVICE_POLL_INTERVAL_S } : {}) };
+    return outcome(() => this.secondary.issueCode(primaryMno, homeMnos, ttlMs, deviceGrant));
   }
 
   /** HLF-SD-006: the primary this secondary is twinned with, and the status. */
   relationship(token: TokenRef): Promise<Outcome<RelationshipRecord>> {
-    return this.asHolderOf(token, () => relationshipRecord(this.relationships.activeRelationship()));
+    return this.asHolderOf(token, () => this.secondary.relationship());
   }
 
-  /** HLF-SD-004, TE-002: the toggle takes effect at the primary's object, then here. One call between the two. */
+  /** HLF-SD-004, TE-002: the toggle takes effect at the primary's object, then here. */
   toggleFromSecondary(token: TokenRef, status: TwinningStatus): Promise<Outcome<RelationshipRecord>> {
-    return this.asHolderOf(token, async () => {
-      const profile = this.profileStore.require();
-      const rel = this.relationships.activeRelationship();
-      const change = await primarySide(this.env, rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
-      if (!change) {
-        // The primary ended the relationship meanwhile; its outbox message may still be in flight.
-        await this.relationshipEnded(rel.activation_id, "primary");
-        throw notFound("relationship", "twinning relationship");
-      }
-      await this.applyStatus(rel.activation_id, change);
-      return relationshipRecord(this.relationships.activeRelationship());
-    });
+    return this.asHolderOf(token, () => this.secondary.toggle(status));
   }
 
   /** HLF-SD-007, TE-004: the secondary ends the relationship for good. */
   leaveFromSecondary(token: TokenRef): Promise<Outcome<void>> {
-    return this.asHolderOf(token, async () => {
-      const profile = this.profileStore.require();
-      const rel = this.relationships.activeRelationship();
-      await primarySide(this.env, rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
-      await this.relationshipEnded(rel.activation_id, "secondary");
-    });
+    return this.asHolderOf(token, () => this.secondary.leave());
   }
 
-  // ---------------------------------------------------------------- primary device (HLF-PD-*)
+  // ---------------------------------------------------------------- primary device (HLF-PD-*, primary-role.ts)
 
   /** HLF-PD-001, use case step 7: twin the secondary whose code this is (activation.ts). */
   activateTwin(token: TokenRef, code: string, requestedName: string | undefined, codeMno?: Mno, homeMnos?: Mno[]): Promise<Outcome<TwinRecord>> {
@@ -433,7 +263,7 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** HLF-PD-003, PD-006: every twin with its status. */
   listTwins(token: TokenRef): Promise<Outcome<TwinRecord[]>> {
-    return this.asHolderOf(token, () => this.relationships.twins().map(twinRecord));
+    return this.asHolderOf(token, () => this.primary.twins());
   }
 
   /** A primary's secondaries and their status, without a token (for signaling that forks to twins). */
@@ -441,82 +271,35 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.relationships.twins().map((r) => ({ secondary: addressOf(r.secondary), status: r.status }));
   }
 
-  /**
-   * The other side of activation `activationId` as this object knows it ("tel:+..." or
-   * "peer:<mcc>-<mnc>:tel:+..."): a twin's secondary, a reservation's, or this secondary's primary.
-   * Federation checks with it that a peer acts only on relationships of its own subscribers.
-   */
+  /** The other side of an activation as this object knows it: federation checks that a peer acts only on relationships of its own subscribers. */
   async counterpart(activationId: string): Promise<string | undefined> {
-    const twin = this.relationships.twins().find((t) => t.activation_id === activationId);
-    if (twin) return twin.secondary;
-    const rel = this.relationships.relationship();
-    if (rel?.activation_id === activationId) return rel.primary_address;
-    return this.relationships.allReservations().find((r) => r.activationId === activationId)?.secondary;
+    return this.relationships.counterpart(activationId);
   }
 
   twin(token: TokenRef, twinId: string): Promise<Outcome<TwinRecord>> {
-    return this.asHolderOf(token, () => twinRecord(this.relationships.findTwin(twinId)));
+    return this.asHolderOf(token, () => this.primary.twin(twinId));
   }
 
   /** HLF-PD-002, TE-002/003: toggle from the primary; Off keeps the relationship. */
   toggleFromPrimary(token: TokenRef, twinId: string, status: TwinningStatus): Promise<Outcome<TwinRecord>> {
-    return this.asHolderOf(token, async () => {
-      const { twin, id } = this.tx(() => {
-        const twin = this.relationships.findTwin(twinId);
-        const change = this.changeTwinStatus(twin, status, "primary", INLINE_LEASE_MS);
-        return { twin: change ? { ...twin, status, version: change.version, changed_at: change.at, changed_by: change.by } : twin, id: change?.outboxId };
-      });
-      await this.deliverNow(id);
-      return twinRecord(twin);
-    });
+    return this.asHolderOf(token, () => this.primary.toggle(twinId, status));
   }
 
   /** HLF-PD-004, TE-004: the primary ends the relationship for good. */
   deactivateFromPrimary(token: TokenRef, twinId: string): Promise<Outcome<void>> {
-    return this.asHolderOf(token, () => this.endTwin(twinId));
+    return this.asHolderOf(token, () => this.primary.endTwin(twinId));
   }
 
-  private async endTwin(twinId: string): Promise<void> {
-    const id = this.tx(() => {
-      const twin = this.relationships.findTwin(twinId);
-      this.relationships.deleteTwin(twin.secondary);
-      this.notify({ event: "Deactivated", primary: this.profileStore.row()!.address, secondary: twin.secondary, name: twin.name, actor: "primary", at: Date.now() });
-      return this.outbox.enqueue(twin.secondary, { method: "relationshipEnded", activationId: twin.activation_id, by: "primary" }, INLINE_LEASE_MS);
-    });
-    await this.deliverNow(id);
-  }
-
-  // ---------------------------------------------------------------- the operator's view (admin API)
-
-  private provisioned(): void {
-    const row = this.profileStore.row();
-    if (!row) throw notFound("address", "the subscriber");
-  }
+  // ---------------------------------------------------------------- the operator's view (admin API, admin-view.ts)
 
   /** The subscriber's twins (as a primary) and its relationship (as a secondary), without a token. */
   async adminTwinning(): Promise<Outcome<{ twins: TwinRecord[]; relationship?: RelationshipRecord }>> {
-    return outcome(() => {
-      this.provisioned();
-      const rel = this.relationships.relationship();
-      return { twins: this.relationships.twins().map(twinRecord), ...(rel?.state === "active" ? { relationship: relationshipRecord(rel) } : {}) };
-    });
+    return outcome(() => this.admin.twinning());
   }
 
   /** The operator ends a twin, as its primary would (HLF-PD-004): both sides and the notifications. */
   adminEndTwin(twinId: string): Promise<Outcome<void>> {
-    return outcome(() => {
-      this.provisioned();
-      return this.endTwin(twinId);
-    });
-  }
-
-  /** The one place a twin's status changes: the message to the secondary and the notifications go in the same transaction. */
-  private changeTwinStatus(twin: TwinRow, status: TwinningStatus, by: Actor, leaseMs: number): (StatusChange & { outboxId: number }) | undefined {
-    const change = this.relationships.changeTwinStatus(twin, status, by);
-    if (!change) return undefined;
-    const outboxId = this.outbox.enqueue(twin.secondary, { method: "applyStatus", activationId: twin.activation_id, change }, leaseMs);
-    this.notify({ event: "StatusChanged", primary: this.profileStore.row()!.address, secondary: twin.secondary, name: twin.name, status, actor: by, at: change.at });
-    return { ...change, outboxId };
+    return outcome(() => this.admin.endTwin(twinId));
   }
 
   // ---------------------------------------------------------------- object-to-object protocol
@@ -541,54 +324,27 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** On the secondary: a status decided by the primary. Older versions are ignored. */
   async applyStatus(activationId: string, change: StatusChange): Promise<void> {
-    this.tx(() => {
-      const rel = this.relationships.applyStatus(activationId, change);
-      // HLF-SD-008: the secondary hears of a toggle once it has taken effect (and only of newer ones: order holds).
-      if (rel) this.notify({ event: "StatusChanged", primary: rel.primary_address, secondary: this.profileStore.row()?.address ?? "", name: rel.name, status: change.status, actor: change.by, at: change.at });
-    });
+    this.secondary.applyStatus(activationId, change);
   }
 
   async relationshipEnded(activationId: string, by: Actor): Promise<void> {
-    if (this.relationships.relationship()?.activation_id !== activationId) return;
-    this.tx(() => {
-      const rel = this.relationships.end(activationId);
-      if (rel?.state === "active") this.notify({ event: "Deactivated", primary: rel.primary_address, secondary: this.profileStore.row()?.address ?? "", name: rel.name, actor: by, at: Date.now() });
-    });
+    this.secondary.relationshipEnded(activationId, by);
   }
 
   /** On the primary: the secondary toggled (HLF-SD-004). Undefined when the twin is gone. */
   async secondaryToggled(secondary: string, activationId: string, status: TwinningStatus): Promise<StatusChange | undefined> {
-    return this.tx(() => {
-      const twin = this.relationships.twinOf(secondary, activationId);
-      if (!twin) return undefined;
-      // The caller applies the change itself; the queued copy only repairs a caller that died.
-      return this.changeTwinStatus(twin, status, "secondary", REPAIR_DELAY_MS) ?? this.relationships.currentChange(twin);
-    });
+    return this.primary.secondaryToggled(secondary, activationId, status);
   }
 
   /** On the primary: the secondary ended the relationship (HLF-SD-007). */
   async secondaryLeft(secondary: string, activationId: string): Promise<void> {
-    const twin = this.relationships.twinOf(secondary, activationId);
-    if (!twin) return;
-    this.tx(() => {
-      this.relationships.deleteTwin(secondary);
-      this.outbox.enqueue(secondary, { method: "relationshipEnded", activationId, by: "secondary" } satisfies OutboxMessage, REPAIR_DELAY_MS);
-      this.notify({ event: "Deactivated", primary: this.profileStore.row()?.address ?? "", secondary, name: twin.name, actor: "secondary", at: Date.now() });
-    });
+    this.primary.secondaryLeft(secondary, activationId);
   }
 
-  // ---------------------------------------------------------------- notifications (HLF-PD-007, SD-008)
+  // ---------------------------------------------------------------- notifications (HLF-PD-007, SD-008; subscriber-notifications.ts)
 
   subscribe(token: TokenRef, s: NewSubscription): Promise<Outcome<{ subscription: SubscriptionRecord; signingSecret?: string; created: boolean }>> {
-    return this.asHolderOf(token, () => {
-      try {
-        this.notifying = undefined;
-        return this.notifications.subscribe(s);
-      } catch (err) {
-        if (err instanceof RangeError) throw new ApiError(403, "POL0001", [err.message]);
-        throw err;
-      }
-    });
+    return this.asHolderOf(token, () => this.notifications.subscribe(s));
   }
 
   subscriptions(token: TokenRef): Promise<Outcome<SubscriptionRecord[]>> {
@@ -596,18 +352,11 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   subscription(token: TokenRef, id: string): Promise<Outcome<SubscriptionRecord>> {
-    return this.asHolderOf(token, () => {
-      const s = this.notifications.get(id);
-      if (!s) throw notFound("subscriptionId", id);
-      return s;
-    });
+    return this.asHolderOf(token, () => this.notifications.get(id));
   }
 
   unsubscribe(token: TokenRef, id: string): Promise<Outcome<void>> {
-    return this.asHolderOf(token, () => {
-      this.notifying = undefined;
-      if (!this.notifications.unsubscribe(id)) throw notFound("subscriptionId", id);
-    });
+    return this.asHolderOf(token, () => this.notifications.unsubscribe(id));
   }
 
   /** Delivery counters, for the operator and for tests. */
@@ -622,7 +371,6 @@ export class SubscriberObject extends DurableObject<Env> {
 
   /** The operator queues dropped notifications again (all, or these ids); how many were queued. */
   async replayDropped(notificationIds?: string[]): Promise<number> {
-    this.notifying = undefined;
     return this.tx(() => this.notifications.replay(notificationIds));
   }
 }

@@ -3,7 +3,7 @@
 // fails with 503 SVC0001 naming it and writes nothing, while what the primary decided is kept in its
 // outbox for the peer and retried. The exchange with a live peer is in e2e/.
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, device, enc, newAddress, ORIGIN, registerClient } from "../helpers";
 
@@ -70,5 +70,30 @@ describe("the twinning core with a peer operator that cannot be reached", () => 
       [`peer:001-02:${secondary}`, "relationshipEnded"],
     ]);
     expect(queued.alarm).not.toBeNull();
+  });
+  it("issue 14: a message to a peer that keeps failing is retried from the alarm at most 30 s apart, however many attempts failed before", async () => {
+    const phone = await device(client);
+    const stub = env.SUBSCRIBERS.getByName(phone.address);
+    await runInDurableObject(stub, (_o, state) =>
+      state.storage.sql.exec(
+        `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
+         VALUES (?, 'watch', 'On', 1, ?, '001', '02', ?, ?, 'primary')`,
+        `peer:001-02:${newAddress()}`, crypto.randomUUID(), Date.now(), Date.now(),
+      ),
+    );
+    expect((await call("PUT", `/twinning/v1/${enc(phone.address)}/twins/watch/status`, { token: phone.token, body: { status: "Off" } })).status).toBe(200);
+    // Twelve failures already: a local receiver would now wait minutes (1 s doubling, at most 5 min).
+    await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE outbox SET attempts = 12, next_at = ?", Date.now()));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = Date.now();
+    const { row, alarm } = await runInDurableObject(stub, async (_o, state) => ({
+      row: state.storage.sql.exec<{ attempts: number; next_at: number }>("SELECT attempts, next_at FROM outbox").one(),
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(row.attempts).toBe(13);
+    expect(Number.isInteger(row.next_at)).toBe(true);
+    expect(row.next_at).toBeLessThanOrEqual(after + 30_000);
+    expect(row.next_at).toBeGreaterThan(after + 10_000);
+    expect(alarm).toBe(row.next_at);
   });
 });
