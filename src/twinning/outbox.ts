@@ -107,12 +107,20 @@ interface OutboxRow extends Record<string, SqlStorageValue> {
   message: string;
   attempts: number;
 }
+type QueuedRow = OutboxRow & { next_at: number };
 
 export class Outbox {
   /** Rows delivered since the last transaction; it deletes them (see the top of the file). */
   private readonly delivered = new Set<number>();
   private draining?: Promise<void>;
   private drainAgain = false;
+  /**
+   * The table as this instance last read or wrote it, so that a toggle's enqueue, inline delivery and
+   * next due time need no statement of their own: read once per instance, kept by every write here,
+   * forgotten when a transaction rolls back (forget) and at each alarm run. The drain, the recovery
+   * path, always reads the table itself.
+   */
+  private mirror?: Map<number, QueuedRow>;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -125,26 +133,47 @@ export class Outbox {
    * status for the same relationship supersedes an undelivered older one. Returns the row id.
    */
   enqueue(target: string, message: OutboxMessage, leaseMs = 0): number {
+    const rows = this.rows();
     if (message.method === "applyStatus") {
-      for (const row of this.sql.exec<{ id: number; message: string }>("SELECT id, message FROM outbox WHERE target = ?", target).toArray()) {
+      for (const row of rows.values()) {
+        if (row.target !== target || this.delivered.has(row.id)) continue;
         const m = JSON.parse(row.message) as OutboxMessage;
-        if (m.method === "applyStatus" && m.activationId === message.activationId && !this.delivered.has(row.id)) this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
+        if (m.method === "applyStatus" && m.activationId === message.activationId) {
+          this.sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
+          rows.delete(row.id);
+        }
       }
     }
-    return one<{ id: number }>(this.sql, "INSERT INTO outbox (target, message, next_at) VALUES (?, ?, ?) RETURNING id", target, JSON.stringify(message), Date.now() + leaseMs)!.id;
+    const text = JSON.stringify(message);
+    const nextAt = Date.now() + leaseMs;
+    const id = one<{ id: number }>(this.sql, "INSERT INTO outbox (target, message, next_at) VALUES (?, ?, ?) RETURNING id", target, text, nextAt)!.id;
+    rows.set(id, { id, target, message: text, attempts: 0, next_at: nextAt });
+    return id;
   }
 
   /** Deletes the rows delivered since the last transaction. Inside a transaction. */
   flushDelivered(): void {
-    for (const id of this.delivered) this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
+    for (const id of this.delivered) {
+      this.sql.exec("DELETE FROM outbox WHERE id = ?", id);
+      this.mirror?.delete(id);
+    }
     this.delivered.clear();
+  }
+
+  private rows(): Map<number, QueuedRow> {
+    return (this.mirror ??= new Map(this.sql.exec<QueuedRow>("SELECT id, target, message, attempts, next_at FROM outbox").toArray().map((r) => [r.id, { ...r }])));
+  }
+
+  /** Forgets what this instance knows of the table (a transaction that wrote here rolled back, or the alarm starts). */
+  forget(): void {
+    this.mirror = undefined;
   }
 
   /** Delivers the given rows now (after the commit that wrote them); false if one failed and waits for a retry. */
   async deliverNow(ids: number[]): Promise<boolean> {
     let ok = true;
     for (const id of ids) {
-      const row = one<OutboxRow>(this.sql, "SELECT id, target, message, attempts FROM outbox WHERE id = ?", id);
+      const row = this.rows().get(id);
       if (row && !(await this.attempt(row))) ok = false;
     }
     return ok;
@@ -160,6 +189,8 @@ export class Outbox {
       // Whole milliseconds, as the alarm keeps its time: an alarm run in the millisecond it was set for finds the row due.
       const nextAt = Math.ceil(Date.now() + backoffDelay(row.attempts, RETRY_BASE_MS, maxMs));
       this.sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", nextAt, row.id);
+      const known = this.mirror?.get(row.id);
+      if (known) Object.assign(known, { attempts: row.attempts + 1, next_at: nextAt });
       console.warn(`outbox delivery failed, attempt ${row.attempts + 1}: ${err instanceof Error ? err.message : String(err)}`);
       return false;
     }
@@ -200,11 +231,13 @@ export class Outbox {
   clear(): void {
     this.sql.exec("DELETE FROM outbox");
     this.delivered.clear();
+    this.mirror = new Map();
   }
 
-  /** The earliest undelivered message's time. */
+  /** The earliest queued message's time (delivered rows count until the next transaction deletes them). */
   nextDue(): number | undefined {
-    const t = one<{ t: number | null }>(this.sql, "SELECT MIN(next_at) AS t FROM outbox")?.t;
-    return typeof t === "number" ? t : undefined;
+    let min: number | undefined;
+    for (const row of this.rows().values()) if (min === undefined || row.next_at < min) min = row.next_at;
+    return min;
   }
 }

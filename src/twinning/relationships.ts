@@ -77,6 +77,8 @@ export class RelationshipStore {
   private readonly inFlight = new Map<string, Reservation>();
   /** The secondary's one row, read once per instance: every read of the relationship needs it. */
   private relCache: RelationshipRow | null | undefined;
+  /** The earliest written reservation's deadline: null for none, undefined when not read yet. */
+  private reservedMin: number | null | undefined;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -123,6 +125,7 @@ export class RelationshipStore {
     if (this.inFlight.delete(activationId)) return true;
     if (!one(this.sql, "SELECT 1 AS x FROM reservation WHERE activation_id = ?", activationId)) return false;
     this.sql.exec("DELETE FROM reservation WHERE activation_id = ?", activationId);
+    this.reservedMin = undefined;
     return true;
   }
 
@@ -243,14 +246,14 @@ export class RelationshipStore {
 
   /** A status decided by the primary; older versions are ignored (concurrent toggles converge). */
   applyStatus(activationId: string, change: StatusChange): RelationshipRow | undefined {
-    const applied = this.sql.exec(
-      "UPDATE relationship SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE activation_id = ? AND version < ?",
+    const rel = one<RelationshipRow>(
+      this.sql,
+      "UPDATE relationship SET status = ?, version = ?, changed_at = ?, changed_by = ? WHERE activation_id = ? AND version < ? RETURNING *",
       change.status, change.version, change.at, change.by, activationId, change.version,
-    ).rowsWritten > 0;
-    if (!applied) return undefined;
-    this.relCache = undefined;
-    const rel = this.relationship();
-    return rel?.state === "active" ? rel : undefined;
+    );
+    if (!rel) return undefined;
+    this.relCache = rel; // the table holds one row: the one just updated
+    return rel.state === "active" ? rel : undefined;
   }
 
   postponePending(activationId: string, deadline: number): void {
@@ -261,6 +264,7 @@ export class RelationshipStore {
   /** Forgets what was read from SQLite (the alarm starts from the stored truth). */
   invalidate(): void {
     this.relCache = undefined;
+    this.reservedMin = undefined;
   }
 
   /** A token bound to this activation is live while either side's row of it exists (HLF-TE-004). */
@@ -275,13 +279,17 @@ export class RelationshipStore {
     this.inFlight.clear();
     this.sql.exec("DELETE FROM twin; DELETE FROM reservation; DELETE FROM relationship;");
     this.relCache = null;
+    this.reservedMin = null;
   }
 
   /** Written reservation deadlines and the pending claim's deadline. */
   nextDue(): number | undefined {
     const rel = this.relationship();
     const pending = rel?.state === "pending" ? (rel.deadline ?? undefined) : undefined;
-    const reserved = one<{ t: number | null }>(this.sql, "SELECT MIN(deadline) AS t FROM reservation")?.t ?? undefined;
+    // Nothing adds written reservations any more (only older data has them), so their earliest
+    // deadline is read once per instance and again only after one was deleted.
+    if (this.reservedMin === undefined) this.reservedMin = one<{ t: number | null }>(this.sql, "SELECT MIN(deadline) AS t FROM reservation")?.t ?? null;
+    const reserved = this.reservedMin ?? undefined;
     const due = [pending, reserved].filter((t): t is number => t !== undefined);
     return due.length ? Math.min(...due) : undefined;
   }

@@ -106,10 +106,18 @@ export class SubscriberObject extends DurableObject<Env> {
    * synchronous turn, so all of it is one durable commit.
    */
   private tx<T>(fn: () => T): T {
-    const result = this.ctx.storage.transactionSync(() => {
-      this.outbox.flushDelivered();
-      return fn();
-    });
+    let result: T;
+    try {
+      result = this.ctx.storage.transactionSync(() => {
+        this.outbox.flushDelivered();
+        return fn();
+      });
+    } catch (err) {
+      // Rolled back: what the stores keep of their tables in memory may be ahead of them now.
+      this.outbox.forget();
+      this.relationships.invalidate();
+      throw err;
+    }
     this.schedule.arm();
     return result;
   }
@@ -124,6 +132,7 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.schedule.run(async (startedAt) => {
       this.notifications.forget();
       this.relationships.invalidate();
+      this.outbox.forget();
       await Promise.all([
         this.protocolDue(startedAt).catch((err) => console.error("subscriber alarm: protocol work failed", err instanceof Error ? err.message : String(err))),
         this.notifications.deliverDue().catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),
