@@ -25,12 +25,13 @@ import {
   PeerDelegatedTokenSchema,
   RelationshipIdParam,
 } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 export const primarySideRoutes = router();
 
 /** A peer acts only for its own subscribers (issue 14): never for one provisioned here. */
 async function refuseLocalSecondary(c: Context<AppEnv>, secondary: string): Promise<void> {
-  if (await c.env.SUBSCRIBERS.getByName(secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${c.get("peer").mno}`]);
+  if (await subscriberStub(c.env, secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${c.get("peer").mno}`]);
 }
 
 // ---------------------------------------------------------------- HLF-IC-002/003, TE-006, SD-003
@@ -83,7 +84,7 @@ primarySideRoutes.openapi(
   }),
   async (c) => {
     const { relationshipId } = c.req.valid("param");
-    const state = await c.env.SUBSCRIBERS.getByName(c.req.valid("json").primary).resolveActivation(relationshipId);
+    const state = await subscriberStub(c.env, c.req.valid("json").primary).resolveActivation(relationshipId);
     return c.json({ activation: { relationshipId, state } }, 200);
   },
 );
@@ -102,7 +103,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary, status } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    const change = await c.env.SUBSCRIBERS.getByName(primary).secondaryToggled(secondary, relationshipId, status);
+    const change = await subscriberStub(c.env, primary).secondaryToggled(secondary, relationshipId, status);
     if (!change) throw notFound("relationshipId", relationshipId);
     return c.json({ secondary, status: change.status, version: change.version, changedAt: new Date(change.at).toISOString(), by: change.by }, 200);
   },
@@ -122,7 +123,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    await c.env.SUBSCRIBERS.getByName(primary).secondaryLeft(secondary, relationshipId);
+    await subscriberStub(c.env, primary).secondaryLeft(secondary, relationshipId);
     return c.body(null, 204);
   },
 );
@@ -144,7 +145,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    const twins = await c.env.SUBSCRIBERS.getByName(primary).twinStatuses();
+    const twins = await subscriberStub(c.env, primary).twinStatuses();
     if (!twins.some((t) => t.secondary === secondary)) throw notFound("relationshipId", relationshipId);
     // Bound to the relationship id: should it not be this twin's, the primary's object finds no
     // live relationship for it and the token is dead from the start.

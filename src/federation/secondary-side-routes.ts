@@ -11,6 +11,7 @@ import { FEDERATION_ROOT } from "./client";
 import { parseMnoKey } from "./peers";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { PeerActivationAnswerSchema, PeerActivationSchema, PeerEndSchema, PeerSecondaryRefSchema, PeerStatusChangeSchema, RelationshipIdParam } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 export const secondarySideRoutes = router();
 
@@ -36,7 +37,7 @@ secondarySideRoutes.openapi(
     const peer = c.get("peer");
     const primaryMno = parseMnoKey(peer.mno)!;
     // A peer acts only for its own subscribers (issue 14): never as one provisioned here.
-    if (await c.env.SUBSCRIBERS.getByName(body.primary).profile()) throw new ApiError(403, "POL0001", [`${body.primary} is not a subscriber of MNO ${peer.mno}`]);
+    if (await subscriberStub(c.env, body.primary).profile()) throw new ApiError(403, "POL0001", [`${body.primary} is not a subscriber of MNO ${peer.mno}`]);
     let secondary = body.secondary;
     if (!secondary) {
       const redemption = await c.env.ACTIVATION_CODES.getByName(body.activationCode).redeem(body.primary);
@@ -44,7 +45,7 @@ secondarySideRoutes.openapi(
       secondary = redemption.secondary;
     }
     const offer = { activationId: relationshipId, primary: body.primary, primaryMno, code: body.activationCode, name: body.name, activatedAt: Date.parse(body.activatedAt) };
-    const accepted = await c.env.SUBSCRIBERS.getByName(secondary).acceptPrimary(offer);
+    const accepted = await subscriberStub(c.env, secondary).acceptPrimary(offer);
     if (!accepted.ok) throw ApiError.from(accepted.error);
     if (accepted.value === "invalid-code") throw refuseCode();
     return c.json({ activation: { relationshipId, secondary, state: "pending" as const } }, 201);
@@ -64,7 +65,7 @@ secondarySideRoutes.openapi(
   }),
   async (c) => {
     const { relationshipId } = c.req.valid("param");
-    await c.env.SUBSCRIBERS.getByName(c.req.valid("json").secondary).confirmActivation(relationshipId);
+    await subscriberStub(c.env, c.req.valid("json").secondary).confirmActivation(relationshipId);
     return noContent(c);
   },
 );
@@ -82,7 +83,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary, status, version, changedAt, by } = c.req.valid("json");
-    await c.env.SUBSCRIBERS.getByName(secondary).applyStatus(relationshipId, { status, version, at: Date.parse(changedAt), by });
+    await subscriberStub(c.env, secondary).applyStatus(relationshipId, { status, version, at: Date.parse(changedAt), by });
     return noContent(c);
   },
 );
@@ -100,7 +101,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary, by } = c.req.valid("json");
-    await c.env.SUBSCRIBERS.getByName(secondary).relationshipEnded(relationshipId, by);
+    await subscriberStub(c.env, secondary).relationshipEnded(relationshipId, by);
     return noContent(c);
   },
 );

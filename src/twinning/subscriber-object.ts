@@ -23,6 +23,7 @@ import { INLINE_LEASE_MS, Outbox, OUTBOX_SCHEMA, type OutboxMessage } from "./ou
 import { PROFILE_SCHEMA, ProfileStore } from "./profile-store";
 import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type RelationshipRow, type StatusChange, type TwinRow } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 export type { Actor, StatusChange } from "./relationships";
 export type { ActivationOffer } from "./activation";
@@ -397,7 +398,7 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.asHolderOf(token, async () => {
       const profile = this.profileStore.require();
       const rel = this.relationships.activeRelationship();
-      const change = await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
+      const change = await subscriberStub(this.env, rel.primary_address).secondaryToggled(profile.address, rel.activation_id, status);
       if (!change) {
         // The primary ended the relationship meanwhile; its outbox message may still be in flight.
         await this.relationshipEnded(rel.activation_id, "primary");
@@ -413,7 +414,7 @@ export class SubscriberObject extends DurableObject<Env> {
     return this.asHolderOf(token, async () => {
       const profile = this.profileStore.require();
       const rel = this.relationships.activeRelationship();
-      await this.env.SUBSCRIBERS.getByName(rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
+      await subscriberStub(this.env, rel.primary_address).secondaryLeft(profile.address, rel.activation_id);
       await this.relationshipEnded(rel.activation_id, "secondary");
     });
   }
