@@ -70,6 +70,22 @@ const json = <T extends z.ZodType>(schema: T, fallback: string) =>
       .pipe(schema),
   );
 
+/** Where Cloudflare may place a Durable Object (the location hints of DurableObjectNamespace.getByName). */
+export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "oc", "afr", "me"] as const;
+export const JURISDICTIONS = ["eu", "fedramp", "fedramp-high"] as const;
+
+/** One served MNO's data residency (src/ops/residency.ts): a jurisdiction or a location hint, and which names are its own. */
+const ResidencySettingSchema = z
+  .object({
+    jurisdiction: z.enum(JURISDICTIONS).optional(),
+    locationHint: z.enum(LOCATION_HINTS).optional(),
+    /** Subscriber addresses and device ids that belong to this MNO, by prefix ("tel:+4917", "IMEI:3598"). */
+    prefixes: z.array(z.string().min(1).max(64).regex(/^\S+$/, "a name prefix without spaces")).max(100).optional(),
+  })
+  .strict()
+  .refine((r) => !(r.jurisdiction && r.locationHint), "a jurisdiction or a location hint, not both (a jurisdiction decides the place)");
+export type ResidencySetting = z.output<typeof ResidencySettingSchema>;
+
 const VARIABLES = {
   /** Bearer token of the operator admin API (a secret). Unset: the admin API refuses every call. */
   ADMIN_TOKEN: optionalSecret(),
@@ -113,11 +129,20 @@ const VARIABLES = {
   ),
   /** HLF-IC-006: service name → URL of this operator's network services, shown to a twinned secondary at a peer. */
   PRIMARY_SERVICES: json(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.url().max(2000)), "{}"),
+  /** Data residency per served MNO ("MCC-MNC" → setting): where its subscribers' and devices' objects live (src/ops/residency.ts). */
+  // Each key is checked against HOME_MNOS below (so it is an MCC-MNC the gateway serves).
+  RESIDENCY: json(z.record(z.string(), ResidencySettingSchema), "{}"),
   /** Seconds an unanswered WebRTC call rings on every device before it ends as NoAnswer. */
   WEBRTC_RING_TIMEOUT_SECONDS: seconds(60, 600),
 };
 
-const ConfigSchema = z.object(VARIABLES);
+const ConfigSchema = z.object(VARIABLES).superRefine((c, ctx) => {
+  // A residency setting for an MNO the gateway does not serve would never apply: say so rather than ignore it.
+  const served = new Set(c.HOME_MNOS.map((m) => `${m.mcc}-${m.mnc}`));
+  for (const mno of Object.keys(c.RESIDENCY)) {
+    if (!served.has(mno)) ctx.addIssue({ code: "custom", path: ["RESIDENCY", mno], message: `${mno} is not one of HOME_MNOS (${[...served].join(", ")})` });
+  }
+});
 export type Config = z.output<typeof ConfigSchema>;
 
 export class ConfigError extends Error {

@@ -3,7 +3,7 @@
 // one serial log is the simplest thing an auditor can trust to be complete and ordered. Rows older
 // than the retention are removed as new ones are written. Never a request body: no secret reaches it.
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "../http/sql";
+import { keysetPage, migrate } from "../http/sql";
 
 export interface AuditEntry {
   at: number;
@@ -58,14 +58,13 @@ export class AuditLogObject extends DurableObject {
 
   /** Newest first: up to `limit` entries older than `before`, optionally only those whose target starts with `target`. */
   async page(opts: { before?: number; limit: number; target?: string; actor?: string }): Promise<AuditPage> {
-    const target = opts.target ?? "";
-    const rows = this.sql
-      .exec<Row>(
-        `SELECT * FROM audit WHERE seq < ? AND substr(target, 1, ?) = ? AND (? IS NULL OR actor = ?) ORDER BY seq DESC LIMIT ?`,
-        opts.before ?? Number.MAX_SAFE_INTEGER, target.length, target, opts.actor ?? null, opts.actor ?? null, opts.limit + 1,
-      )
-      .toArray();
-    const entries = rows.slice(0, opts.limit).map(({ detail, correlator, ...r }) => ({ ...r, ...(detail ? { detail } : {}), ...(correlator ? { correlator } : {}) }));
-    return rows.length > opts.limit ? { entries, next: entries[entries.length - 1]!.seq } : { entries };
+    const { rows, next } = keysetPage<Row, "seq">(this.sql, {
+      select: "SELECT * FROM audit", key: "seq", order: "desc", limit: opts.limit,
+      ...(opts.before !== undefined ? { after: opts.before } : {}),
+      ...(opts.target ? { prefix: { column: "target", value: opts.target } } : {}),
+      ...(opts.actor ? { equals: { column: "actor", value: opts.actor } } : {}),
+    });
+    const entries = rows.map(({ detail, correlator, ...r }) => ({ ...r, ...(detail ? { detail } : {}), ...(correlator ? { correlator } : {}) }));
+    return next !== undefined ? { entries, next } : { entries };
   }
 }

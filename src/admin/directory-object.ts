@@ -6,7 +6,7 @@
 // One object per listing keeps each one small and serial; D1 would add a second store to keep
 // consistent with the objects for no query we need beyond "next page by name".
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "../http/sql";
+import { keysetPage, migrate } from "../http/sql";
 
 export interface DirectoryEntry {
   id: string;
@@ -45,16 +45,11 @@ export class DirectoryObject extends DurableObject {
 
   /** Up to `limit` entries after `after`, in id order; `prefix` keeps only ids that start with it. */
   async page(opts: { after?: string; limit: number; prefix?: string }): Promise<DirectoryPage> {
-    const after = opts.after ?? "";
-    const prefix = opts.prefix ?? "";
-    const rows = this.sql
-      .exec<{ id: string; added_at: number; meta: string }>(
-        "SELECT id, added_at, meta FROM entry WHERE id > ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
-        after, prefix.length, prefix, opts.limit + 1,
-      )
-      .toArray();
-    const more = rows.length > opts.limit;
-    const entries = rows.slice(0, opts.limit).map((r) => ({ id: r.id, addedAt: r.added_at, meta: JSON.parse(r.meta) as Record<string, string> }));
-    return more ? { entries, next: entries[entries.length - 1]!.id } : { entries };
+    const { rows, next } = keysetPage<{ id: string; added_at: number; meta: string }, "id">(this.sql, {
+      select: "SELECT id, added_at, meta FROM entry", key: "id", order: "asc", limit: opts.limit,
+      ...(opts.after ? { after: opts.after } : {}), ...(opts.prefix ? { prefix: { column: "id", value: opts.prefix } } : {}),
+    });
+    const entries = rows.map((r) => ({ id: r.id, addedAt: r.added_at, meta: JSON.parse(r.meta) as Record<string, string> }));
+    return next !== undefined ? { entries, next } : { entries };
   }
 }

@@ -9,6 +9,7 @@ import { router } from "../http/app";
 import { invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { DevIdParam } from "./routes";
+import { deviceStub } from "../ops/residency";
 
 type Ctx = Context<AppEnv>;
 export const deviceAdminRoutes = router();
@@ -55,7 +56,7 @@ deviceAdminRoutes.openapi(
     for (const field of ["clientPassword", "serverPassword"] as const) {
       if (account[field].length < min) throw invalidInput(field, `at least ${min} characters (DM_MIN_PASSWORD_LENGTH)`);
     }
-    const { created, device } = unwrap(await c.env.DEVICES.getByName(devId).provision({ devId, ...account }));
+    const { created, device } = unwrap(await deviceStub(c.env, devId).provision({ devId, ...account }));
     await listed(c.env, "devices", devId, device.subscriber ? { subscriber: device.subscriber } : {});
     return created ? c.json(deviceView(c, device), 201) : c.json(deviceView(c, device), 200);
   },
@@ -72,7 +73,7 @@ deviceAdminRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    const device = await c.env.DEVICES.getByName(devId).device();
+    const device = await deviceStub(c.env, devId).device();
     if (!device) throw notFound("devId", devId);
     return c.json(deviceView(c, device), 200);
   },
@@ -89,7 +90,7 @@ deviceAdminRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    const existed = await c.env.DEVICES.getByName(devId).deprovision();
+    const existed = await deviceStub(c.env, devId).deprovision();
     await unlisted(c.env, "devices", devId);
     if (!existed) throw notFound("devId", devId);
     return c.body(null, 204);
@@ -109,7 +110,7 @@ deviceAdminRoutes.openapi(
   }),
   async (c) => {
     const { entries, cursor } = await page(c.env, "devices", c.req.valid("query"));
-    const devices = await Promise.all(entries.map((e) => c.env.DEVICES.getByName(e.id).device()));
+    const devices = await Promise.all(entries.map((e) => deviceStub(c.env, e.id).device()));
     return c.json({ devices: devices.flatMap((d) => (d ? [deviceView(c, d).device] : [])), ...(cursor ? { cursor } : {}) }, 200);
   },
 );

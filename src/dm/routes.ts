@@ -13,6 +13,7 @@ import { config } from "../config";
 import { pushPackage0 } from "./push-connector";
 import { recordEvent } from "../ops/metrics";
 import { dm2Notification, dm2Notifications } from "./v2/notification";
+import { deviceStub } from "../ops/residency";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();
@@ -52,7 +53,7 @@ async function deviceMessage(c: Ctx, routed?: { devId: string; secret: string })
   await enforceRateLimit({ binding: c.env.DM_DEVICE_RATE_LIMIT, period: 10, what: "DM messages for this device" }, devId);
   const hmac = c.req.header("x-syncml-hmac");
   const answer = unwrap(
-    await c.env.DEVICES.getByName(devId).handleMessage(
+    await deviceStub(c.env, devId).handleMessage(
       { message, body, encoding, origin: new URL(c.req.url).origin, ...(routed ? { secret: routed.secret } : {}), ...(hmac ? { hmac } : {}) },
       type,
     ),
@@ -198,7 +199,7 @@ dmRoutes.openapi(
   async (c) => {
     const { devId } = c.req.valid("param");
     const req = c.req.valid("json");
-    const job = unwrap(await c.env.DEVICES.getByName(devId).queueJob(req.commands as JobCommandSpec[], {
+    const job = unwrap(await deviceStub(c.env, devId).queueJob(req.commands as JobCommandSpec[], {
       ...(req.deadlineSeconds !== undefined ? { deadlineSeconds: req.deadlineSeconds } : {}),
       ...(req.maxAttempts !== undefined ? { maxAttempts: req.maxAttempts } : {}),
     }));
@@ -218,7 +219,7 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId, jobId } = c.req.valid("param");
-    return c.json(jobView(c, devId, unwrap(await c.env.DEVICES.getByName(devId).job(jobId))), 200);
+    return c.json(jobView(c, devId, unwrap(await deviceStub(c.env, devId).job(jobId))), 200);
   },
 );
 
@@ -236,7 +237,7 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId, jobId } = c.req.valid("param");
-    return c.json(jobView(c, devId, unwrap(await c.env.DEVICES.getByName(devId).cancelJob(jobId))), 200);
+    return c.json(jobView(c, devId, unwrap(await deviceStub(c.env, devId).cancelJob(jobId))), 200);
   },
 );
 
@@ -251,7 +252,7 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    return c.json({ tree: unwrap(await c.env.DEVICES.getByName(devId).tree()) }, 200);
+    return c.json({ tree: unwrap(await deviceStub(c.env, devId).tree()) }, 200);
   },
 );
 
@@ -293,7 +294,7 @@ dmRoutes.openapi(
     const { devId } = c.req.valid("param");
     const req = (c.req.valid("json") ?? {}) as z.infer<typeof NotificationRequestSchema>;
     // A DM 2.0 device gets its package 0 from its DM account (src/dm/v2/), a DM 1.2 device from its object.
-    const n = (await dm2Notification(c.env, devId, req.uiMode ?? "not-specified")) ?? unwrap(await c.env.DEVICES.getByName(devId).notify(req.uiMode ?? "not-specified"));
+    const n = (await dm2Notification(c.env, devId, req.uiMode ?? "not-specified")) ?? unwrap(await deviceStub(c.env, devId).notify(req.uiMode ?? "not-specified"));
     pushPackage0(c, devId, n.package0);
     return c.json({ notification: notificationView(n) }, 201);
   },
@@ -310,7 +311,7 @@ dmRoutes.openapi(
   }),
   async (c) => {
     const { devId } = c.req.valid("param");
-    const list = (await dm2Notifications(c.env, devId)) ?? unwrap(await c.env.DEVICES.getByName(devId).notifications());
+    const list = (await dm2Notifications(c.env, devId)) ?? unwrap(await deviceStub(c.env, devId).notifications());
     return c.json({ notificationList: list.map(notificationView) }, 200);
   },
 );

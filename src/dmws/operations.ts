@@ -9,6 +9,7 @@ import { authorize } from "./access";
 import { allDevicesOf, registry } from "./groups";
 import { deviceResult, planOperation, type DeviceJobTag, type DeviceResult, type OperationSpec } from "./operation-kinds";
 import type { OperationJob, OperationRecord, OperationTarget } from "./operation-store";
+import { deviceStub } from "../ops/residency";
 
 export const providerObject = (env: Env, provider: string) => env.DMWS_PROVIDERS.getByName(provider);
 const PARALLEL = 16;
@@ -35,7 +36,7 @@ export async function createDeviceJob(
     subscriber: args.subscriber ?? "",
     resultDeadline: plan.resultTimeoutSeconds ? new Date(Date.now() + plan.resultTimeoutSeconds * 1000).toISOString() : "",
   };
-  const out: Outcome<Job> = await env.DEVICES.getByName(args.devId).queueJob(plan.commands, {
+  const out: Outcome<Job> = await deviceStub(env, args.devId).queueJob(plan.commands, {
     tag,
     ...(args.deadlineSeconds !== undefined ? { deadlineSeconds: args.deadlineSeconds } : {}),
     ...(args.maxAttempts !== undefined ? { maxAttempts: args.maxAttempts } : {}),
@@ -47,7 +48,7 @@ export async function createDeviceJob(
 /** One device's result, read from its job; a device without a job reads as failed. */
 export async function readDeviceResult(env: Env, j: OperationJob): Promise<DeviceResult> {
   if (!j.jobId) return { devId: j.devId, state: "failed", detail: j.error ?? "no job" };
-  const out = await env.DEVICES.getByName(j.devId).job(j.jobId);
+  const out = await deviceStub(env, j.devId).job(j.jobId);
   if (!out.ok) return { devId: j.devId, jobId: j.jobId, state: "failed", detail: out.error.variables.join(": ") };
   return { ...deviceResult(out.value), devId: j.devId };
 }
@@ -145,7 +146,7 @@ export async function cancelOperation(env: Env, provider: string, operationId: s
     const page = await providerObject(env, provider).operationJobs(operationId, cursor, 500);
     if (!page) throw notFound("operationId", operationId);
     await inBatches(page.items.filter((j) => j.jobId), async (j) => {
-      await env.DEVICES.getByName(j.devId).cancelJob(j.jobId!);
+      await deviceStub(env, j.devId).cancelJob(j.jobId!);
     });
     cursor = page.nextCursor;
   } while (cursor);

@@ -11,6 +11,7 @@ import { addressOf, destinationOf } from "../twinning/outbox";
 import { FEDERATION_SCOPE } from "./client";
 import { parseMnoKey, peerByIssuer } from "./peers";
 import { delegatedTokenFromPeer } from "./remote-parties";
+import { subscriberStub } from "../ops/residency";
 
 export const federationOAuthHooks: OAuthHooks = {
   resolveExternalClient: async (clientId, env) => {
@@ -23,7 +24,7 @@ export const federationOAuthHooks: OAuthHooks = {
     if (!peer) return null;
     if (scope.length !== 1 || scope[0] !== "twinning:delegated") throw new OAuthError("invalid_scope", "a peer operator's token is issued for twinning:delegated only");
     if (!TEL_URI.test(subject.sub) || !subject.twin_id) throw new OAuthError("invalid_grant", "subject_token is not a twinned secondary's relationship token");
-    const delegation = await env.SUBSCRIBERS.getByName(subject.sub).delegation(tokenRef(subject));
+    const delegation = await subscriberStub(env, subject.sub).delegation(tokenRef(subject));
     if (!delegation) throw new OAuthError("invalid_grant", "the twinning relationship of subject_token has ended");
     const primaryAt = destinationOf(delegation.primary);
     if (primaryAt.kind !== "peer" || primaryAt.mno !== peer.mno) throw new OAuthError("invalid_target", `the primary of this relationship is not served by MNO ${peer.mno}`);

@@ -5,10 +5,11 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../http/errors";
 import { destinationOf } from "../twinning/outbox";
+import { subscriberStub } from "../ops/residency";
 
 /** The other side of `relationshipId` at `local`'s object, when it knows it; 403 when it is not the calling peer's subscriber. */
 export async function assertPeersRelationship(c: Context<AppEnv>, local: string, relationshipId: string): Promise<string | undefined> {
-  const other = await c.env.SUBSCRIBERS.getByName(local).counterpart(relationshipId);
+  const other = await subscriberStub(c.env, local).counterpart(relationshipId);
   if (other === undefined) return undefined;
   const at = destinationOf(other);
   const peer = c.get("peer").mno;

@@ -27,12 +27,13 @@ import {
   PeerDelegatedTokenSchema,
   RelationshipIdParam,
 } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 export const primarySideRoutes = router();
 
 /** A peer acts only for its own subscribers (issue 14): never for one provisioned here. */
 async function refuseLocalSecondary(c: Context<AppEnv>, secondary: string): Promise<void> {
-  if (await c.env.SUBSCRIBERS.getByName(secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${c.get("peer").mno}`]);
+  if (await subscriberStub(c.env, secondary).profile()) throw new ApiError(403, "POL0001", [`${secondary} is not a subscriber of MNO ${c.get("peer").mno}`]);
 }
 
 /** The calling peer's secondary as the primary's object keeps it ("peer:<mcc>-<mnc>:tel:+..."). */
@@ -90,7 +91,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary } = c.req.valid("json");
     await assertPeersRelationship(c, primary, relationshipId);
-    const state = await c.env.SUBSCRIBERS.getByName(primary).resolveActivation(relationshipId);
+    const state = await subscriberStub(c.env, primary).resolveActivation(relationshipId);
     return c.json({ activation: { relationshipId, state } }, 200);
   },
 );
@@ -110,7 +111,7 @@ primarySideRoutes.openapi(
     const { primary, secondary, status } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
     await assertPeersRelationship(c, primary, relationshipId);
-    const change = await c.env.SUBSCRIBERS.getByName(primary).secondaryToggled(peerSecondary(c, secondary), relationshipId, status);
+    const change = await subscriberStub(c.env, primary).secondaryToggled(peerSecondary(c, secondary), relationshipId, status);
     if (!change) throw notFound("relationshipId", relationshipId);
     return c.json({ secondary, status: change.status, version: change.version, changedAt: new Date(change.at).toISOString(), by: change.by }, 200);
   },
@@ -131,7 +132,7 @@ primarySideRoutes.openapi(
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
     await assertPeersRelationship(c, primary, relationshipId);
-    await c.env.SUBSCRIBERS.getByName(primary).secondaryLeft(peerSecondary(c, secondary), relationshipId);
+    await subscriberStub(c.env, primary).secondaryLeft(peerSecondary(c, secondary), relationshipId);
     return c.body(null, 204);
   },
 );

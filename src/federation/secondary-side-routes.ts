@@ -13,6 +13,7 @@ import { assertPeersRelationship } from "./party-check";
 import { targetOf } from "../twinning/outbox";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { PeerActivationAnswerSchema, PeerActivationSchema, PeerEndSchema, PeerSecondaryRefSchema, PeerStatusChangeSchema, RelationshipIdParam } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 export const secondarySideRoutes = router();
 
@@ -38,7 +39,7 @@ secondarySideRoutes.openapi(
     const peer = c.get("peer");
     const primaryMno = parseMnoKey(peer.mno)!;
     // A peer acts only for its own subscribers (issue 14): never as one provisioned here.
-    if (await c.env.SUBSCRIBERS.getByName(body.primary).profile()) throw new ApiError(403, "POL0001", [`${body.primary} is not a subscriber of MNO ${peer.mno}`]);
+    if (await subscriberStub(c.env, body.primary).profile()) throw new ApiError(403, "POL0001", [`${body.primary} is not a subscriber of MNO ${peer.mno}`]);
     let secondary = body.secondary;
     if (!secondary) {
       const redemption = await c.env.ACTIVATION_CODES.getByName(body.activationCode).redeem(body.primary);
@@ -47,7 +48,7 @@ secondarySideRoutes.openapi(
     }
     // The secondary's object keeps its primary as "peer:<mcc>-<mnc>:tel:+...": what it sends it goes through federation.
     const offer = { activationId: relationshipId, primary: targetOf({ kind: "peer", mno: peer.mno, address: body.primary }), primaryMno, code: body.activationCode, name: body.name, activatedAt: Date.parse(body.activatedAt) };
-    const accepted = await c.env.SUBSCRIBERS.getByName(secondary).acceptPrimary(offer);
+    const accepted = await subscriberStub(c.env, secondary).acceptPrimary(offer);
     if (!accepted.ok) throw ApiError.from(accepted.error);
     if (accepted.value === "invalid-code") throw refuseCode();
     return c.json({ activation: { relationshipId, secondary, state: "pending" as const } }, 201);
@@ -69,7 +70,7 @@ secondarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { secondary } = c.req.valid("json");
     await assertPeersRelationship(c, secondary, relationshipId);
-    await c.env.SUBSCRIBERS.getByName(secondary).confirmActivation(relationshipId);
+    await subscriberStub(c.env, secondary).confirmActivation(relationshipId);
     return noContent(c);
   },
 );
@@ -88,7 +89,7 @@ secondarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { secondary, status, version, changedAt, by } = c.req.valid("json");
     await assertPeersRelationship(c, secondary, relationshipId);
-    await c.env.SUBSCRIBERS.getByName(secondary).applyStatus(relationshipId, { status, version, at: Date.parse(changedAt), by });
+    await subscriberStub(c.env, secondary).applyStatus(relationshipId, { status, version, at: Date.parse(changedAt), by });
     return noContent(c);
   },
 );
@@ -107,7 +108,7 @@ secondarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { secondary, by } = c.req.valid("json");
     await assertPeersRelationship(c, secondary, relationshipId);
-    await c.env.SUBSCRIBERS.getByName(secondary).relationshipEnded(relationshipId, by);
+    await subscriberStub(c.env, secondary).relationshipEnded(relationshipId, by);
     return noContent(c);
   },
 );

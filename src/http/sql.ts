@@ -17,6 +17,34 @@ export function one<T extends Record<string, SqlStorageValue>>(sql: SqlStorage, 
   return sql.exec<T>(query, ...bindings).toArray()[0];
 }
 
+/** One page of a keyset read (the admin listings, the audit log): rows in key order after a cursor. */
+export interface KeysetQuery {
+  /** `SELECT … FROM table`, without WHERE. */
+  select: string;
+  /** The unique column the page is ordered by; its value in a page's last row is the next page's cursor. */
+  key: string;
+  order: "asc" | "desc";
+  /** The previous page's cursor: rows after it in `order`. */
+  after?: string | number;
+  limit: number;
+  /** Only rows whose `column` starts with `value` (substr, so LIKE's wildcards mean nothing here). */
+  prefix?: { column: string; value: string };
+  /** Only rows with `column` = `value`. */
+  equals?: { column: string; value: string };
+}
+
+/** Reads one more row than `limit`: when it exists there may be more, and `next` is the cursor for them. */
+export function keysetPage<T extends Record<string, SqlStorageValue>, K extends keyof T & string>(sql: SqlStorage, q: KeysetQuery & { key: K }): { rows: T[]; next?: T[K] } {
+  const where: string[] = [];
+  const bindings: unknown[] = [];
+  if (q.after !== undefined) (where.push(`${q.key} ${q.order === "asc" ? ">" : "<"} ?`), bindings.push(q.after));
+  if (q.prefix?.value) (where.push(`substr(${q.prefix.column}, 1, ?) = ?`), bindings.push(q.prefix.value.length, q.prefix.value));
+  if (q.equals) (where.push(`${q.equals.column} = ?`), bindings.push(q.equals.value));
+  const rows = sql.exec<T>(`${q.select}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${q.key} ${q.order.toUpperCase()} LIMIT ?`, ...bindings, q.limit + 1).toArray();
+  const page = rows.slice(0, q.limit);
+  return rows.length > q.limit ? { rows: page, next: page[page.length - 1]![q.key] } : { rows: page };
+}
+
 /**
  * Whether the object was ever given its schema. Reading this writes nothing, so an object that a
  * request merely names (a random client_id, a forged refresh token) stays without storage.

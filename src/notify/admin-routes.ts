@@ -6,6 +6,8 @@ import { requireAdmin } from "../http/auth";
 import { notFound } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { TEL_URI } from "../twinning/schemas";
+import { subscriberStub } from "../ops/residency";
+import type { Env } from "../env";
 
 export const notifyAdminRoutes = router();
 
@@ -32,8 +34,8 @@ const ReplayRequestSchema = z
 const ReplaySchema = z.object({ replayed: z.number().int().openapi({ description: "How many were queued again." }) }).openapi("ReplayResult");
 
 /** The subscriber's object, if the subscriber is provisioned. */
-async function provisioned(env: { SUBSCRIBERS: Cloudflare.Env["SUBSCRIBERS"] }, address: string) {
-  const stub = env.SUBSCRIBERS.getByName(address);
+async function provisioned(env: Env, address: string) {
+  const stub = subscriberStub(env, address);
   if (!(await stub.profile())) throw notFound("address", address);
   return stub;
 }

@@ -14,6 +14,7 @@ import { MAX_CHANNELS_PER_SUBSCRIBER } from "./channel-directory-object";
 import { MAX_POLLS_PER_CHANNEL, MAX_QUEUED, MAX_SOCKETS_PER_CHANNEL, type ChannelInfo, type ChannelType } from "./channel-object";
 import { CHANNEL_ID } from "./channel-urls";
 import { guarded, origin, token } from "./route-common";
+import { subscriberStub } from "../ops/residency";
 
 type Ctx = Context<AppEnv>;
 export const channelRoutes = router();
@@ -123,7 +124,7 @@ channelRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     // The subscriber's object must still accept this token (revocation) before a channel is made for it.
-    unwrap(await c.env.SUBSCRIBERS.getByName(address).subscriptions(token(c)));
+    unwrap(await subscriberStub(c.env, address).subscriptions(token(c)));
     const req = c.req.valid("json").notificationChannel;
     if (req.channelData?.type && req.channelData.type !== CHANNEL_DATA_TYPE[req.channelType]) {
       throw invalidInput("notificationChannel.channelData.type", `${CHANNEL_DATA_TYPE[req.channelType]} for a ${req.channelType} channel`);
@@ -175,7 +176,7 @@ channelRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    unwrap(await c.env.SUBSCRIBERS.getByName(address).subscriptions(token(c)));
+    unwrap(await subscriberStub(c.env, address).subscriptions(token(c)));
     const ids = await c.env.CHANNEL_DIRECTORIES.getByName(address).channels();
     const infos = await Promise.all(ids.map((id) => c.env.CHANNELS.getByName(id).info(address)));
     const live = infos.flatMap((i) => (i ? [channelView(c, i)] : []));

@@ -12,6 +12,7 @@ import { notifyTarget, subscriptionBody, SubscriptionBodySchema, subscriptionReq
 import { guarded, origin, token } from "./route-common";
 import type { SubscriptionRecord } from "./queue";
 import { channelRoutes } from "./channel-routes";
+import { subscriberStub } from "../ops/residency";
 
 type Ctx = Context<AppEnv>;
 export const notifyRoutes = router();
@@ -53,7 +54,7 @@ notifyRoutes.openapi(
     const { callbackReference, clientCorrelator, duration } = c.req.valid("json").subscription;
     const channel = await notifyTarget(c, address, callbackReference.notifyURL, "subscription.callbackReference.notifyURL");
     const result = unwrap(
-      await c.env.SUBSCRIBERS.getByName(address).subscribe(token(c), {
+      await subscriberStub(c.env, address).subscribe(token(c), {
         clientId: c.get("auth")!.clientId,
         notifyURL: callbackReference.notifyURL,
         ...(callbackReference.callbackData !== undefined ? { callbackData: callbackReference.callbackData } : {}),
@@ -78,7 +79,7 @@ notifyRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const list = unwrap(await c.env.SUBSCRIBERS.getByName(address).subscriptions(token(c)));
+    const list = unwrap(await subscriberStub(c.env, address).subscriptions(token(c)));
     return c.json({ subscriptionList: { subscription: list.map((s) => subscriptionView(c, address, s)), resourceURL: subscriptionsBase(c, address) } }, 200);
   },
 );
@@ -95,7 +96,7 @@ notifyRoutes.openapi(
   async (c) => {
     const { userId, subscriptionId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const s = unwrap(await c.env.SUBSCRIBERS.getByName(address).subscription(token(c), subscriptionId));
+    const s = unwrap(await subscriberStub(c.env, address).subscription(token(c), subscriptionId));
     return c.json({ subscription: subscriptionView(c, address, s) }, 200);
   },
 );
@@ -111,7 +112,7 @@ notifyRoutes.openapi(
   }),
   async (c) => {
     const { userId, subscriptionId } = c.req.valid("param");
-    unwrap(await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).unsubscribe(token(c), subscriptionId));
+    unwrap(await subscriberStub(c.env, userIdOf(c, userId)).unsubscribe(token(c), subscriptionId));
     return c.body(null, 204);
   },
 );

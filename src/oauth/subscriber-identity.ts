@@ -7,6 +7,7 @@ import { config } from "../config";
 import type { AppEnv } from "../env";
 import { TEL_URI } from "../http/schemas";
 import { OAuthError } from "./errors";
+import { subscriberStub } from "../ops/residency";
 
 export type Identification = { subscriber: string } | { problem: string };
 
@@ -29,7 +30,7 @@ export async function identifySubscriber(c: Context<AppEnv>, clientId: string, a
     return { problem: "the subscriber assertion is not a JWT" };
   }
   if (typeof sub !== "string" || !TEL_URI.test(sub)) return { problem: "the subscriber assertion's sub must be a tel: URI" };
-  const verdict = await c.env.SUBSCRIBERS.getByName(sub).verifyDeviceAssertion(assertion, clientId, audience);
+  const verdict = await subscriberStub(c.env, sub).verifyDeviceAssertion(assertion, clientId, audience);
   return verdict.ok ? { subscriber: sub } : { problem: verdict.reason };
 }
 

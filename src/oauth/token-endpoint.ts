@@ -13,6 +13,7 @@ import { familyOf, newFamilyId } from "./object-names";
 import { oauthHooks, type ExchangedToken } from "./hooks";
 import { isAccessTokenLive } from "./token-liveness";
 import { issueAccessToken, issuerOf, newAccessTokenId, tokenRef, verifyAccessToken, InvalidTokenError, type AccessTokenClaims, type AccessTokenId } from "./tokens";
+import { subscriberStub } from "../ops/residency";
 
 export const GRANT = {
   jwtBearer: "urn:ietf:params:oauth:grant-type:jwt-bearer",
@@ -63,7 +64,7 @@ async function jwtBearer(c: Ctx, form: URLSearchParams, client: AuthenticatedCli
   }
   if (typeof subject !== "string" || !TEL_URI.test(subject)) throw new OAuthError("invalid_grant", "assertion sub must be a tel: URI");
   const scope = grantedScopes(client, form.get("scope"), SUBSCRIBER_SCOPES);
-  const verdict = await c.env.SUBSCRIBERS.getByName(subject).verifyDeviceAssertion(assertion, client.clientId, [`${issuer}/oauth/token`, issuer]);
+  const verdict = await subscriberStub(c.env, subject).verifyDeviceAssertion(assertion, client.clientId, [`${issuer}/oauth/token`, issuer]);
   if (!verdict.ok) throw new OAuthError("invalid_grant", verdict.reason);
   return { sub: subject, scope };
 }
@@ -110,7 +111,7 @@ async function deviceCode(c: Ctx, form: URLSearchParams, client: AuthenticatedCl
   const code = required(form, "device_code");
   const address = new TextDecoder().decode(fromBase64url(code.split(".")[0] ?? "") ?? new Uint8Array());
   if (!TEL_URI.test(address)) throw new OAuthError("invalid_grant", "unknown device_code");
-  const poll = await c.env.SUBSCRIBERS.getByName(address).pollDeviceGrant(code, client.clientId);
+  const poll = await subscriberStub(c.env, address).pollDeviceGrant(code, client.clientId);
   if (!poll.ok) throw new OAuthError(poll.error, poll.description);
   return { sub: poll.sub, scope: poll.scope.split(" "), twinId: poll.twinId };
 }
@@ -136,7 +137,7 @@ async function tokenExchange(c: Ctx, form: URLSearchParams, client: Authenticate
   }
   if (foreign) return { sub: claims.sub, scope, exchanged: await exchangeForForeignAudience(c, claims, audience, scope, client) };
   if (!TEL_URI.test(claims.sub) || !claims.twin_id) throw new OAuthError("invalid_grant", "subject_token is not a twinned secondary's relationship token");
-  const delegation = await c.env.SUBSCRIBERS.getByName(claims.sub).delegation(tokenRef(claims));
+  const delegation = await subscriberStub(c.env, claims.sub).delegation(tokenRef(claims));
   if (!delegation) throw new OAuthError("invalid_grant", "the twinning relationship of subject_token has ended");
   // A primary served by a peer operator ("peer:<mcc>-<mnc>:tel:+..."): only its own issuer can speak for it.
   if (!TEL_URI.test(delegation.primary)) throw new OAuthError("invalid_target", "the primary is served by another operator: ask with audience = its issuer");

@@ -6,6 +6,7 @@ import type { Env } from "../env";
 import type { AccessTokens } from "../http/auth";
 import { TEL_URI } from "../http/schemas";
 import { InvalidTokenError, issuerOf, tokenRef, verifyAccessToken, type AccessTokenClaims, type TokenRef } from "./tokens";
+import { subscriberStub } from "../ops/residency";
 
 export interface TokenOwner {
   isLive(token: TokenRef): Promise<boolean>;
@@ -16,7 +17,7 @@ export interface TokenOwner {
 /** The object that holds the revocation state of the tokens of `sub` issued to `clientId`. */
 export function tokenOwner(env: Env, sub: string, clientId: string): TokenOwner {
   if (TEL_URI.test(sub)) {
-    const subscriber = env.SUBSCRIBERS.getByName(sub);
+    const subscriber = subscriberStub(env, sub);
     return { isLive: (token) => subscriber.isTokenLive(token), revoke: (tokens) => subscriber.revokeAccessTokens(tokens) };
   }
   const client = env.OAUTH_CLIENTS.getByName(clientId);

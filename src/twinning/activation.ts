@@ -30,6 +30,7 @@ import type { ProfileStore } from "./profile-store";
 import type { RelationshipStore, StatusChange, TwinRow } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
 import type { TwinningEvent } from "../notify/queue";
+import { subscriberStub } from "../ops/residency";
 
 /** What a primary offers a secondary when it redeems the secondary's code (the prepare step). */
 export interface ActivationOffer {
@@ -85,7 +86,7 @@ export function useRemoteActivations(r: RemoteActivations): void {
 
 function side(env: Env, target: string): ActivationParticipant & PrimarySide {
   const to = destinationOf(target);
-  if (to.kind === "subscriber") return env.SUBSCRIBERS.getByName(to.address);
+  if (to.kind === "subscriber") return subscriberStub(env, to.address);
   if (!remote) throw serviceError(503, `no inter-MNO peer for ${to.mno}`);
   return { ...remote.participant(env, to.mno, to.address), ...remote.coordinator(env, to.mno, to.address) };
 }

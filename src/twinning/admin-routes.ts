@@ -11,6 +11,7 @@ import { errorResponses, json } from "../http/schemas";
 import { recordEvent } from "../ops/metrics";
 import { ActorSchema, MnoSchema, StatusSchema, TEL_URI } from "./schemas";
 import type { RelationshipRecord, SubscriberProfile, TwinRecord } from "./subscriber-object";
+import { subscriberStub } from "../ops/residency";
 
 const MIN_DEVICE_KEY_BYTES = 32;
 
@@ -68,7 +69,7 @@ subscriberAdminRoutes.openapi(
     const { mno, deviceKey } = c.req.valid("json");
     const key = fromBase64url(deviceKey);
     if (!key) throw invalidInput("deviceKey");
-    const { created, profile } = await c.env.SUBSCRIBERS.getByName(address).provision(address, mno, key);
+    const { created, profile } = await subscriberStub(c.env, address).provision(address, mno, key);
     await listed(c.env, "subscribers", address, { mno: `${mno.mcc}-${mno.mnc}` });
     return created ? c.json(subscriberView(c, profile), 201) : c.json(subscriberView(c, profile), 200);
   },
@@ -85,7 +86,7 @@ subscriberAdminRoutes.openapi(
   }),
   async (c) => {
     const { address } = c.req.valid("param");
-    const profile = await c.env.SUBSCRIBERS.getByName(address).profile();
+    const profile = await subscriberStub(c.env, address).profile();
     if (!profile) throw notFound("address", address);
     return c.json(subscriberView(c, profile), 200);
   },
@@ -102,7 +103,7 @@ subscriberAdminRoutes.openapi(
   }),
   async (c) => {
     const { address } = c.req.valid("param");
-    const existed = await c.env.SUBSCRIBERS.getByName(address).deprovision();
+    const existed = await subscriberStub(c.env, address).deprovision();
     await unlisted(c.env, "subscribers", address);
     if (!existed) throw notFound("address", address);
     return c.body(null, 204);
@@ -169,7 +170,7 @@ subscriberAdminRoutes.openapi(
   }),
   async (c) => {
     const { entries, cursor } = await page(c.env, "subscribers", c.req.valid("query"));
-    const profiles = await Promise.all(entries.map((e) => c.env.SUBSCRIBERS.getByName(e.id).profile()));
+    const profiles = await Promise.all(entries.map((e) => subscriberStub(c.env, e.id).profile()));
     const subscribers = profiles.flatMap((p) => (p ? [subscriberView(c, p).subscriber] : []));
     return c.json({ subscribers, ...(cursor ? { cursor } : {}) }, 200);
   },
@@ -186,7 +187,7 @@ subscriberAdminRoutes.openapi(
   }),
   async (c) => {
     const { address } = c.req.valid("param");
-    const { twins, relationship } = unwrap(await c.env.SUBSCRIBERS.getByName(address).adminTwinning());
+    const { twins, relationship } = unwrap(await subscriberStub(c.env, address).adminTwinning());
     return c.json({ twins: twins.map(twinView), ...(relationship ? { relationship: relationshipView(relationship) } : {}) }, 200);
   },
 );
@@ -202,7 +203,7 @@ subscriberAdminRoutes.openapi(
   }),
   async (c) => {
     const { address, twinId } = c.req.valid("param");
-    unwrap(await c.env.SUBSCRIBERS.getByName(address).adminEndTwin(twinId));
+    unwrap(await subscriberStub(c.env, address).adminEndTwin(twinId));
     recordEvent(c.env, "twinning.deactivation", "operator");
     return c.body(null, 204);
   },
@@ -220,7 +221,7 @@ subscriberAdminRoutes.openapi(
   }),
   async (c) => {
     const { address } = c.req.valid("param");
-    if (!(await c.env.SUBSCRIBERS.getByName(address).profile())) throw notFound("address", address);
+    if (!(await subscriberStub(c.env, address).profile())) throw notFound("address", address);
     const { entries, cursor } = await page(c.env, `token-families:${address}`, c.req.valid("query"));
     const summaries = await Promise.all(entries.map((e) => c.env.TOKEN_FAMILIES.getByName(e.id).summary()));
     const now = Date.now();

@@ -5,6 +5,7 @@ import type { DeviceAuthorizer } from "../oauth/hooks";
 import { OAuthError } from "../oauth/errors";
 import { codeTtlMs, homeMnos } from "./policy";
 import { MnoSchema, type Mno } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 export const twinningDeviceAuthorization: DeviceAuthorizer = async ({ env, issuer, subject, clientId, scope, form }) => {
   let primaryMno: Mno | undefined;
@@ -14,7 +15,7 @@ export const twinningDeviceAuthorization: DeviceAuthorizer = async ({ env, issue
     if (!parsed?.success) throw new OAuthError("invalid_request", "primary_mno must be MCC-MNC, e.g. 001-01");
     primaryMno = parsed.data;
   }
-  const issued = await env.SUBSCRIBERS.getByName(subject).authorizeDevice(primaryMno, homeMnos(env), codeTtlMs(env), { clientId, scope });
+  const issued = await subscriberStub(env, subject).authorizeDevice(primaryMno, homeMnos(env), codeTtlMs(env), { clientId, scope });
   if (!issued.ok) throw new OAuthError("invalid_request", issued.error.variables.join(": "));
   const { code, deviceCode, interval, expiresAt, mno } = issued.value;
   return { userCode: code, deviceCode: deviceCode!, interval: interval!, expiresAt, verificationUri: `${issuer}/twinning/v1/acr:Authorization/twins`, extra: { mno } };

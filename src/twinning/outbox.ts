@@ -22,6 +22,7 @@ import { backoffDelay } from "../http/backoff";
 import { one, type StoreSchema } from "../http/sql";
 import { withDeadline } from "../notify/queue";
 import type { Actor, StatusChange } from "./relationships";
+import { subscriberStub } from "../ops/residency";
 
 export const OUTBOX_SCHEMA: StoreSchema = {
   name: "outbox",
@@ -74,7 +75,7 @@ export async function dispatch(env: Env, target: string, message: OutboxMessage)
     if (!peerTransport) throw new Error(`no transport to peer ${to.mno}`);
     return peerTransport.deliver(env, to.mno, to.address, message);
   }
-  const peer = env.SUBSCRIBERS.getByName(to.address);
+  const peer = subscriberStub(env, to.address);
   switch (message.method) {
     case "confirmActivation":
       return peer.confirmActivation(message.activationId);

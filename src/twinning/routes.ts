@@ -23,6 +23,7 @@ import {
   TwinResponseSchema,
   UserIdParam,
 } from "./schemas";
+import { subscriberStub } from "../ops/residency";
 
 const guarded = (scope: "twinning:primary" | "twinning:secondary", tag: string) => ({
   middleware: requireScope(scope),
@@ -84,7 +85,7 @@ twinningRoutes.openapi(
     await enforceRateLimit(codeRequests(c.env), address);
     // The request doubles as an RFC 8628 device authorization for the calling application.
     const deviceGrant = { clientId: c.get("auth")!.clientId, scope: "twinning:secondary" };
-    const issued = unwrap(await c.env.SUBSCRIBERS.getByName(address).issueActivationCode(token(c), primaryMno, homeMnos(c.env), codeTtlMs(c.env), deviceGrant));
+    const issued = unwrap(await subscriberStub(c.env, address).issueActivationCode(token(c), primaryMno, homeMnos(c.env), codeTtlMs(c.env), deviceGrant));
     const resourceURL = `${base(c, address)}/activationCodes/${issued.code}`;
     return c.json(
       { activationCode: { code: issued.code, mno: issued.mno, expiresAt: iso(issued.expiresAt), resourceURL, deviceCode: issued.deviceCode!, interval: issued.interval! } },
@@ -106,7 +107,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).relationship(token(c)));
+    const rel = unwrap(await subscriberStub(c.env, address).relationship(token(c)));
     return c.json({ relationship: relationshipView(c, address, rel, await primaryServicesOf(c.env, rel)) }, 200);
   },
 );
@@ -123,7 +124,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const rel = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromSecondary(token(c), c.req.valid("json").status));
+    const rel = unwrap(await subscriberStub(c.env, address).toggleFromSecondary(token(c), c.req.valid("json").status));
     recordEvent(c.env, "twinning.toggle", "secondary");
     return c.json({ relationship: relationshipView(c, address, rel) }, 200);
   },
@@ -141,7 +142,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    unwrap(await c.env.SUBSCRIBERS.getByName(address).leaveFromSecondary(token(c)));
+    unwrap(await subscriberStub(c.env, address).leaveFromSecondary(token(c)));
     recordEvent(c.env, "twinning.deactivation", "secondary");
     return c.body(null, 204);
   },
@@ -166,7 +167,7 @@ twinningRoutes.openapi(
     const { activationCode, name, activationCodeMno } = c.req.valid("json");
     await enforceRateLimit(guessesPerCode(c.env), activationCode);
     await enforceRateLimit(guessesOverall(c.env), ALL_PRIMARIES);
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).activateTwin(token(c), activationCode, name, activationCodeMno, homeMnos(c.env)));
+    const twin = unwrap(await subscriberStub(c.env, address).activateTwin(token(c), activationCode, name, activationCodeMno, homeMnos(c.env)));
     const view = twinView(c, address, twin);
     recordEvent(c.env, "twinning.activation");
     return c.json({ twin: view }, 201, { Location: view.resourceURL });
@@ -184,7 +185,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
-    const twins = unwrap(await c.env.SUBSCRIBERS.getByName(address).listTwins(token(c)));
+    const twins = unwrap(await subscriberStub(c.env, address).listTwins(token(c)));
     return c.json({ twinList: { twin: twins.map((t) => twinView(c, address, t)), resourceURL: `${base(c, address)}/twins` } }, 200);
   },
 );
@@ -201,7 +202,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).twin(token(c), twinId));
+    const twin = unwrap(await subscriberStub(c.env, address).twin(token(c), twinId));
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
 );
@@ -219,7 +220,7 @@ twinningRoutes.openapi(
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
     const address = userIdOf(c, userId);
-    const twin = unwrap(await c.env.SUBSCRIBERS.getByName(address).toggleFromPrimary(token(c), twinId, c.req.valid("json").status));
+    const twin = unwrap(await subscriberStub(c.env, address).toggleFromPrimary(token(c), twinId, c.req.valid("json").status));
     recordEvent(c.env, "twinning.toggle", "primary");
     return c.json({ twin: twinView(c, address, twin) }, 200);
   },
@@ -237,7 +238,7 @@ twinningRoutes.openapi(
   }),
   async (c) => {
     const { userId, twinId } = c.req.valid("param");
-    unwrap(await c.env.SUBSCRIBERS.getByName(userIdOf(c, userId)).deactivateFromPrimary(token(c), twinId));
+    unwrap(await subscriberStub(c.env, userIdOf(c, userId)).deactivateFromPrimary(token(c), twinId));
     recordEvent(c.env, "twinning.deactivation", "primary");
     return c.body(null, 204);
   },

@@ -35,6 +35,7 @@ import {
 import { checkSdp } from "./sdp";
 import { recordEvent } from "../ops/metrics";
 import type { SessionRecord } from "./session-store";
+import { subscriberStub } from "../ops/residency";
 
 type Ctx = Context<AppEnv>;
 export const webrtcRoutes = router();
@@ -69,7 +70,7 @@ async function partyOf(c: Ctx, userId: string, allowDelegated = true): Promise<P
   if (!auth.scopes.includes("webrtc:call") && !(delegated && allowDelegated)) {
     throw new ApiError(403, "POL0001", ["insufficient_scope: webrtc:call required"], { "WWW-Authenticate": 'Bearer error="insufficient_scope", scope="webrtc:call"' });
   }
-  if (!(await c.env.SUBSCRIBERS.getByName(address).isTokenLive(auth.token))) {
+  if (!(await subscriberStub(c.env, address).isTokenLive(auth.token))) {
     throw new ApiError(401, "POL0001", ["invalid_token: token revoked or its subscriber removed"], { "WWW-Authenticate": 'Bearer error="invalid_token"' });
   }
   return { address, device: delegated ? auth.actor! : address, delegated };
@@ -116,11 +117,11 @@ webrtcRoutes.openapi(
     const req = c.req.valid("json").wrtcsSession;
     const callee = req.tParticipantAddress;
     if (callee === party.address) throw invalidInput("wrtcsSession.tParticipantAddress", "a subscriber cannot call its own address");
-    const calleeObject = c.env.SUBSCRIBERS.getByName(callee);
+    const calleeObject = subscriberStub(c.env, callee);
     const [profile, twins, callerTwins] = await Promise.all([
       calleeObject.profile(),
       calleeObject.twinStatuses(),
-      party.delegated ? c.env.SUBSCRIBERS.getByName(party.address).twinStatuses() : Promise.resolve([]),
+      party.delegated ? subscriberStub(c.env, party.address).twinStatuses() : Promise.resolve([]),
     ]);
     if (!profile) throw notFound("wrtcsSession.tParticipantAddress", callee);
     if (party.delegated && callerTwins.find((t) => t.secondary === party.device)?.status !== "On") {

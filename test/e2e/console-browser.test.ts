@@ -1,7 +1,7 @@
 // Issue 18, "An operator console": /console in headless Chromium (Debian's chromium through
 // playwright-core) against `wrangler dev`, at desktop (1280 px) and phone (390 px) widths: sign in with
 // the admin token, find a subscriber and end its twin, register a client and rotate its secret, see a
-// device and queue a DM job for it, read the audit log. What the page did is checked through the API.
+// device and queue a DM job for it, follow a campaign and pause, resume and cancel it, read the audit log. What the page did is checked through the API.
 // Screenshots go to CONSOLE_SCREENS when set (`CONSOLE_SCREENS=docs/screens npx vitest run --project e2e
 // test/e2e/console-browser.test.ts` refreshes the README's), else to a temporary directory.
 import { randomBytes, randomUUID } from "node:crypto";
@@ -156,6 +156,38 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("Operator console in h
     await context.close();
   });
 
+  it("at 1280 px: the campaigns view lists each campaign with its devices per state; pause, resume and cancel act on it", async () => {
+    const created = await admin("POST", "/dmws/v1/campaigns", { name: "Console rollout", target: { devices: [devId] }, operation: { commands: [{ kind: "Get", target: "./DevInfo/Mod" }] }, start: true });
+    expect(created.status).toBe(201);
+    const id: string = created.json.campaign.campaignId;
+    const state = async () => (await admin("GET", `/dmws/v1/campaigns/${id}`)).json.campaign.state;
+    expect(await state()).toBe("running");
+    const { page, context } = await signedIn(1280);
+    await page.click("nav >> text=Campaigns");
+    await page.locator("#view-campaigns").waitFor();
+    await page.getByRole("link", { name: "Console rollout" }).waitFor();
+    expect(await page.textContent(`[data-campaign-state="${id}"]`)).toBe("running");
+    // Its one device is counted: waiting for its wave's start or with its job on the device.
+    expect(await page.textContent(`[data-counts="${id}"]`)).toMatch(/^1: (Pending|In progress) 1$/);
+    await page.screenshot({ path: join(screens, "console-campaigns-desktop.png"), fullPage: true });
+    await page.click(`[data-campaign-action="pause:${id}"]`);
+    await page.getByText("Campaign Console rollout: paused.").waitFor();
+    expect(await state()).toBe("paused");
+    expect(await page.textContent(`[data-campaign-state="${id}"]`)).toMatch(/^paused/);
+    await page.click(`[data-campaign-action="resume:${id}"]`);
+    await page.getByText("Campaign Console rollout: running.").waitFor();
+    expect(await state()).toBe("running");
+    // The campaign's own page: counts per wave and its devices; cancel from there.
+    await page.getByRole("link", { name: "Console rollout" }).click();
+    await page.getByRole("cell", { name: devId }).waitFor();
+    await page.click(`[data-campaign-action="cancel:${id}"]`);
+    await page.getByText("Campaign Console rollout: cancelled.").waitFor();
+    expect(await state()).toBe("cancelled");
+    expect((await admin("GET", `/dmws/v1/campaigns/${id}`)).json.campaign.counts).toMatchObject({ cancelled: 1, total: 1 });
+    await noSidewaysScroll(page, 1280);
+    await context.close();
+  });
+
   it("at 390 px (phone): every section reads without sideways scrolling", async () => {
     const { page, context } = await signedIn(390);
     await noSidewaysScroll(page, 390);
@@ -163,11 +195,17 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("Operator console in h
     await page.getByText(`Twinned as a secondary`).or(page.getByText("No twins.")).first().waitFor();
     await noSidewaysScroll(page, 390);
     await page.screenshot({ path: join(screens, "console-subscriber-phone.png"), fullPage: true });
-    for (const [section, view] of [["Clients", "#view-clients"], ["Devices", "#view-devices"], ["DM jobs", "#view-jobs"], ["Audit log", "#view-audit"]] as const) {
+    for (const [section, view] of [["Clients", "#view-clients"], ["Devices", "#view-devices"], ["DM jobs", "#view-jobs"], ["Campaigns", "#view-campaigns"], ["Audit log", "#view-audit"]] as const) {
       await page.click(`nav >> text=${section}`);
       await page.locator(view).waitFor();
       await noSidewaysScroll(page, 390);
       if (section === "Devices") await page.screenshot({ path: join(screens, "console-devices-phone.png"), fullPage: true });
+      if (section === "Campaigns") {
+        await page.getByRole("link", { name: "Console rollout" }).click();
+        await page.getByText("Devices per state").waitFor();
+        await noSidewaysScroll(page, 390);
+        await page.screenshot({ path: join(screens, "console-campaign-phone.png"), fullPage: true });
+      }
     }
     await page.click("#logout");
     await page.locator("#admin-token").waitFor();

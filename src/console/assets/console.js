@@ -62,7 +62,8 @@
     const json = text ? JSON.parse(text) : undefined;
     if (!res.ok) {
       const e = json && json.requestError && Object.values(json.requestError)[0];
-      const why = e ? e.text.replace(/%(\d)/g, (_, i) => e.variables[i - 1] ?? "").concat(e.variables.length > 1 ? ` (${e.variables.slice(1).join(": ")})` : "") : `HTTP ${res.status}`;
+      // The gateway fills the OMA template: its text reads on its own.
+      const why = e ? e.text : `HTTP ${res.status}`;
       throw new ApiError(res.status, why);
     }
     return json;
@@ -101,7 +102,7 @@
   }
 
   // ------------------------------------------------------------------ navigation
-  const SECTIONS = [["subscribers", "Subscribers"], ["clients", "Clients"], ["devices", "Devices"], ["jobs", "DM jobs"], ["audit", "Audit log"]];
+  const SECTIONS = [["subscribers", "Subscribers"], ["clients", "Clients"], ["devices", "Devices"], ["jobs", "DM jobs"], ["campaigns", "Campaigns"], ["audit", "Audit log"]];
   function nav(current) {
     return h("nav", { "aria-label": "Sections" }, SECTIONS.map(([id, title]) => h("a", { href: `#${id}`, "aria-current": current === id ? "page" : undefined }, title)));
   }
@@ -311,6 +312,78 @@
       form);
   }
 
+  // ------------------------------------------------------------------ campaigns
+  const CAMPAIGNS = "/dmws/v1/campaigns";
+  const COUNTED = [["pending", "Pending"], ["inProgress", "In progress"], ["succeeded", "Succeeded"], ["failed", "Failed"], ["timedOut", "Timed out"], ["cancelled", "Cancelled"]];
+  /** What an operator may do to a campaign in each state (the API answers 409 to anything else). */
+  const CAMPAIGN_ACTIONS = {
+    draft: [["start", "Start"], ["cancel", "Cancel"]],
+    running: [["pause", "Pause"], ["cancel", "Cancel"]],
+    paused: [["resume", "Resume"], ["cancel", "Cancel"]],
+  };
+  const countsText = (counts) => COUNTED.filter(([k]) => counts[k]).map(([k, t]) => `${t} ${counts[k]}`).join(" · ") || "no devices";
+
+  function campaignButtons(c, after) {
+    return h("span", { class: "actions" }, (CAMPAIGN_ACTIONS[c.state] || []).map(([action, title]) =>
+      h("button", { class: action === "cancel" ? "danger" : undefined, "data-campaign-action": `${action}:${c.campaignId}`,
+        onclick: (action === "cancel" ? (fn) => confirmThen(`Cancel the campaign ${c.name || c.campaignId}? Devices not started are cancelled, and so are the jobs on devices.`, fn) : guarded)(async () => {
+          const r = await api("POST", `${CAMPAIGNS}/${enc(c.campaignId)}/${action}`);
+          await after();
+          flash(`Campaign ${c.name || c.campaignId}: ${r.campaign.state}.`);
+        }) }, title)));
+  }
+
+  async function campaignsView(params) {
+    const before = params.get("before") || "";
+    const list = await api("GET", `${CAMPAIGNS}?${new URLSearchParams({ limit: "25", ...(before ? { before } : {}) })}`);
+    // The list names the campaigns; each one's state and counts come from the campaign itself.
+    const campaigns = await Promise.all(list.campaignList.map(async (e) => (await api("GET", `${CAMPAIGNS}/${enc(e.campaignId)}`)).campaign));
+    const totals = Object.fromEntries(COUNTED.map(([k]) => [k, campaigns.reduce((n, c) => n + (c.counts[k] || 0), 0)]));
+    frame("campaigns",
+      h("h2", {}, "Campaigns"),
+      h("p", { class: "help" }, "One operation over many devices, in waves (created through the campaign API, ", h("code", {}, CAMPAIGNS), "). Newest first."),
+      campaigns.length ? h("p", { id: "campaign-totals" }, `On this page: ${countsText(totals)}`) : null,
+      table([
+        { title: "Campaign", cell: (c) => h("a", { href: `#campaign/${enc(c.campaignId)}` }, c.name || c.campaignId) },
+        { title: "Owner", cell: (c) => c.owner },
+        { title: "State", cell: (c) => h("span", { "data-state": c.state, "data-campaign-state": c.campaignId }, c.state + (c.reason ? ` (${c.reason})` : "")) },
+        { title: "Wave", cell: (c) => `${c.currentWave} of ${c.waveCount}` },
+        { title: "Devices", cell: (c) => h("span", { "data-counts": c.campaignId }, `${c.counts.total}: ${countsText(c.counts)}`) },
+        { title: "Created", cell: (c) => when(c.createdAt) },
+        { title: "", cell: (c) => campaignButtons(c, () => campaignsView(params)) },
+      ], campaigns, "No campaigns yet."),
+      list.next !== undefined ? h("a", { class: "more", href: `#campaigns?${new URLSearchParams({ before: String(list.next) })}` }, "Older") : null);
+  }
+
+  async function campaignView(campaignId) {
+    const [{ campaign: c }, devices] = await Promise.all([
+      api("GET", `${CAMPAIGNS}/${enc(campaignId)}`),
+      api("GET", `${CAMPAIGNS}/${enc(campaignId)}/devices?limit=100`),
+    ]);
+    frame("campaigns",
+      h("p", {}, h("a", { href: "#campaigns" }, "← Campaigns")),
+      h("h2", {}, c.name || c.campaignId),
+      h("dl", { class: "facts" },
+        h("dt", {}, "State"), h("dd", { "data-state": c.state }, c.state + (c.reason ? ` (${c.reason})` : "")),
+        h("dt", {}, "Operation"), h("dd", {}, c.operation.commands.map((x) => `${x.kind} ${x.target || x.url || ""}`.trim()).join(", ")),
+        h("dt", {}, "Wave"), h("dd", {}, `${c.currentWave} of ${c.waveCount}`),
+        h("dt", {}, "Deadline"), h("dd", {}, when(c.deadline)),
+        h("dt", {}, "Created"), h("dd", {}, when(c.createdAt))),
+      h("p", {}, campaignButtons(c, () => campaignView(campaignId))),
+      h("h3", {}, "Devices per state"),
+      table([{ title: "Wave", cell: (w) => (w.wave === 0 ? "All" : String(w.wave)) }, ...COUNTED.map(([k, t]) => ({ title: t, cell: (w) => String(w[k]) })), { title: "Total", cell: (w) => String(w.total) }],
+        [{ wave: 0, ...c.counts }, ...c.waveCounts], "No devices."),
+      h("h3", {}, "Devices"),
+      table([
+        { title: "Device", cell: (d) => h("code", {}, d.devId) },
+        { title: "Wave", cell: (d) => String(d.wave) },
+        { title: "State", cell: (d) => h("span", { "data-state": d.state }, d.state) },
+        { title: "Statuses", cell: (d) => (d.statuses || []).map((x) => x ?? "–").join(", ") },
+        { title: "Why", cell: (d) => d.reason || "" },
+      ], devices.deviceList, "No devices."),
+      devices.next !== undefined ? h("p", { class: "help" }, "The first 100 devices; the API pages through the rest.") : null);
+  }
+
   // ------------------------------------------------------------------ audit log
   async function auditView(params) {
     const cursor = params.get("cursor") || "";
@@ -339,6 +412,8 @@
       else if (section === "clients") await clientsView(params);
       else if (section === "devices") await devicesView(params);
       else if (section === "jobs") await jobsView(params);
+      else if (section === "campaigns") await campaignsView(params);
+      else if (section === "campaign" && id) await campaignView(id);
       else if (section === "audit") await auditView(params);
       else await subscribersView(params);
     } catch (err) {

@@ -5,6 +5,7 @@ import type { Env } from "../../env";
 import { ApiError, type Outcome } from "../../http/errors";
 import type { Protocol } from "./device-registry";
 import type { CommandOutcome, GenericAlert, JobBatch } from "../job-model";
+import { deviceStub } from "../../ops/residency";
 
 export interface Dm2Binding {
   accountId: string;
@@ -24,7 +25,7 @@ export interface JobPort {
   dm2Binding(): Promise<Dm2Binding | undefined>;
 }
 
-export const jobPort = (env: Env, devId: string): JobPort => env.DEVICES.getByName(devId) as unknown as JobPort;
+export const jobPort = (env: Env, devId: string): JobPort => deviceStub(env, devId) as unknown as JobPort;
 
 /** Claims `devId` for the account; 409 when another account holds it. */
 export async function bindDevice(env: Env, devId: string, accountId: string, protocol: Protocol): Promise<void> {

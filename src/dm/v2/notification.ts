@@ -9,6 +9,7 @@ import type { UiMode } from "../../codec";
 import { pushPackage0 } from "../push-connector";
 import { jobPort } from "./device-binding";
 import type { Initiator, SessionView } from "./session-store";
+import { deviceStub } from "../../ops/residency";
 
 /** The northbound API's view of a notification (as DeviceObject's NotificationRecord). */
 export interface Dm2NotificationRecord {
@@ -36,7 +37,7 @@ async function dm2Owner(env: Env, devId: string): Promise<string | undefined> {
   const port = jobPort(env, devId);
   const binding = await port.dm2Binding();
   if (!binding) return undefined;
-  if (binding.protocol !== "DM2.0" && (await env.DEVICES.getByName(devId).device())) return undefined;
+  if (binding.protocol !== "DM2.0" && (await deviceStub(env, devId).device())) return undefined;
   return binding.accountId;
 }
 

@@ -10,6 +10,7 @@ import { sendPackage0 } from "../../dm/push-connector";
 import { dm2Notification } from "../../dm/v2/notification";
 import type { DeviceState } from "./plan";
 import type { UiMode } from "./campaign-store";
+import { deviceStub } from "../../ops/residency";
 
 /** The Env binding of the campaign objects: device objects report finished jobs to it. */
 export const CAMPAIGN_BINDING = "CAMPAIGNS";
@@ -25,7 +26,7 @@ export async function startOnDevice(
   deadline: number,
   uiMode: UiMode,
 ): Promise<Dispatched> {
-  const device = env.DEVICES.getByName(devId);
+  const device = deviceStub(env, devId);
   const deadlineSeconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
   const queued = await device.queueJob(operation.commands, {
     jobId,
@@ -46,7 +47,7 @@ export async function startOnDevice(
 
 /** A cancel for the device's job; the job's own report (cancelled, or done if it finished first) follows. */
 export async function cancelOnDevice(env: Env, devId: string, jobId: string): Promise<Job | undefined> {
-  const r = await env.DEVICES.getByName(devId).cancelJob(jobId);
+  const r = await deviceStub(env, devId).cancelJob(jobId);
   return r.ok ? r.value : undefined;
 }
 
