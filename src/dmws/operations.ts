@@ -16,6 +16,20 @@ const PARALLEL = 16;
 /** The correlator of the Exec of an operation's jobs: the 1226 / OperationComplete alert comes back with it. */
 export const correlatorOf = (operationId: string) => `dmws:${operationId}`;
 
+/** What a job of the DM web services carries: whose result it is (charged to), of which operation, and where it is reported. */
+export function jobTag(args: { provider: string; operationId: string; operation: string; devId: string; subscriber?: string; resultDeadline?: number; campaign?: boolean }): DeviceJobTag {
+  return {
+    dmws: "1",
+    provider: args.provider,
+    operationId: args.operationId,
+    operation: args.operation,
+    devId: args.devId,
+    subscriber: args.subscriber ?? "",
+    resultDeadline: args.resultDeadline !== undefined ? new Date(args.resultDeadline).toISOString() : "",
+    campaign: args.campaign ? "1" : "",
+  };
+}
+
 /**
  * Queues one operation's job on one device. The job carries the tag its result is charged by (one
  * charging record per final result, written with the result). Answers the job id, or why the device
@@ -26,15 +40,11 @@ export async function createDeviceJob(
   args: { provider: string; operationId: string; spec: OperationSpec; devId: string; subscriber?: string; deadlineSeconds?: number; maxAttempts?: number },
 ): Promise<OperationJob & { round: number }> {
   const plan = planOperation(args.spec, correlatorOf(args.operationId));
-  const tag: DeviceJobTag = {
-    dmws: "1",
-    provider: args.provider,
-    operationId: args.operationId,
-    operation: plan.operation,
-    devId: args.devId,
-    subscriber: args.subscriber ?? "",
-    resultDeadline: plan.resultTimeoutSeconds ? new Date(Date.now() + plan.resultTimeoutSeconds * 1000).toISOString() : "",
-  };
+  const tag = jobTag({
+    provider: args.provider, operationId: args.operationId, operation: plan.operation, devId: args.devId,
+    ...(args.subscriber ? { subscriber: args.subscriber } : {}),
+    ...(plan.resultTimeoutSeconds ? { resultDeadline: Date.now() + plan.resultTimeoutSeconds * 1000 } : {}),
+  });
   const out: Outcome<Job> = await env.DEVICES.getByName(args.devId).queueJob(plan.commands, {
     tag,
     ...(args.deadlineSeconds !== undefined ? { deadlineSeconds: args.deadlineSeconds } : {}),
