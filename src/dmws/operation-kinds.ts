@@ -34,9 +34,9 @@ export interface DeviceJobTag {
   /** The ISO instant after which a FUMO/SCOMO result that never arrived is a timeout ("" when none). */
   resultDeadline: string;
   /**
-   * "1" when the job is a campaign's (operationId is then the campaign id) and its final result
-   * reaches the campaign through the result hook (./campaigns/result-hook.ts); "" otherwise (and
-   * absent on jobs queued before campaigns were tagged).
+   * "1" when the job is a campaign's (operationId is then the campaign id: the campaign counts its
+   * result, ./campaigns/); "" for an operation's job (its provider object counts it, ./operation-state-hook.ts).
+   * Absent on jobs queued before this field existed.
    */
   campaign: "" | "1";
 }

@@ -8,7 +8,9 @@ import type { Job } from "../dm/job-model";
 import { authorize } from "./access";
 import { allDevicesOf, registry } from "./groups";
 import { deviceResult, planOperation, type DeviceJobTag, type DeviceResult, type OperationSpec } from "./operation-kinds";
-import type { OperationJob, OperationRecord, OperationTarget } from "./operation-store";
+import type { OperationJob, OperationRecord, OperationTarget, StateCounts } from "./operation-store";
+
+export type { StateCounts } from "./operation-store";
 
 export const providerObject = (env: Env, provider: string) => env.DMWS_PROVIDERS.getByName(provider);
 const PARALLEL = 16;
@@ -50,7 +52,7 @@ export async function createDeviceJob(
     ...(args.deadlineSeconds !== undefined ? { deadlineSeconds: args.deadlineSeconds } : {}),
     ...(args.maxAttempts !== undefined ? { maxAttempts: args.maxAttempts } : {}),
   });
-  if (out.ok) return { devId: args.devId, round: 1, jobId: out.value.jobId };
+  if (out.ok) return { devId: args.devId, round: 1, jobId: out.value.jobId, ...(tag.resultDeadline ? { resultDeadline: Date.parse(tag.resultDeadline) } : {}) };
   return { devId: args.devId, round: 1, error: out.error.variables.join(": ") };
 }
 
@@ -126,7 +128,6 @@ export async function startOperation(env: Env, provider: string, req: StartReque
   return op;
 }
 
-export type StateCounts = Record<DeviceResult["state"], number>;
 
 /** One page of an operation's device results, in (round, devId) order. */
 export async function operationResults(env: Env, provider: string, operationId: string, cursor: string | undefined, limit: number) {
@@ -136,8 +137,14 @@ export async function operationResults(env: Env, provider: string, operationId: 
   return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
 }
 
-/** Counts of device results per state, over every device job of the operation. */
+/**
+ * Counts of device results per state: from the provider object's counts table (each job's state is
+ * reported there by its device, ./operation-state-hook.ts), or, for an operation recorded before
+ * that, by reading every device job.
+ */
 export async function operationCounts(env: Env, provider: string, operationId: string): Promise<StateCounts> {
+  const kept = await providerObject(env, provider).operationCounts(operationId);
+  if (kept) return kept;
   const counts: StateCounts = { pending: 0, running: 0, succeeded: 0, failed: 0, timeout: 0, cancelled: 0 };
   let cursor: string | undefined;
   do {

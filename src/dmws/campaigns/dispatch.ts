@@ -70,7 +70,7 @@ export async function startOnDevice(env: Env, ref: CampaignJobRef, plan: DeviceJ
   const deadlineSeconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
   const tag = jobTag({
     provider: ref.owner === "operator" ? "" : ref.owner, operationId: ref.campaignId, operation: plan.operation, devId: ref.devId,
-    ...(ref.subscriber ? { subscriber: ref.subscriber } : {}), ...(plan.resultDeadline !== undefined ? { resultDeadline: plan.resultDeadline } : {}), campaign: plan.laterResult,
+    ...(ref.subscriber ? { subscriber: ref.subscriber } : {}), ...(plan.resultDeadline !== undefined ? { resultDeadline: plan.resultDeadline } : {}), campaign: true,
   });
   const queued = await device.queueJob(plan.commands, {
     jobId: ref.jobId,

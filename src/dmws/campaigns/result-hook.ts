@@ -33,7 +33,7 @@ const hasOutbox = (sql: SqlStorage) => sql.exec("SELECT 1 FROM sqlite_master WHE
 export const campaignResultHooks: JobHooks = {
   saved(job, sql) {
     const tag = job.tag as DeviceJobTag | undefined;
-    // Jobs with a listener are reported by the job model when they finish (./dispatch.ts).
+    // A campaign job with a listener is reported by the job model when it finishes (./dispatch.ts).
     if (tag?.dmws !== "1" || tag.campaign !== "1" || job.listener) return;
     const result = campaignResultOf(job);
     if (!result) return;
