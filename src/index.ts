@@ -35,7 +35,7 @@ import { dmwsAdminRoutes } from "./dmws/admin-routes";
 import { dmwsRoutes } from "./dmws/routes";
 import { dmwsOperationRoutes } from "./dmws/operation-routes";
 import { dmwsChargingRoutes } from "./dmws/charging-routes";
-import { chargingHooks } from "./dmws/charging-hook";
+import { dmwsJobHooks } from "./dmws/job-hooks";
 import { registerJobHooks } from "./dm/job-model";
 import { campaignRoutes } from "./dmws/campaigns/routes";
 
@@ -116,7 +116,7 @@ app.route("/", dmwsAdminRoutes);
 app.route("/", dmwsRoutes);
 app.route("/", dmwsOperationRoutes);
 app.route("/", dmwsChargingRoutes);
-registerJobHooks(chargingHooks);
+registerJobHooks(dmwsJobHooks);
 app.route("/", campaignRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

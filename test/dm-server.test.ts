@@ -69,8 +69,8 @@ describe("SyncML DM 1.2 session engine", () => {
   });
 });
 
-describe("northbound access (DM web services)", () => {
-  it("a service provider's dm:manage token queues jobs; other scopes and revoked tokens are refused", async () => {
+describe("northbound access: the operator's API", () => {
+  it("/dm/v1 takes the admin token only: a service provider's dm:manage token is 403 pointing to /dmws/v1, other tokens 403, no token 401", async () => {
     const { registerClient } = await import("./helpers");
     const sp = await call("POST", "/admin/v1/clients", { headers: ADMIN, body: { name: "FOTA provider", scopes: ["dm:manage"], grant_types: ["client_credentials"] } });
     const otherApp = await registerClient(["twinning:primary"]);
@@ -81,11 +81,17 @@ describe("northbound access (DM web services)", () => {
     await call("PUT", `/admin/v1/devices/${enc(dev)}`, { headers: ADMIN, body: { serverId: "oma-edge", authType: "syncml:auth-basic", clientUsername: dev, clientPassword: "device-secret", serverPassword: "server-secret" } });
     const path = `/dm/v1/devices/${enc(dev)}/jobs`;
     const body = { commands: [{ kind: "Exec", target: "./FUMO/Pkg1/Update", correlator: "c1" }] };
-    expect((await call("POST", path, { token: spToken, body })).status).toBe(201);
-    expect((await call("POST", path, { body })).status).toBe(401);
+    const refused = await call("POST", path, { token: spToken, body });
+    expect(refused.status).toBe(403);
+    expect(refused.json.requestError.policyException).toMatchObject({ messageId: "POL0001", variables: [expect.stringMatching(/operator.*\/dmws\/v1/)] });
+    for (const p of [`/dm/v1/devices/${enc(dev)}/tree`, `/dm/v1/devices/${enc(dev)}/notifications`]) expect((await call("GET", p, { token: spToken })).status).toBe(403);
     const other = (await token(otherApp.client_id, otherApp.client_secret)).access_token;
     expect((await call("POST", path, { token: other, body })).status).toBe(403);
-    await SELF.fetch(`${ORIGIN}/oauth/revoke`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${btoa(`${sp.json.client_id}:${sp.json.client_secret}`)}` }, body: `token=${spToken}` });
-    expect((await call("POST", path, { token: spToken, body })).status).toBe(401);
+    expect((await call("POST", path, { body })).status).toBe(401);
+    expect((await call("POST", path, { token: "not-a-token", body })).status).toBe(401);
+    // The operator queues the same job with its admin token.
+    const queued = await call("POST", path, { headers: ADMIN, body });
+    expect(queued.status, queued.text).toBe(201);
+    expect(queued.json.job.state).toBe("queued");
   });
 });

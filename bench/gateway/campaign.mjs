@@ -13,15 +13,9 @@
 // The pool is the campaign's devices (each has one job per campaign): a run ends when they are used
 // up (marked † in the table, as activation is), so more devices give a longer run, not more load.
 import http from "node:http";
-import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { codec, DM_JOB, request, session, SessionError } from "./dm.mjs";
-import { cpuMsOf, memoryOf } from "./runtime.mjs";
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
+import { codec, DM_JOB, request, session, SessionError, sessionSummary } from "./dm.mjs";
+import { cpuMsOf } from "./runtime.mjs";
 
 export async function measureCampaignSessions({ url, adminToken, devices, connections, pid }) {
   const c = await codec();
@@ -75,42 +69,9 @@ export async function measureCampaignSessions({ url, adminToken, devices, connec
       await sleep(5);
     }
     const wallMs = performance.now() - wall0;
-    const workerdCpuMs = cpuMsOf(pid) - cpu0;
-    const self = process.cpuUsage(self0);
-    const seconds = wallMs / 1000;
-    const sorted = Float64Array.from(stats.total).sort();
-    const dmSorted = Float64Array.from(stats.dm).sort();
-    const nonOk = stats.requests - stats.ok;
-    return {
-      seconds,
-      requests: stats.requests,
-      ok: stats.ok,
-      non2xx: nonOk,
-      errors: Math.max(0, stats.errors - nonOk),
-      timeouts: 0,
-      statuses: stats.statuses,
-      firstError: stats.firstError,
-      rps: stats.ok / seconds,
-      unitsPerSecond: stats.units / seconds,
-      units: stats.units,
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
-      dmP50: percentile(dmSorted, 50),
-      dmP99: percentile(dmSorted, 99),
-      workers: Math.min(connections, devices.length),
-      devices: devices.length,
-      misses: stats.misses,
-      sessionsSeconds: sessionsMs / 1000,
-      campaignCounts: counts,
-      poolExhausted: true,
-      workerdCpuUsPerRequest: stats.requests ? (workerdCpuMs * 1000) / stats.requests : NaN,
-      workerdCpuUsPerUnit: stats.units ? (workerdCpuMs * 1000) / stats.units : NaN,
-      workerdCpuPercent: (workerdCpuMs / wallMs) * 100,
-      loadGeneratorCpuPercent: ((self.user + self.system) / 1000 / wallMs) * 100,
-      workerdRssAfter: memoryOf(pid).rss,
-      workerdOpenFilesAfter: readdirSync(`/proc/${pid}/fd`).length,
-    };
+    const workers = Math.min(connections, devices.length);
+    const summary = sessionSummary({ stats, wallMs, workerdCpuMs: cpuMsOf(pid) - cpu0, self: process.cpuUsage(self0), workers, devices: devices.length, pid });
+    return { ...summary, misses: stats.misses, sessionsSeconds: sessionsMs / 1000, campaignCounts: counts, poolExhausted: true };
   } finally {
     agent.destroy();
   }

@@ -177,6 +177,45 @@ export async function verifyDmSession({ url, adminToken, device }) {
 }
 
 /**
+ * A run of sessions in the shape load.measure returns (units = sessions): rates, latencies, the
+ * gateway's CPU and memory. `stats` as `session` fills it, with the measured sessions' `total` and
+ * `dm` latencies; shared by this benchmark and the campaign's (bench/gateway/campaign.mjs).
+ */
+export function sessionSummary({ stats, wallMs, workerdCpuMs, self, workers, devices, pid }) {
+  const seconds = wallMs / 1000;
+  const sorted = Float64Array.from(stats.total).sort();
+  const dmSorted = Float64Array.from(stats.dm).sort();
+  const nonOk = stats.requests - stats.ok;
+  return {
+    seconds,
+    requests: stats.requests,
+    ok: stats.ok,
+    non2xx: nonOk,
+    // a session whose answers were all 2xx but said the wrong thing is an error of its own
+    errors: Math.max(0, stats.errors - nonOk),
+    timeouts: 0,
+    statuses: stats.statuses,
+    firstError: stats.firstError,
+    rps: stats.ok / seconds,
+    unitsPerSecond: stats.units / seconds,
+    units: stats.units,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
+    dmP50: percentile(dmSorted, 50),
+    dmP99: percentile(dmSorted, 99),
+    workers,
+    devices,
+    workerdCpuUsPerRequest: stats.requests ? (workerdCpuMs * 1000) / stats.requests : NaN,
+    workerdCpuUsPerUnit: stats.units ? (workerdCpuMs * 1000) / stats.units : NaN,
+    workerdCpuPercent: (workerdCpuMs / wallMs) * 100,
+    loadGeneratorCpuPercent: ((self.user + self.system) / 1000 / wallMs) * 100,
+    workerdRssAfter: memoryOf(pid).rss,
+    workerdOpenFilesAfter: readdirSync(`/proc/${pid}/fd`).length,
+  };
+}
+
+/**
  * The measured run, in the shape load.measure returns (units = sessions). `devices` are split
  * among `connections` workers; `warmup` s first, then `duration` s measured.
  */
@@ -217,37 +256,7 @@ export async function measureDmSessions({ url, adminToken, devices, connections,
   try {
     if (warmup > 0) await phase(warmup, false);
     const { stats, wallMs, workerdCpuMs, self } = await phase(duration, true);
-    const seconds = wallMs / 1000;
-    const sorted = Float64Array.from(stats.total).sort();
-    const dmSorted = Float64Array.from(stats.dm).sort();
-    const nonOk = stats.requests - stats.ok;
-    return {
-      seconds,
-      requests: stats.requests,
-      ok: stats.ok,
-      non2xx: nonOk,
-      // a session whose answers were all 2xx but said the wrong thing is an error of its own
-      errors: Math.max(0, stats.errors - nonOk),
-      timeouts: 0,
-      statuses: stats.statuses,
-      firstError: stats.firstError,
-      rps: stats.ok / seconds,
-      unitsPerSecond: stats.units / seconds,
-      units: stats.units,
-      p50: percentile(sorted, 50),
-      p99: percentile(sorted, 99),
-      mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
-      dmP50: percentile(dmSorted, 50),
-      dmP99: percentile(dmSorted, 99),
-      workers,
-      devices: devices.length,
-      workerdCpuUsPerRequest: stats.requests ? (workerdCpuMs * 1000) / stats.requests : NaN,
-      workerdCpuUsPerUnit: stats.units ? (workerdCpuMs * 1000) / stats.units : NaN,
-      workerdCpuPercent: (workerdCpuMs / wallMs) * 100,
-      loadGeneratorCpuPercent: ((self.user + self.system) / 1000 / wallMs) * 100,
-      workerdRssAfter: memoryOf(pid).rss,
-      workerdOpenFilesAfter: readdirSync(`/proc/${pid}/fd`).length,
-    };
+    return sessionSummary({ stats, wallMs, workerdCpuMs, self, workers, devices: devices.length, pid });
   } finally {
     agent.destroy();
   }

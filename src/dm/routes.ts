@@ -1,9 +1,9 @@
-// OMA DM: the device-facing SyncML DM 1.2 endpoint (/dm) and the northbound jobs, tree and notification resources that service providers use.
+// OMA DM: the device-facing SyncML DM 1.2 endpoint (/dm) and the operator's northbound jobs, tree and notification resources.
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
-import { requireAdminOrScope } from "../http/auth";
+import { requireAdminOnly } from "../http/auth";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { CodecError, decodeMessage, type Encoding } from "../codec";
@@ -104,9 +104,13 @@ export const DevIdParam = z.object({
 });
 // ------------------------------------------------------------------ northbound: jobs, tree, notifications
 
-/** The operator's admin token, or a service provider's token with the dm:manage scope. */
-const requireManager = requireAdminOrScope("dm:manage");
-const manager = { middleware: requireManager, security: [{ bearerAuth: ["dm:manage"] }, { adminToken: [] as string[] }] as Record<string, string[]>[], tags: ["Device management"] };
+/**
+ * The operator's admin token only: a job here reaches any device and any node, so a service provider
+ * (whose access is limited by its grants) is refused with a pointer to its own API, /dmws/v1.
+ */
+const DM_OPERATOR_ONLY = "the DM jobs API (/dm/v1) is the operator's (admin token); a service provider manages the devices its grants cover through /dmws/v1 (operations and campaigns)";
+const requireManager = requireAdminOnly(DM_OPERATOR_ONLY);
+const manager = { middleware: requireManager, security: [{ adminToken: [] as string[] }] as Record<string, string[]>[], tags: ["Device management"] };
 
 const Uri = z.string().min(1).max(1024).regex(/^[^\s]+$/, "a management tree URI");
 const simpleCommands = [

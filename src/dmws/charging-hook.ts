@@ -19,7 +19,8 @@ const hasOutbox = (sql: SqlStorage) => sql.exec("SELECT 1 FROM sqlite_master WHE
 /** The charging record a job's final result is worth, if it has one. */
 export function chargeFor(job: Job): ChargingRecord | undefined {
   const tag = job.tag as DeviceJobTag | undefined;
-  if (tag?.dmws !== "1") return undefined;
+  // An operator's campaign charges nobody (its tag names no provider).
+  if (tag?.dmws !== "1" || !tag.provider) return undefined;
   const r = deviceResult(job);
   if (r.state !== "succeeded" && r.state !== "failed") return undefined;
   return {

@@ -24,6 +24,7 @@ export type OperationSpec = FumoSpec | ScomoSpec | DiagmonSpec | ProvisioningSpe
 export interface DeviceJobTag {
   [key: string]: string;
   dmws: "1";
+  /** The provider charged for the result; "" when nobody is (an operator's campaign). */
   provider: string;
   operationId: string;
   /** The chargeable operation: fumo.update, scomo.install, diagmon.collect, provisioning.push ... */
@@ -32,6 +33,12 @@ export interface DeviceJobTag {
   subscriber: string;
   /** The ISO instant after which a FUMO/SCOMO result that never arrived is a timeout ("" when none). */
   resultDeadline: string;
+  /**
+   * "1" when the job is a campaign's (operationId is then the campaign id: the campaign counts its
+   * result, ./campaigns/); "" for an operation's job (its provider object counts it, ./operation-state-hook.ts).
+   * Absent on jobs queued before this field existed.
+   */
+  campaign: "" | "1";
 }
 
 export type DeviceState = "pending" | "running" | "succeeded" | "failed" | "timeout" | "cancelled";
@@ -111,6 +118,9 @@ function flatten(specs: JobCommandSpec[]): JobCommandSpec[] {
   return specs.flatMap((s) => (s.kind === "Atomic" || s.kind === "Sequence" ? flatten(s.commands) : [s]));
 }
 
+/** A job whose deadline passed before the device answered (src/dm/job-model.ts): no result from the device, a timeout. */
+const expired = (job: Pick<Job, "state" | "reason">) => job.state === "failed" && (job.reason ?? "").startsWith("deadline ");
+
 const ok = (status: string | undefined) => status !== undefined && /^2\d\d$/.test(status);
 
 /**
@@ -126,6 +136,7 @@ export function deviceResult(job: Omit<Job, "session">, now = Date.now()): Devic
   if ((kind === "fumo" || kind === "scomo") && exec) return asyncResult(job, exec, kind, tag!, base, now);
   if (job.state === "queued") return base;
   if (job.state === "running") return { ...base, state: "running" };
+  if (expired(job)) return { ...base, state: "timeout", detail: job.reason! };
   const values = readValues(job.commands);
   if (job.state === "done") return { ...base, state: "succeeded", resultCode: "200", resultName: "every command succeeded", ...(Object.keys(values).length ? { values } : {}) };
   const failed = job.commands.find((c) => !ok(c.status) || c.error !== undefined);
@@ -147,6 +158,7 @@ function asyncResult(job: Omit<Job, "session">, exec: JobCommand, kind: "fumo" |
     return { ...base, ...withState, state: "failed", ...(exec.status ? { resultCode: exec.status } : {}), resultName: "the device refused the Exec", detail: exec.error ?? `Exec ${exec.target} answered ${exec.status}` };
   }
   if (exec.status === undefined) {
+    if (expired(job)) return { ...base, state: "timeout", detail: job.reason! };
     if (job.state === "failed") return { ...base, state: "failed", detail: job.reason ?? "failed before the Exec was answered" };
     return job.state === "queued" ? base : { ...base, state: "running" };
   }

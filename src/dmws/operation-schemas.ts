@@ -83,7 +83,7 @@ export const OperationSchema = z
     deviceCount: z.number().int(),
     rounds: z.number().int(),
     trigger: z.string(),
-    counts: CountsSchema.optional(),
+    counts: CountsSchema.optional().openapi({ description: "Devices per result state, as the devices reported them (they follow the per-device results within moments); a device still running past its result deadline counts as timeout." }),
     finished: z.boolean().optional().openapi({ description: "Every device has a final result (succeeded, failed, timeout, cancelled)." }),
     resourceURL: z.string().url(),
   })

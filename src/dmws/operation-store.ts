@@ -3,7 +3,8 @@
 // the provisioning events already acted on (a webhook delivered twice starts one push).
 import { one, type StoreSchema } from "../http/sql";
 import type { JobCommandSpec } from "../dm/job-model";
-import type { OperationSpec } from "./operation-kinds";
+import type { DeviceState, OperationSpec } from "./operation-kinds";
+import type { JobStateReport } from "./operation-state-hook";
 
 export const OPERATION_SCHEMA: StoreSchema = {
   name: "operations",
@@ -13,6 +14,25 @@ export const OPERATION_SCHEMA: StoreSchema = {
      CREATE TABLE op_job (operation_id TEXT NOT NULL, dev_id TEXT NOT NULL, round INTEGER NOT NULL, job_id TEXT, error TEXT, PRIMARY KEY (operation_id, round, dev_id));
      CREATE TABLE config_set (name TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
      CREATE TABLE provisioning_event (event_id TEXT PRIMARY KEY, operation_id TEXT NOT NULL, at INTEGER NOT NULL);`,
+    // Each job's state as its device reports it (./operation-state-hook.ts), and the counts per
+    // (operation, state) kept by triggers in the statement that writes a job or changes its state: an
+    // operation's progress is read in O(states), not from every device. Jobs recorded before this
+    // step have no state ("legacy" in the counts): their operation is counted from its devices.
+    `ALTER TABLE op_job ADD COLUMN state TEXT;
+     ALTER TABLE op_job ADD COLUMN state_version INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE op_job ADD COLUMN result_deadline INTEGER;
+     CREATE INDEX op_job_by_job ON op_job (job_id);
+     CREATE INDEX op_job_overdue ON op_job (operation_id, state, result_deadline) WHERE result_deadline IS NOT NULL;
+     CREATE TABLE op_state_early (job_id TEXT PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL);
+     CREATE TABLE op_count (operation_id TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (operation_id, state));
+     INSERT INTO op_count (operation_id, state, n) SELECT operation_id, 'legacy', COUNT(*) FROM op_job GROUP BY operation_id;
+     CREATE TRIGGER op_job_counted AFTER INSERT ON op_job BEGIN
+       INSERT INTO op_count (operation_id, state, n) VALUES (NEW.operation_id, COALESCE(NEW.state, 'legacy'), 1) ON CONFLICT (operation_id, state) DO UPDATE SET n = n + 1;
+     END;
+     CREATE TRIGGER op_job_recounted AFTER UPDATE OF state ON op_job WHEN COALESCE(OLD.state, 'legacy') <> COALESCE(NEW.state, 'legacy') BEGIN
+       UPDATE op_count SET n = n - 1 WHERE operation_id = OLD.operation_id AND state = COALESCE(OLD.state, 'legacy');
+       INSERT INTO op_count (operation_id, state, n) VALUES (NEW.operation_id, COALESCE(NEW.state, 'legacy'), 1) ON CONFLICT (operation_id, state) DO UPDATE SET n = n + 1;
+     END;`,
   ],
 };
 
@@ -39,7 +59,12 @@ export interface OperationJob {
   jobId?: string;
   /** Why the device got no job (e.g. it is not a managed device). */
   error?: string;
+  /** FUMO/SCOMO: after this instant (ms) a job still running without its result alert is a timeout. */
+  resultDeadline?: number;
 }
+
+export type StateCounts = Record<DeviceState, number>;
+const emptyStateCounts = (): StateCounts => ({ pending: 0, running: 0, succeeded: 0, failed: 0, timeout: 0, cancelled: 0 });
 
 export class OperationStore {
   constructor(private readonly sql: SqlStorage) {}
@@ -65,10 +90,44 @@ export class OperationStore {
     return rows.length > limit ? { items, nextCursor: String(rows[limit - 1]!.seq) } : { items };
   }
 
+  /** A device without a job is failed from the start; a job's state may have been reported before it was recorded here. */
   recordJobs(operationId: string, round: number, jobs: OperationJob[]): void {
     for (const j of jobs) {
-      this.sql.exec("INSERT OR REPLACE INTO op_job (operation_id, dev_id, round, job_id, error) VALUES (?, ?, ?, ?, ?)", operationId, j.devId, round, j.jobId ?? null, j.error ?? null);
+      const early = j.jobId ? one<{ state: string; version: number }>(this.sql, "SELECT state, version FROM op_state_early WHERE job_id = ?", j.jobId) : undefined;
+      if (early) this.sql.exec("DELETE FROM op_state_early WHERE job_id = ?", j.jobId!);
+      this.sql.exec(
+        `INSERT INTO op_job (operation_id, dev_id, round, job_id, error, state, state_version, result_deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (operation_id, round, dev_id) DO UPDATE SET job_id = excluded.job_id, error = excluded.error, result_deadline = excluded.result_deadline`,
+        operationId, j.devId, round, j.jobId ?? null, j.error ?? null, j.jobId ? (early?.state ?? "pending") : "failed", early?.version ?? 0, j.resultDeadline ?? null,
+      );
     }
+  }
+
+  /** Jobs' states from their devices: a newer version replaces the state; one for a job not recorded yet waits for it. */
+  jobStates(reports: JobStateReport[]): void {
+    for (const r of reports) {
+      const written = this.sql.exec("UPDATE op_job SET state = ?, state_version = ? WHERE job_id = ? AND state_version < ?", r.state, r.version, r.jobId, r.version).rowsWritten;
+      if (written > 0 || one(this.sql, "SELECT 1 AS x FROM op_job WHERE job_id = ?", r.jobId)) continue;
+      this.sql.exec("INSERT INTO op_state_early (job_id, state, version) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, version = excluded.version WHERE excluded.version > version",
+        r.jobId, r.state, r.version);
+    }
+  }
+
+  /**
+   * Counts per state from the counts table; a job still running past its result deadline counts as a
+   * timeout (no event marks that moment). Undefined when the operation has jobs recorded before
+   * states were reported (count those from the devices).
+   */
+  counts(operationId: string, now: number): StateCounts | undefined {
+    const counts = emptyStateCounts();
+    for (const r of this.sql.exec<{ state: string; n: number }>("SELECT state, n FROM op_count WHERE operation_id = ? AND n > 0", operationId)) {
+      if (r.state === "legacy") return undefined;
+      if (r.state in counts) counts[r.state as DeviceState] += r.n;
+    }
+    const overdue = one<{ n: number }>(this.sql, "SELECT COUNT(*) AS n FROM op_job WHERE operation_id = ? AND state = 'running' AND result_deadline IS NOT NULL AND result_deadline <= ?", operationId, now)!.n;
+    counts.running -= overdue;
+    counts.timeout += overdue;
+    return counts;
   }
 
   /** The device jobs in (round, devId) order after `cursor` ("<round>:<devId>"). */

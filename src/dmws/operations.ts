@@ -8,14 +8,31 @@ import type { Job } from "../dm/job-model";
 import { authorize } from "./access";
 import { allDevicesOf, registry } from "./groups";
 import { deviceResult, planOperation, type DeviceJobTag, type DeviceResult, type OperationSpec } from "./operation-kinds";
-import type { OperationJob, OperationRecord, OperationTarget } from "./operation-store";
+import type { OperationJob, OperationRecord, OperationTarget, StateCounts } from "./operation-store";
+
 import { deviceStub } from "../ops/residency";
+
+export type { StateCounts } from "./operation-store";
 
 export const providerObject = (env: Env, provider: string) => env.DMWS_PROVIDERS.getByName(provider);
 const PARALLEL = 16;
 
 /** The correlator of the Exec of an operation's jobs: the 1226 / OperationComplete alert comes back with it. */
 export const correlatorOf = (operationId: string) => `dmws:${operationId}`;
+
+/** What a job of the DM web services carries: whose result it is (charged to), of which operation, and where it is reported. */
+export function jobTag(args: { provider: string; operationId: string; operation: string; devId: string; subscriber?: string; resultDeadline?: number; campaign?: boolean }): DeviceJobTag {
+  return {
+    dmws: "1",
+    provider: args.provider,
+    operationId: args.operationId,
+    operation: args.operation,
+    devId: args.devId,
+    subscriber: args.subscriber ?? "",
+    resultDeadline: args.resultDeadline !== undefined ? new Date(args.resultDeadline).toISOString() : "",
+    campaign: args.campaign ? "1" : "",
+  };
+}
 
 /**
  * Queues one operation's job on one device. The job carries the tag its result is charged by (one
@@ -27,21 +44,17 @@ export async function createDeviceJob(
   args: { provider: string; operationId: string; spec: OperationSpec; devId: string; subscriber?: string; deadlineSeconds?: number; maxAttempts?: number },
 ): Promise<OperationJob & { round: number }> {
   const plan = planOperation(args.spec, correlatorOf(args.operationId));
-  const tag: DeviceJobTag = {
-    dmws: "1",
-    provider: args.provider,
-    operationId: args.operationId,
-    operation: plan.operation,
-    devId: args.devId,
-    subscriber: args.subscriber ?? "",
-    resultDeadline: plan.resultTimeoutSeconds ? new Date(Date.now() + plan.resultTimeoutSeconds * 1000).toISOString() : "",
-  };
+  const tag = jobTag({
+    provider: args.provider, operationId: args.operationId, operation: plan.operation, devId: args.devId,
+    ...(args.subscriber ? { subscriber: args.subscriber } : {}),
+    ...(plan.resultTimeoutSeconds ? { resultDeadline: Date.now() + plan.resultTimeoutSeconds * 1000 } : {}),
+  });
   const out: Outcome<Job> = await deviceStub(env, args.devId).queueJob(plan.commands, {
     tag,
     ...(args.deadlineSeconds !== undefined ? { deadlineSeconds: args.deadlineSeconds } : {}),
     ...(args.maxAttempts !== undefined ? { maxAttempts: args.maxAttempts } : {}),
   });
-  if (out.ok) return { devId: args.devId, round: 1, jobId: out.value.jobId };
+  if (out.ok) return { devId: args.devId, round: 1, jobId: out.value.jobId, ...(tag.resultDeadline ? { resultDeadline: Date.parse(tag.resultDeadline) } : {}) };
   return { devId: args.devId, round: 1, error: out.error.variables.join(": ") };
 }
 
@@ -117,7 +130,6 @@ export async function startOperation(env: Env, provider: string, req: StartReque
   return op;
 }
 
-export type StateCounts = Record<DeviceResult["state"], number>;
 
 /** One page of an operation's device results, in (round, devId) order. */
 export async function operationResults(env: Env, provider: string, operationId: string, cursor: string | undefined, limit: number) {
@@ -127,8 +139,14 @@ export async function operationResults(env: Env, provider: string, operationId: 
   return { items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
 }
 
-/** Counts of device results per state, over every device job of the operation. */
+/**
+ * Counts of device results per state: from the provider object's counts table (each job's state is
+ * reported there by its device, ./operation-state-hook.ts), or, for an operation recorded before
+ * that, by reading every device job.
+ */
 export async function operationCounts(env: Env, provider: string, operationId: string): Promise<StateCounts> {
+  const kept = await providerObject(env, provider).operationCounts(operationId);
+  if (kept) return kept;
   const counts: StateCounts = { pending: 0, running: 0, succeeded: 0, failed: 0, timeout: 0, cancelled: 0 };
   let cursor: string | undefined;
   do {

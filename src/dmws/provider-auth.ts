@@ -5,14 +5,18 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { requireScope } from "../http/auth";
 import { ApiError } from "../http/errors";
+import { tokenOwner } from "../oauth/token-liveness";
 
 const byScope = requireScope("dm:manage");
 
-/** A live access token with dm:manage; revoked tokens are refused (these routes reach no subscriber object that would check). */
+/**
+ * A live access token with dm:manage; revoked tokens are refused (these routes reach no subscriber
+ * object that would check). Which object holds the token's revocation state is tokenOwner's decision.
+ */
 export const requireProvider: MiddlewareHandler<AppEnv> = (c, next) =>
   byScope(c, async () => {
     const auth = c.get("auth")!;
-    if (!(await c.env.OAUTH_CLIENTS.getByName(auth.clientId).isTokenLive(auth.token.jti))) {
+    if (!(await tokenOwner(c.env, auth.subscriber, auth.clientId).isLive(auth.token))) {
       throw new ApiError(401, "POL0001", ["invalid_token: token revoked"], { "WWW-Authenticate": 'Bearer error="invalid_token", error_description="token revoked"' });
     }
     await next();

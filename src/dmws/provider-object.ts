@@ -5,7 +5,8 @@ import type { Env } from "../env";
 import { migrateStores, one, type StoreSchema } from "../http/sql";
 import type { JobCommandSpec } from "../dm/job-model";
 import type { ChargingRecord } from "./charging-model";
-import { OPERATION_SCHEMA, OperationStore, type OperationJob, type OperationRecord } from "./operation-store";
+import { OPERATION_SCHEMA, OperationStore, type OperationJob, type OperationRecord, type StateCounts } from "./operation-store";
+import type { JobStateReport } from "./operation-state-hook";
 import { queueRound } from "./operations";
 
 const LEDGER_SCHEMA: StoreSchema = {
@@ -89,6 +90,17 @@ export class DmwsProviderObject extends DurableObject<Env> {
   operationJobs(operationId: string, cursor: string | undefined, limit: number): { items: OperationJob[]; nextCursor?: string } | undefined {
     if (!this.ops.get(operationId)) return undefined;
     return this.ops.jobs(operationId, cursor, Math.max(1, Math.min(limit, 1000)));
+  }
+
+  /** Job states from a device's outbox (./operation-state-hook.ts): the counts follow in the same transaction. */
+  jobStates(reports: JobStateReport[]): void {
+    this.ctx.storage.transactionSync(() => this.ops.jobStates(reports));
+  }
+
+  /** The operation's counts per state (O(states)); undefined for another provider's operation, or one recorded before states were reported. */
+  operationCounts(operationId: string): StateCounts | undefined {
+    if (!this.ops.get(operationId)) return undefined;
+    return this.ops.counts(operationId, Date.now());
   }
 
   /** No more scheduled rounds (a cancelled operation). */

@@ -126,3 +126,18 @@ export function requireAdminOrScope(...scopes: string[]): MiddlewareHandler<AppE
     });
   };
 }
+
+/**
+ * An operator-only API: the admin token passes; a valid access token (a service provider's, say) is
+ * refused 403 with `why` (e.g. which API its holder uses instead); no token or an invalid one is 401.
+ */
+export function requireAdminOnly(why: string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (await hasAdminToken(c)) return next();
+    const token = bearer(c);
+    if (!token) throw new ApiError(401, "POL0001", ["invalid_token: admin token required"], { "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"' });
+    const verdict = await tokens().verify(c.env, c.req.url, token);
+    if (!verdict.ok) throw invalidToken(verdict.reason);
+    throw new ApiError(403, "POL0001", [why]);
+  };
+}

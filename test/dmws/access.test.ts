@@ -1,9 +1,9 @@
 // Service providers and access control (issue 16): a provider is an OAuth client; the operator grants
 // it by device group, management subtree and operation; anything outside is 403 naming what was
 // refused, and recorded in the audit trail.
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ADMIN, call, enc } from "../helpers";
+import { ADMIN, call, enc, ORIGIN } from "../helpers";
 import { newDevId } from "../dm/harness";
 import { authorize } from "../../src/dmws/access";
 import { resolveGroup } from "../../src/dmws/groups";
@@ -26,6 +26,22 @@ describe("DMWS access: grants by group, subtree and operation", () => {
       expect(refused.json.requestError.policyException.variables[0]).toBe(`device ${other} not granted to provider ${p.clientId}`);
       expect((await asProvider(p, "GET", "/dmws/v1/grants")).json.grants).toEqual([{ group, subtrees: ["./FUMO"], operations: ["read", "write", "exec"] }]);
     }
+  });
+
+  it("a revoked provider token is refused (401) on the provider API and the campaign API; a fresh token of the same provider works", async () => {
+    const reg = await call("POST", "/admin/v1/clients", { headers: ADMIN, body: { name: "Revoked FOTA", scopes: ["dm:manage"], grant_types: ["client_credentials"] } });
+    const basic = `Basic ${btoa(`${reg.json.client_id}:${reg.json.client_secret}`)}`;
+    const form = { "Content-Type": "application/x-www-form-urlencoded", Authorization: basic };
+    const issue = async () => ((await (await SELF.fetch(`${ORIGIN}/oauth/token`, { method: "POST", headers: form, body: "grant_type=client_credentials&scope=dm%3Amanage" })).json()) as { access_token: string }).access_token;
+    const token = await issue();
+    expect((await call("GET", "/dmws/v1/grants", { token })).status).toBe(200);
+    expect((await SELF.fetch(`${ORIGIN}/oauth/revoke`, { method: "POST", headers: form, body: `token=${token}` })).status).toBe(200);
+    for (const path of ["/dmws/v1/grants", "/dmws/v1/devices", "/dmws/v1/campaigns"]) {
+      const r = await call("GET", path, { token });
+      expect(r.status, `${path}: ${r.text}`).toBe(401);
+      expect(r.headers.get("www-authenticate")).toMatch(/invalid_token/);
+    }
+    expect((await call("GET", "/dmws/v1/grants", { token: await issue() })).status).toBe(200);
   });
 
   it("a filter group selects devices by manufacturer, model, firmware version and MNO, a page at a time", async () => {

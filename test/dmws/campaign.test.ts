@@ -49,6 +49,16 @@ async function until(id: string, test: (c: any) => boolean, what: string): Promi
   }
 }
 
+/** The device's latest package 0; a device counted inProgress has it a moment later (it is sent just after the job is queued). */
+async function package0(devId: string): Promise<string | undefined> {
+  for (let i = 0; i < 40; i++) {
+    const list = await notifications(devId);
+    if (list.length) return list.at(-1)!.package0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
 /** The device answers the campaign's notification: a session started by its package 0. */
 async function connect(d: Dev) {
   const [n] = await notifications(d.devId);
@@ -169,7 +179,8 @@ describe("campaigns: the deadline and offline devices", () => {
     const devs = await devices(3);
     const { campaign } = await create(devs, { waves: { size: 2 }, successThreshold: 0, maxPerMinute: 2, start: true, deadlineSeconds: 3600 });
     await until(campaign.campaignId, (c) => c.counts.inProgress === 2, "wave 1 dispatched");
-    // devs[0] was offline: it connects later, answering the package 0 waiting in its outbox.
+    // devs[0] was offline: it connects later, answering the package 0 waiting in its outbox (written just after its job was queued).
+    expect(await package0(devs[0]!.devId)).toBeDefined();
     expect(await notifications(devs[0]!.devId)).toHaveLength(1);
     expect(executedFumo(await connect(devs[0]!))).toBe(true);
     await until(campaign.campaignId, (c) => c.counts.succeeded === 1, "the late device counted");
@@ -305,5 +316,150 @@ describe("campaigns: webhooks, polling and refusals", () => {
     const op = await call("POST", "/dmws/v1/campaigns", { headers: ADMIN, body: { target: { group: fleet }, operation: JOB } });
     expect(op.status, op.text).toBe(201);
     expect(op.json.campaign).toMatchObject({ owner: "operator", counts: { total: 2 } });
+  });
+});
+
+// ---------------------------------------------------------------- charging and FUMO campaigns
+
+const FUMO_DU = "org.openmobilealliance.dm.firmwareupdate.downloadandupdate";
+
+async function charges(p: { token: string }, campaignId: string) {
+  const res = await call("GET", `/dmws/v1/charging-records?operationId=${campaignId}`, { token: p.token });
+  expect(res.status, res.text).toBe(200);
+  return res.json.records as any[];
+}
+
+/** Runs each device's alarm (charging and result delivery) a few times: what its transactions wrote has reached the ledger and the campaign. */
+async function deliverFrom(devs: Dev[]) {
+  for (const d of devs) for (let i = 0; i < 3; i++) await runDurableObjectAlarm(env.DEVICES.getByName(d.devId));
+}
+
+async function providerOver(devs: Dev[], subtrees: string[]) {
+  const p = await newProvider("client_secret_basic");
+  const group = newGroupName("charged");
+  await defineGroup(group, { devices: devs.map((d) => d.devId) });
+  await grant(p, [{ group, subtrees, operations: ["read", "write", "exec"] }]);
+  return p;
+}
+
+describe("campaigns: charging", () => {
+  it("a provider's campaign writes exactly one charging record per result (retried session, report, outbox); an operator's campaign none", async () => {
+    const devs = [...(await devices(1)), ...(await devices(1, "500"))];
+    const p = await providerOver(devs, ["./Vendor", "./FUMO"]);
+    const made = await asProvider(p, "POST", "/dmws/v1/campaigns", { target: { devices: devs.map((d) => d.devId) }, operation: JOB, start: true });
+    expect(made.status, made.text).toBe(201);
+    const id = made.json.campaign.campaignId;
+    await until(id, (c) => c.counts.inProgress === 2, "dispatched");
+    // The first device loses its session after executing the commands, then calls again: its job goes out again.
+    expect((await devs[0]!.client.startSession({ package0: (await package0(devs[0]!.devId))!, drop: { afterServerMessages: 1, execute: true } })).outcome).toBe("dropped");
+    expectClean(await devs[0]!.client.startSession());
+    await connect(devs[1]!);
+    const done = await until(id, (c) => c.state === "completed", "completed");
+    expect(done.counts).toMatchObject({ succeeded: 1, failed: 1 });
+    await deliverFrom(devs);
+    // A crash between the ledger's insert and the outbox's mark, and a job report delivered again: nothing doubles.
+    for (const d of devs) {
+      await runInDurableObject(env.DEVICES.getByName(d.devId), async (_o, state) => {
+        state.storage.sql.exec("UPDATE dmws_charge SET delivered_at = NULL");
+        await state.storage.setAlarm(Date.now());
+      });
+    }
+    await deliverFrom(devs);
+    const row = (await call("GET", `/dmws/v1/campaigns/${id}/devices?state=succeeded`, { headers: ADMIN })).json.deviceList[0];
+    const stub = env.CAMPAIGNS.getByName(id) as DurableObjectStub<CampaignObject>;
+    expect(await stub.jobFinished({ ref: row.devId, jobId: row.jobId, state: "done", statuses: ["200", "200"], finishedAt: new Date().toISOString() })).toEqual({ counted: false });
+    const recs = await charges(p, id);
+    expect(recs.map((r) => [r.devId, r.outcome, r.operation, r.provider]).sort()).toEqual([
+      [devs[0]!.devId, "success", "campaign.commands", p.clientId],
+      [devs[1]!.devId, "failure", "campaign.commands", p.clientId],
+    ].sort());
+    expect(new Set(recs.map((r) => r.jobId)).size).toBe(2);
+
+    // The operator runs the same job over the same devices: charged to nobody (no record written on the device).
+    const op = await create(devs, { start: true });
+    await until(op.campaign.campaignId, (c) => c.counts.inProgress === 2, "operator's dispatched");
+    for (const d of devs) await connect(d);
+    await until(op.campaign.campaignId, (c) => c.state === "completed", "operator's completed");
+    for (const d of devs) {
+      const written = await runInDurableObject(env.DEVICES.getByName(d.devId), (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM dmws_charge").one().n);
+      expect(written).toBe(1);
+    }
+    expect(await charges(p, op.campaign.campaignId)).toEqual([]);
+  });
+});
+
+describe("campaigns: firmware update (FUMO)", () => {
+  function fumoDevice(outcome: () => { status: string; alert?: any }) {
+    return device("syncml:auth-basic", {
+      tree: { "./FUMO/DownloadAndUpdate/PkgURL": "", "./FUMO/State": "10", "./FUMO/PkgVersion": "" },
+      exec: { "./FUMO/DownloadAndUpdate": outcome },
+    });
+  }
+
+  it("a device's result is its alert 1226 in a later session, not the Exec's 202; failure codes are named; no alert by the result deadline is timedOut; charged once per result", async () => {
+    const later = await fumoDevice(() => ({ status: "202", alert: { type: FUMO_DU, data: "200", when: "next-session" } }));
+    const failing = await fumoDevice(() => ({ status: "202", alert: { type: FUMO_DU, data: "410", when: "same-session" } }));
+    const silent = await fumoDevice(() => ({ status: "202" }));
+    const devs = [later, failing, silent];
+    const p = await providerOver(devs, ["./FUMO"]);
+    const made = await asProvider(p, "POST", "/dmws/v1/campaigns", {
+      target: { devices: devs.map((d) => d.devId) }, start: true,
+      operation: { kind: "fumo", action: "DownloadAndUpdate", pkgURL: "https://fw.example.com/a1-2.0.bin", pkgVersion: "2.0", resultTimeoutSeconds: 3600 },
+    });
+    expect(made.status, made.text).toBe(201);
+    const id = made.json.campaign.campaignId;
+    expect(made.json.campaign.operation).toMatchObject({ kind: "fumo", action: "DownloadAndUpdate" });
+    await until(id, (c) => c.counts.inProgress === 3, "dispatched");
+    for (const d of devs) {
+      const s = await connect(d);
+      expect(s.executed.some((e) => e.kind === "Exec" && e.target === "./FUMO/DownloadAndUpdate")).toBe(true);
+    }
+    expect(later.client.tree.value("./FUMO/DownloadAndUpdate/PkgURL")).toBe("https://fw.example.com/a1-2.0.bin");
+    await until(id, (c) => c.counts.failed === 1, "the 410 counted");
+    await deliverFrom(devs);
+    // The Exec was accepted (202) and the job is done on the device, but the update's result has not come: still in progress.
+    expect((await get(id)).counts).toMatchObject({ inProgress: 2, succeeded: 0, failed: 1 });
+    // The device reboots into the new firmware and reports in its next session.
+    expectClean(await later.client.startSession());
+    await until(id, (c) => c.counts.succeeded === 1, "the later alert counted");
+    const list = (await call("GET", `/dmws/v1/campaigns/${id}/devices`, { headers: ADMIN })).json.deviceList;
+    const byDev = Object.fromEntries(list.map((d: any) => [d.devId, d]));
+    expect(byDev[later.devId]).toMatchObject({ state: "succeeded", resultCode: "200" });
+    expect(byDev[failing.devId]).toMatchObject({ state: "failed", resultCode: "410", reason: expect.stringMatching(/^410 .*failed/i) });
+    expect(byDev[silent.devId]).toMatchObject({ state: "inProgress" });
+    // The silent device: the campaign's alarm is due at its result deadline (an hour after its start); then it is timedOut.
+    const stub = env.CAMPAIGNS.getByName(id);
+    const due = Date.parse(byDev[silent.devId].startedAt) + 3600_000;
+    expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBe(due);
+    await runInDurableObject(stub, (_o, state) => {
+      state.storage.sql.exec("UPDATE device SET result_deadline = ? WHERE dev_id = ?", Date.now() - 1, silent.devId);
+    });
+    await runDurableObjectAlarm(stub);
+    const done = await get(id);
+    expect(done).toMatchObject({ state: "completed", counts: { succeeded: 1, failed: 1, timedOut: 1, inProgress: 0, pending: 0 } });
+    expect(done.finishedAt).toBeDefined();
+    // A report of the same result again (the device repeats its alert) counts nothing more.
+    expectClean(await later.client.startSession({ alerts: [{ correlator: `dmws:${id}`, source: "./FUMO", type: FUMO_DU, data: "200" }] }));
+    await deliverFrom(devs);
+    expect((await get(id)).counts).toMatchObject({ succeeded: 1, failed: 1, timedOut: 1 });
+    const recs = await charges(p, id);
+    expect(recs.map((r) => [r.devId, r.outcome, r.resultCode, r.operation]).sort()).toEqual([
+      [later.devId, "success", "200", "fumo.downloadandupdate"],
+      [failing.devId, "failure", "410", "fumo.downloadandupdate"],
+    ].sort());
+  });
+
+  it("a provider's FUMO campaign needs write, exec and read on the FUMO node: without exec it is 403 naming it, audited", async () => {
+    const d = await fumoDevice(() => ({ status: "200" }));
+    const p = await newProvider("client_secret_basic");
+    const group = newGroupName("fumo");
+    await defineGroup(group, { devices: [d.devId] });
+    await grant(p, [{ group, subtrees: ["./FUMO"], operations: ["read", "write"] }]);
+    const r = await asProvider(p, "POST", "/dmws/v1/campaigns", { target: { group }, operation: { kind: "fumo", action: "DownloadAndUpdate", pkgURL: "https://fw.example.com/x.bin" } });
+    expect(r.status, r.text).toBe(403);
+    expect(r.json.requestError.policyException.variables[0]).toMatch(/exec/);
+    expect((await auditOf(p, "refusal")).map((e) => e.action)).toEqual(["POST /dmws/v1/campaigns"]);
+    const bad = await asProvider(p, "POST", "/dmws/v1/campaigns", { target: { group }, operation: { kind: "fumo", action: "DownloadAndUpdate" } });
+    expect(bad.status, bad.text).toBe(400);
   });
 });

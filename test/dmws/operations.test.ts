@@ -31,7 +31,7 @@ async function results(p: Provider, operationId: string) {
   return res.json.results as any[];
 }
 
-/** Runs the device's alarm (charging delivery) until it has nothing left; the ledger then has what the device wrote. */
+/** Runs the device's alarm (charging records, job states) until it has nothing left; the provider's object then has what the device wrote. */
 async function deliverCharges(devId: string) {
   const stub = env.DEVICES.getByName(devId);
   for (let i = 0; i < 3; i++) await runDurableObjectAlarm(stub);
@@ -69,11 +69,17 @@ describe("FUMO (OMA-TS-DM_FUMO-V1_0) through the provider API", () => {
     await deliverCharges(devId);
     expect(await charges(p, op.operationId)).toEqual([]);
 
+    // The counts come from the provider's object, as the device reported each state (running, then succeeded).
+    await deliverCharges(devId);
+    expect((await asProvider(p, "GET", `/dmws/v1/operations/${op.operationId}`)).json.operation).toMatchObject({ counts: { running: 1, succeeded: 0 }, finished: false });
     expectClean(await client.startSession());
     expect((await results(p, op.operationId))[0]).toMatchObject({ devId, state: "succeeded", resultCode: "200", resultName: "Successful" });
+    await deliverCharges(devId);
     const view = await asProvider(p, "GET", `/dmws/v1/operations/${op.operationId}`);
     expect(view.json.operation).toMatchObject({ counts: { succeeded: 1, running: 0, pending: 0 }, finished: true });
-    await deliverCharges(devId);
+    const kept = await runInDurableObject(env.DMWS_PROVIDERS.getByName(p.clientId), (_o, state) =>
+      state.storage.sql.exec<{ state: string; n: number }>("SELECT state, n FROM op_count WHERE operation_id = ? AND n > 0", op.operationId).toArray());
+    expect(kept).toEqual([{ state: "succeeded", n: 1 }]);
     const recs = await charges(p, op.operationId);
     expect(recs).toEqual([expect.objectContaining({ provider: p.clientId, devId, operation: "fumo.downloadandupdate", outcome: "success", resultCode: "200" })]);
   });
@@ -91,6 +97,8 @@ describe("FUMO (OMA-TS-DM_FUMO-V1_0) through the provider API", () => {
     expect(byDev[silent.devId]).toMatchObject({ state: "timeout" });
     await deliverCharges(failing.devId);
     await deliverCharges(silent.devId);
+    // The counts agree: the silent device, running past its result deadline, is a timeout.
+    expect((await asProvider(p, "GET", `/dmws/v1/operations/${op.operationId}`)).json.operation).toMatchObject({ counts: { failed: 1, timeout: 1, running: 0, pending: 0 }, finished: true });
     expect((await charges(p, op.operationId)).map((r) => [r.devId, r.outcome])).toEqual([[failing.devId, "failure"]]);
   });
 
@@ -177,8 +185,8 @@ describe("DiagMon", () => {
     expectClean(await a.client.startSession());
     const rs = await results(p, op.operationId);
     expect(rs.map((r) => [r.round, r.state, r.values["./Vendor/Diag/Signal"]])).toEqual([[1, "succeeded", "-70"], [2, "succeeded", "-75"]]);
-    expect((await asProvider(p, "GET", `/dmws/v1/operations/${op.operationId}`)).json.operation).toMatchObject({ rounds: 2, counts: { succeeded: 2 } });
     await deliverCharges(a.devId);
+    expect((await asProvider(p, "GET", `/dmws/v1/operations/${op.operationId}`)).json.operation).toMatchObject({ rounds: 2, counts: { succeeded: 2 } });
     expect((await charges(p, op.operationId)).map((r) => r.operation)).toEqual(["diagmon.collect", "diagmon.collect"]);
   });
 

@@ -9,7 +9,9 @@ import { requireAdminOrScope } from "../../http/auth";
 import { authorize, type Operation } from "../access";
 import { allDevicesOf } from "../groups";
 import type { JobCommandSpec } from "../../dm/job-model";
+import { planOperation } from "../operation-kinds";
 import type { Caller } from "./campaign-object";
+import type { CampaignOperation } from "./dispatch";
 
 export const requireCampaignCaller = requireAdminOrScope("dm:manage");
 
@@ -39,12 +41,20 @@ function needs(commands: JobCommandSpec[], out = new Map<string, Set<Operation>>
   return out;
 }
 
+/** Each (subtree, operations) the campaign's operation needs on every device: its commands', or the operation's plan (../operation-kinds.ts). */
+function needsOf(operation: CampaignOperation): Map<string, Set<Operation>> {
+  if (!("kind" in operation)) return needs(operation.commands);
+  const out = new Map<string, Set<Operation>>();
+  for (const n of planOperation(operation, "").needs) out.set(n.subtree, new Set([...(out.get(n.subtree) ?? []), ...n.operations]));
+  return out;
+}
+
 /** The devices of a campaign's target, in campaign order, each once; for a provider, only if its grants cover every command. */
-export async function resolveTarget(c: Context<AppEnv>, caller: Caller, target: CampaignTarget, commands: JobCommandSpec[]): Promise<string[]> {
+export async function resolveTarget(c: Context<AppEnv>, caller: Caller, target: CampaignTarget, operation: CampaignOperation): Promise<string[]> {
   if (caller.operator) return "group" in target ? allDevicesOf(c.env, target.group) : [...new Set(target.devices)];
   const asked = "group" in target ? { group: target.group } : [...new Set(target.devices)];
   let covered: string[] | undefined;
-  for (const [subtree, ops] of needs(commands)) {
+  for (const [subtree, ops] of needsOf(operation)) {
     covered = await authorize(c.env, caller.clientId, asked, subtree, [...ops], "POST /dmws/v1/campaigns");
   }
   return covered ?? (await authorize(c.env, caller.clientId, asked, ".", [], "POST /dmws/v1/campaigns"));

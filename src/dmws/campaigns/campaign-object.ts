@@ -11,8 +11,10 @@ import { ApiError, notFound, outcome, type Outcome } from "../../http/errors";
 import { LazySchema } from "../../http/sql";
 import { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, NotificationQueue } from "../../notify/queue";
 import type { JobReport } from "../../dm/job-reports";
-import { CAMPAIGN_SCHEMA, CampaignStore, type CampaignDoc, type DeviceRow } from "./campaign-store";
-import { cancelOnDevice, deviceStateOf, startOnDevice } from "./dispatch";
+import { registry } from "../groups";
+import { CAMPAIGN_SCHEMA, CAMPAIGN_SCHEMA_COUNTS, CampaignStore, type CampaignDoc, type DeviceRow } from "./campaign-store";
+import { campaignResultOf, cancelOnDevice, deviceJobPlan, deviceStateOf, startOnDevice } from "./dispatch";
+import type { CampaignResult } from "./result-hook";
 import { nextStep, rateAllowance, unfinished, waveOf, type Counts, type CountedState } from "./plan";
 
 export type Caller = { operator: true } | { operator: false; clientId: string };
@@ -41,9 +43,10 @@ export interface CampaignDevice {
   finishedAt?: number;
   reason?: string;
   statuses?: (string | null)[];
+  resultCode?: string;
 }
 
-const STEPS = [CAMPAIGN_SCHEMA, NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE];
+const STEPS = [CAMPAIGN_SCHEMA, NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE, CAMPAIGN_SCHEMA_COUNTS];
 /** Devices started per alarm run at most, and how many of them at once. */
 const BATCH = 100;
 const PARALLEL = 12;
@@ -141,6 +144,19 @@ export class CampaignObject extends DurableObject<Env> {
     return { counted };
   }
 
+  /** A device's later final result (FUMO alert 1226), from the result hook (./result-hook.ts); counted once, like jobFinished. */
+  async resultReported(result: CampaignResult): Promise<{ counted: boolean }> {
+    if (!this.schema.exists) return { counted: false };
+    const now = Date.now();
+    const counted = this.tx(() => {
+      const written = this.store.finish(result.devId, result.jobId, result.state, result.reason, result.statuses, now, result.resultCode);
+      if (written) this.advance(this.store.doc()!, now);
+      return written;
+    });
+    if (counted) await this.schedule();
+    return { counted };
+  }
+
   // ---------------------------------------------------------------- the state machine
 
   /** A provider's action on the campaign, in its transaction. Repeating the state it is in changes nothing. */
@@ -197,6 +213,7 @@ export class CampaignObject extends DurableObject<Env> {
       this.store.finishInFlight("timedOut", "the campaign's deadline passed before the device reported a result", now);
       Object.assign(doc, { state: "completed", reason: `deadline ${new Date(doc.deadline).toISOString()} passed` });
     }
+    if (active) this.store.expireResults(now);
     for (let i = 0; i <= doc.waveCount + 1 && (doc.state === "running" || doc.state === "paused"); i++) {
       const step = nextStep(doc, this.store.counts(doc.waveCount).waves);
       if (step.kind === "none") break;
@@ -259,11 +276,17 @@ export class CampaignObject extends DurableObject<Env> {
     const rows = this.tx(() => {
       const retried = this.store.unconfirmed(BATCH);
       const starts = this.store.startsSince(now - 60_000).n;
-      return [...retried, ...this.store.claim(doc.currentWave, Math.min(BATCH - retried.length, rateAllowance(doc.maxPerMinute, starts)), now)];
+      const resultDeadline = deviceJobPlan(doc.operation, doc.campaignId, now, doc.deadline).resultDeadline;
+      return [...retried, ...this.store.claim(doc.currentWave, Math.min(BATCH - retried.length, rateAllowance(doc.maxPerMinute, starts)), now, resultDeadline)];
     });
+    if (rows.length === 0) return;
+    // Who the charging records name: the devices' subscribers, one registry call per batch.
+    const subscribers: Record<string, string> = doc.owner === "operator" ? {} : await registry(this.env).subscribersOf(rows.map((r) => r.dev_id));
     await pool(rows, PARALLEL, async (r: DeviceRow) => {
       try {
-        const result = await startOnDevice(this.env, doc.campaignId, r.dev_id, r.job_id!, doc.operation, doc.deadline, doc.uiMode);
+        const plan = deviceJobPlan(doc.operation, doc.campaignId, r.started_at!, doc.deadline);
+        const ref = { campaignId: doc.campaignId, owner: doc.owner, devId: r.dev_id, jobId: r.job_id!, ...(subscribers[r.dev_id] ? { subscriber: subscribers[r.dev_id] } : {}) };
+        const result = await startOnDevice(this.env, ref, plan, doc.deadline, doc.uiMode);
         this.tx(() => {
           if ("queued" in result) this.store.confirm(r.seq);
           else if (this.store.finish(r.dev_id, r.job_id!, "failed", `the job could not be queued: ${result.refused}`, undefined, Date.now())) this.advance(this.store.doc()!, Date.now());
@@ -281,8 +304,11 @@ export class CampaignObject extends DurableObject<Env> {
       try {
         const job = r.job_id ? await cancelOnDevice(this.env, r.dev_id, r.job_id) : undefined;
         this.tx(() => {
-          const state = job ? deviceStateOf({ state: job.state === "done" || job.state === "failed" ? job.state : "cancelled", ...(job.reason ? { reason: job.reason } : {}) }) : "cancelled";
-          this.store.finish(r.dev_id, r.job_id ?? undefined, state, job?.reason ?? "cancelled before its job reached the device", job?.commands.map((c) => c.status ?? null), Date.now());
+          // A result the device gave before the cancel counts; one still to come (FUMO waiting for its alert) does not.
+          const result = job ? campaignResultOf(job) : undefined;
+          const state = result?.state ?? "cancelled";
+          const reason = result?.reason ?? job?.reason ?? "cancelled before its job reached the device";
+          this.store.finish(r.dev_id, r.job_id ?? undefined, state, reason, job?.commands.map((c) => c.status ?? null), Date.now(), result?.resultCode);
           this.store.cancelSent(r.seq);
         });
       } catch (err) {
@@ -306,7 +332,11 @@ export class CampaignObject extends DurableObject<Env> {
       }
     }
     if (work.cancels) due.push(now);
-    if (doc.state === "running" || doc.state === "paused") due.push(doc.deadline);
+    if (doc.state === "running" || doc.state === "paused") {
+      due.push(doc.deadline);
+      const result = this.store.nextResultDeadline();
+      if (result !== undefined) due.push(result);
+    }
     const webhook = this.queue.nextDue();
     if (webhook !== undefined) due.push(webhook);
     if (due.length === 0) return;
@@ -322,6 +352,7 @@ function deviceView(r: DeviceRow): CampaignDevice {
     ...(r.job_id ? { jobId: r.job_id } : {}), ...(r.started_at !== null ? { startedAt: r.started_at } : {}),
     ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}), ...(r.reason !== null ? { reason: r.reason } : {}),
     ...(r.statuses !== null ? { statuses: JSON.parse(r.statuses) as (string | null)[] } : {}),
+    ...(r.result_code !== null ? { resultCode: r.result_code } : {}),
   };
 }
 

@@ -10,6 +10,8 @@ import { invalidInput, unwrap } from "../../http/errors";
 import { errorResponses, json } from "../../http/schemas";
 import { callbackUrlProblem } from "../../notify/callback-url";
 import type { JobCommandSpec } from "../../dm/job-model";
+import type { FumoSpec } from "../operation-kinds";
+import type { CampaignOperation } from "./dispatch";
 import { callerOf, ownerOf, requireCampaignCaller, resolveTarget } from "./access";
 import type { CampaignAction, CampaignDevice, CampaignView } from "./campaign-object";
 import { CampaignDeviceSchema, CampaignIdParam, MAX_CAMPAIGN_DEVICES, CampaignRequestSchema, CampaignSchema, DevicesQuery, ListQuery } from "./schemas";
@@ -68,7 +70,10 @@ campaignRoutes.openapi(
       const problem = callbackUrlProblem(req.callbackReference.notifyURL, { allowLoopback: config(c.env).CALLBACK_ALLOW_LOOPBACK });
       if (problem) throw invalidInput("callbackReference.notifyURL", problem);
     }
-    const devices = await resolveTarget(c, caller, req.target, req.operation.commands as JobCommandSpec[]);
+    const operation: CampaignOperation = "kind" in req.operation
+      ? (req.operation as FumoSpec)
+      : { commands: req.operation.commands as JobCommandSpec[], ...(req.operation.maxAttempts !== undefined ? { maxAttempts: req.operation.maxAttempts } : {}) };
+    const devices = await resolveTarget(c, caller, req.target, operation);
     if (devices.length === 0) throw invalidInput("target", "a target with at least one device");
     if (devices.length > MAX_CAMPAIGN_DEVICES) throw invalidInput("target", `at most ${MAX_CAMPAIGN_DEVICES} devices`);
     const campaignId = crypto.randomUUID();
@@ -78,7 +83,7 @@ campaignRoutes.openapi(
       owner: ownerOf(caller),
       ...(req.name !== undefined ? { name: req.name } : {}),
       devices,
-      operation: { commands: req.operation.commands as JobCommandSpec[], ...(req.operation.maxAttempts !== undefined ? { maxAttempts: req.operation.maxAttempts } : {}) },
+      operation,
       uiMode: req.uiMode ?? "background",
       waves: req.waves ?? { count: 1 },
       maxPerMinute: req.maxPerMinute ?? DEFAULT_MAX_PER_MINUTE,

@@ -1,6 +1,7 @@
 // Request and answer schemas of the campaign API (validation, types and OpenAPI in one).
 import { z } from "@hono/zod-openapi";
 import { CommandSchema } from "../../dm/routes";
+import { FumoSpecSchema } from "../operation-schemas";
 import { COUNTED_STATES } from "./plan";
 
 const DEV_ID = /^[\x21-\x7e]{1,128}$/;
@@ -16,12 +17,22 @@ export const CampaignRequestSchema = z
       ])
       .openapi({ description: "The devices (in campaign order: waves are cut in this order), or a device group of the operator's (its devices in devId order). Membership is fixed when the campaign is created. A provider's grants must cover every device for every command of the operation." }),
     operation: z
-      .object({
-        commands: z.array(CommandSchema).min(1).max(100),
-        maxAttempts: z.number().int().min(1).max(20).optional().openapi({ description: "Sessions that may carry a device's job before it fails for want of a status (default 3)." }),
-      })
-      .strict()
-      .openapi({ description: "The job every device gets (any job of the jobs API, e.g. a FUMO DownloadAndUpdate Exec)." }),
+      .union([
+        z
+          .object({
+            commands: z.array(CommandSchema).min(1).max(100),
+            maxAttempts: z.number().int().min(1).max(20).optional().openapi({ description: "Sessions that may carry a device's job before it fails for want of a status (default 3)." }),
+          })
+          .strict()
+          .openapi({ description: "A job of commands (as the operator's jobs API takes them); a device's result is the job's: succeeded when every command did." }),
+        FumoSpecSchema,
+      ])
+      .openapi({
+        description:
+          "What every device gets: a job of commands, or a firmware update (`kind: fumo`, as in POST /dmws/v1/operations). A FUMO device's result is its generic alert 1226 " +
+          "(usually in a later session, after the Exec was accepted with 202): succeeded for 200 and 250-299, failed for 400-599; `timedOut` when no alert came within " +
+          "`resultTimeoutSeconds` of the device's start (default: the campaign's deadline).",
+      }),
     waves: z
       .union([z.object({ size: z.number().int().min(1).max(MAX_CAMPAIGN_DEVICES) }).strict(), z.object({ count: z.number().int().min(1).max(1000) }).strict()])
       .optional()
@@ -55,7 +66,7 @@ export const CampaignSchema = z
     state: z.enum(["draft", "running", "paused", "completed", "stopped", "cancelled"]),
     reason: z.string().optional().openapi({ description: "Why it paused, stopped, was cancelled or ended." }),
     pausedBy: z.enum(["request", "errorThreshold", "successThreshold"]).optional(),
-    operation: z.object({ commands: z.array(z.any()), maxAttempts: z.number().int().optional() }),
+    operation: z.union([z.object({ commands: z.array(z.any()), maxAttempts: z.number().int().optional() }), FumoSpecSchema]),
     uiMode: z.string(),
     waves: z.union([z.object({ size: z.number().int() }), z.object({ count: z.number().int() })]),
     waveCount: z.number().int(),
@@ -85,6 +96,7 @@ export const CampaignDeviceSchema = z
     finishedAt: z.string().datetime().optional(),
     reason: z.string().optional(),
     statuses: z.array(z.string().nullable()).optional().openapi({ description: "The device's status code per command of the operation." }),
+    resultCode: z.string().optional().openapi({ description: "FUMO: the result code of the device's alert 1226 (200, 250-299 success; 400-599 failure, named in `reason`)." }),
   })
   .openapi("CampaignDevice");
 
