@@ -1,8 +1,9 @@
 // A subscriber's notification subscriptions and their delivery queue, kept in the subscriber's
 // own SQLite (the SubscriberObject owns it and calls in). Events are enqueued in the same
 // transaction as the change they report, so a change is never lost nor reported when it did not
-// happen. Delivery is at least once, in order per subscription: only the alarm delivers, one
-// delivery at a time per subscription, and a failed head waits (with backoff) before the next.
+// happen. Delivery is at least once, in order per subscription: the owner's delivery runs (its
+// alarm, or a request that just queued, one run at a time: due-alarm.ts) deliver, one delivery at a
+// time per subscription, and a failed head waits (with backoff) before the next.
 // Each subscription keeps its delivery state (last attempt, outcome, next attempt, failures in a
 // row, dropped count) and what was dropped stays replayable by the operator. The tables and row
 // shapes are queue-schema.ts; one attempt at one target (channel RPC or signed POST) is delivery.ts.

@@ -1,5 +1,6 @@
-// The call session's outbox: what a transition queued reaches each device's SignalingUserObject in
-// order per device, and a message that could not be handed over is retried by the session's alarm.
+// The way from a transition to the device: the call session's outbox carries what a transition queued
+// to each device's SignalingUserObject in order per device (a message that could not be handed over
+// is retried by the session's alarm), and that object delivers it at once, not only when its alarm runs.
 // A device's object refuses the invitation (as an overloaded or restarting object would) through a
 // patch of that one instance's signal(), so the test can act while the invitation waits for its retry.
 import { env } from "cloudflare:workers";
@@ -63,5 +64,21 @@ describe("The session outbox", () => {
     await lb.next("wrtcsIceNotification");
     expect(lb.messages.map((m) => Object.keys(m)[0])).toEqual(["wrtcsSessionInvitationNotification", "wrtcsIceNotification"]);
     expect((await eventually(() => outboxOf(c.id), (v) => v.rows.length === 0, "an empty outbox")).rows).toEqual([]);
+  });
+
+  it("a call rings even when the callee's object never runs its alarm: the request that queued the invitation delivers it", async () => {
+    const [a, b] = [await device(client), await device(client)];
+    const lb = await listen(b);
+    // The runtime's alarm is lost for this object (as a scheduler that dropped it would leave it): its runs do nothing.
+    const ran: number[] = [];
+    await runInDurableObject(env.SIGNALING_USERS.getByName(b.address), (o) => {
+      (o as unknown as { alarm: () => Promise<void> }).alarm = async () => void ran.push(Date.now());
+    });
+    const c = await placeCall(a, b);
+    expect(new URL((await lb.next("wrtcsSessionInvitationNotification")).link[0].href).pathname).toBe(c.path(b));
+    // And the cancel that follows, in order.
+    expect((await call("DELETE", c.path(a), { token: a.token })).status).toBe(204);
+    expect(await lb.next("wrtcsEventNotification")).toMatchObject({ eventType: "Cancelled", reason: "CallerCancelled" });
+    expect(lb.messages.map((m) => Object.keys(m)[0])).toEqual(["wrtcsSessionInvitationNotification", "wrtcsEventNotification"]);
   });
 });
