@@ -94,7 +94,7 @@ async function startWranglerDev() {
     }
     await sleep(250);
   }
-  return { url, stop, pid: child.pid };
+  return { url, stop, pid: child.pid, log: () => output };
 }
 
 const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -154,7 +154,11 @@ async function main() {
       });
       // The invitation may arrive before the 201: it is matched by the session id, whenever it came.
       const sessionId = res.json.wrtcsSession.resourceURL.split("/").pop();
-      const t1 = await arrival((d) => d.includes("wrtcsSessionInvitationNotification") && d.includes(`/sessions/${sessionId}"`));
+      if (res.json.wrtcsSession.status !== "Initial") throw new Error(`session ${sessionId} is ${res.json.wrtcsSession.status}, not Initial: the callee was not rung`);
+      const t1 = await arrival((d) => d.includes("wrtcsSessionInvitationNotification") && d.includes(`/sessions/${sessionId}"`)).catch(async (err) => {
+        const status = await gw.call("GET", `/webrtcsignaling/v1/${enc(caller.address)}/sessions/${sessionId}/status`, { token: caller.token });
+        throw new Error(`session ${sessionId} (now ${JSON.stringify(status.json)}): ${err.message}`);
+      });
       await gw.call("DELETE", `/webrtcsignaling/v1/${enc(caller.address)}/sessions/${sessionId}`, { token: caller.token, expect: 204 });
       return t1 - t0;
     };
@@ -166,7 +170,8 @@ async function main() {
       const rt = await ping();
       const inv = await ring(caller).catch(async (err) => {
         const subs = await gw.call("GET", `/webrtcsignaling/v1/${enc(callee.address)}/subscriptions`, { token: callee.token });
-        throw new Error(`call ${i + 1}: ${err.message}; the callee's subscriptions: ${JSON.stringify(subs.json)}`);
+        const tail = server.log ? `\nwrangler dev's log (end):\n${server.log().slice(-6000)}` : "";
+        throw new Error(`call ${i + 1}: ${err.message}; the callee's subscriptions: ${JSON.stringify(subs.json)}${tail}`);
       });
       if (i >= warmup) {
         roundTrip.push(rt);

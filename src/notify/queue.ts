@@ -1,156 +1,42 @@
 // A subscriber's notification subscriptions and their delivery queue, kept in the subscriber's
 // own SQLite (the SubscriberObject owns it and calls in). Events are enqueued in the same
 // transaction as the change they report, so a change is never lost nor reported when it did not
-// happen. Delivery is at least once, in order per subscription: only the alarm delivers, one
-// delivery at a time per subscription, and a failed head waits (with backoff) before the next.
+// happen. Delivery is at least once, in order per subscription: the owner's delivery runs (its
+// alarm, or a request that just queued, one run at a time: due-alarm.ts) deliver, one delivery at a
+// time per subscription, and a failed head waits (with backoff) before the next.
 // Each subscription keeps its delivery state (last attempt, outcome, next attempt, failures in a
-// row, dropped count) and what was dropped stays replayable by the operator.
+// row, dropped count) and what was dropped stays replayable by the operator. The tables and row
+// shapes are queue-schema.ts; one attempt at one target (channel RPC or signed POST) is delivery.ts.
 import { backoffDelay } from "../http/backoff";
 import type { Env } from "../env";
 import { base64url } from "../http/crypto";
 import { one } from "../http/sql";
 import { recordEvent } from "../ops/metrics";
-import { callbackUrlProblem } from "./callback-url";
+import { attemptDelivery, type Attempt } from "./delivery";
+import {
+  subscriptionRecord,
+  type DeliveryRow,
+  type DeliveryState,
+  type DroppedNotification,
+  type NewSubscription,
+  type SubscriptionKind,
+  type SubscriptionRecord,
+  type SubscriptionRow,
+  type TwinningEvent,
+} from "./queue-schema";
 
-export type TwinningEventKind = "Activated" | "StatusChanged" | "Deactivated";
-
-export interface TwinningEvent {
-  event: TwinningEventKind;
-  primary: string;
-  secondary: string;
-  name: string;
-  status?: "On" | "Off";
-  actor: "primary" | "secondary";
-  at: number;
-}
-
-/**
- * What a subscription is for: each API that takes subscriptions names its own, so that its
- * notifications go to its subscriptions only (twinning: "twinning"; WebRTC signaling: "webrtc").
- */
-export type SubscriptionKind = string;
-
-/** Where a subscription's deliveries stand, for the client's GET and the operator. */
-export interface DeliveryState {
-  lastAttemptAt?: number;
-  /** `delivered`, or why the last attempt failed (`HTTP 503`, `timeout`, `network error`, ...). */
-  lastOutcome?: string;
-  /** When the head of its queue is next tried; absent when nothing is queued. */
-  nextAttemptAt?: number;
-  consecutiveFailures: number;
-  dropped: number;
-  queued: number;
-}
-
-export interface DroppedNotification {
-  notificationId: string;
-  subscriptionId: string;
-  attempts: number;
-  firstAttemptAt: number;
-  droppedAt: number;
-  reason: string;
-  /** The JSON body that was being delivered. */
-  body: string;
-}
-
-export interface SubscriptionRecord {
-  id: string;
-  kind: SubscriptionKind;
-  clientId: string;
-  notifyURL: string;
-  callbackData?: string;
-  clientCorrelator?: string;
-  /** Set when notifyURL is one of this gateway's Notification Channels: delivered by RPC, not HTTP. */
-  channelId?: string;
-  createdAt: number;
-  expiresAt?: number;
-  delivery?: DeliveryState;
-}
-
-export interface NewSubscription extends Omit<SubscriptionRecord, "id" | "createdAt" | "kind"> {
-  /** Default "twinning". */
-  kind?: SubscriptionKind;
-}
-
-export const NOTIFY_SCHEMA = `
-  CREATE TABLE subscription (id TEXT PRIMARY KEY, client_id TEXT NOT NULL, notify_url TEXT NOT NULL, callback_data TEXT,
-    client_correlator TEXT, channel_id TEXT, signing_secret TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER,
-    UNIQUE (client_id, client_correlator));
-  CREATE TABLE delivery (id INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL, notification_id TEXT NOT NULL,
-    body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, first_at INTEGER NOT NULL, next_at INTEGER NOT NULL);
-  CREATE INDEX delivery_by_subscription ON delivery (subscription_id, id);
-  CREATE TABLE delivery_stats (id INTEGER PRIMARY KEY CHECK (id = 1), delivered INTEGER NOT NULL DEFAULT 0, dropped INTEGER NOT NULL DEFAULT 0);
-  INSERT INTO delivery_stats (id) VALUES (1);`;
-
-/** Schema step after NOTIFY_SCHEMA: subscription kinds, delivery state, dropped notifications kept for replay. */
-export const NOTIFY_SCHEMA_DELIVERY_STATE = `
-  ALTER TABLE subscription ADD COLUMN kind TEXT NOT NULL DEFAULT 'twinning';
-  ALTER TABLE subscription ADD COLUMN last_attempt_at INTEGER;
-  ALTER TABLE subscription ADD COLUMN last_outcome TEXT;
-  ALTER TABLE subscription ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
-  ALTER TABLE subscription ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0;
-  CREATE TABLE dropped_notification (id INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL, notification_id TEXT NOT NULL,
-    body TEXT NOT NULL, attempts INTEGER NOT NULL, first_at INTEGER NOT NULL, dropped_at INTEGER NOT NULL, reason TEXT NOT NULL);
-  CREATE INDEX dropped_by_subscription ON dropped_notification (subscription_id, id);`;
+// What other capabilities import from here (the queue's public interface), wherever it now lives.
+export { NOTIFY_SCHEMA, NOTIFY_SCHEMA_DELIVERY_STATE } from "./queue-schema";
+export type { DeliveryState, DroppedNotification, NewSubscription, SubscriptionKind, SubscriptionRecord, TwinningEvent, TwinningEventKind } from "./queue-schema";
+export { SIGNATURE_HEADER, signNotification, withDeadline } from "./delivery";
 
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 10 * 60_000;
-const DELIVERY_TIMEOUT_MS = 10_000;
 export const MAX_SUBSCRIPTIONS = 20;
 /** Dropped notifications kept per subscriber for replay; the oldest go first. */
 export const MAX_DROPPED_KEPT = 500;
 /** Rounds of delivery one alarm run makes for notifications queued while it ran. */
 const MAX_PASSES = 8;
-
-export const SIGNATURE_HEADER = "x-notification-signature";
-
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`: origin and freshness, as receivers check webhooks. */
-export async function signNotification(secret: string, body: string, timestamp: number): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${body}`)));
-  return `t=${timestamp},v1=${[...mac].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
-
-interface SubscriptionRow extends Record<string, SqlStorageValue> {
-  id: string;
-  kind: string;
-  client_id: string;
-  notify_url: string;
-  callback_data: string | null;
-  client_correlator: string | null;
-  channel_id: string | null;
-  signing_secret: string;
-  created_at: number;
-  expires_at: number | null;
-  last_attempt_at: number | null;
-  last_outcome: string | null;
-  consecutive_failures: number;
-  dropped: number;
-}
-
-interface DeliveryRow extends Record<string, SqlStorageValue> {
-  id: number;
-  subscription_id: string;
-  notification_id: string;
-  body: string;
-  attempts: number;
-  first_at: number;
-  next_at: number;
-}
-
-type Attempt = { outcome: "delivered" } | { outcome: "failed"; why: string } | { outcome: "gone"; why: string };
-
-const record = (r: SubscriptionRow): SubscriptionRecord => ({
-  id: r.id,
-  kind: r.kind,
-  clientId: r.client_id,
-  notifyURL: r.notify_url,
-  ...(r.callback_data !== null ? { callbackData: r.callback_data } : {}),
-  ...(r.client_correlator !== null ? { clientCorrelator: r.client_correlator } : {}),
-  ...(r.channel_id !== null ? { channelId: r.channel_id } : {}),
-  createdAt: r.created_at,
-  ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
-});
 
 export class NotificationQueue {
   constructor(
@@ -171,7 +57,7 @@ export class NotificationQueue {
   subscribe(s: NewSubscription): { subscription: SubscriptionRecord; signingSecret?: string; created: boolean } {
     if (s.clientCorrelator) {
       const existing = one<SubscriptionRow>(this.sql, "SELECT * FROM subscription WHERE client_id = ? AND client_correlator = ?", s.clientId, s.clientCorrelator);
-      if (existing) return { subscription: record(existing), created: false };
+      if (existing) return { subscription: subscriptionRecord(existing), created: false };
     }
     this.sql.exec("DELETE FROM subscription WHERE expires_at IS NOT NULL AND expires_at <= ?", Date.now());
     if (this.live().length >= MAX_SUBSCRIPTIONS) throw new RangeError(`at most ${MAX_SUBSCRIPTIONS} subscriptions per subscriber`);
@@ -182,17 +68,17 @@ export class NotificationQueue {
       "INSERT INTO subscription (id, kind, client_id, notify_url, callback_data, client_correlator, channel_id, signing_secret, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       id, s.kind ?? "twinning", s.clientId, s.notifyURL, s.callbackData ?? null, s.clientCorrelator ?? null, s.channelId ?? null, signingSecret, now, s.expiresAt ?? null,
     );
-    return { subscription: record(one<SubscriptionRow>(this.sql, "SELECT * FROM subscription WHERE id = ?", id)!), signingSecret, created: true };
+    return { subscription: subscriptionRecord(one<SubscriptionRow>(this.sql, "SELECT * FROM subscription WHERE id = ?", id)!), signingSecret, created: true };
   }
 
   /** Live subscriptions, of one kind when given. */
   list(kind?: SubscriptionKind): SubscriptionRecord[] {
-    return this.live(Date.now(), kind).map((r) => ({ ...record(r), delivery: this.deliveryState(r.id)! }));
+    return this.live(Date.now(), kind).map((r) => ({ ...subscriptionRecord(r), delivery: this.deliveryState(r.id)! }));
   }
 
   get(id: string): SubscriptionRecord | undefined {
     const row = one<SubscriptionRow>(this.sql, "SELECT * FROM subscription WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)", id, Date.now());
-    return row ? { ...record(row), delivery: this.deliveryState(row.id)! } : undefined;
+    return row ? { ...subscriptionRecord(row), delivery: this.deliveryState(row.id)! } : undefined;
   }
 
   /** Ends a subscription; what was still queued for it is dropped. */
@@ -282,7 +168,7 @@ export class NotificationQueue {
     for (;;) {
       const head = this.head(sub.id);
       if (!head || head.next_at > Date.now()) return;
-      const result = await this.attempt(sub, head.notification_id, head.body, policy).catch((err): Attempt => ({ outcome: "failed", why: err instanceof Error ? err.message : String(err) }));
+      const result = await attemptDelivery(this.env, sub, head.notification_id, head.body, policy).catch((err): Attempt => ({ outcome: "failed", why: err instanceof Error ? err.message : String(err) }));
       const now = Date.now();
       // The row may have gone meanwhile (unsubscribed, replay, subscriber removed): nothing to record.
       if (!one(this.sql, "SELECT 1 AS x FROM delivery WHERE id = ?", head.id)) return;
@@ -373,48 +259,4 @@ export class NotificationQueue {
     }
     return rows.length;
   }
-
-  private async attempt(sub: SubscriptionRow, notificationId: string, body: string, policy: { allowLoopback: boolean }): Promise<Attempt> {
-    if (sub.channel_id) {
-      try {
-        const taken = await withDeadline(this.env.CHANNELS.getByName(sub.channel_id).deliver(JSON.parse(body)), DELIVERY_TIMEOUT_MS);
-        return taken ? { outcome: "delivered" } : { outcome: "gone", why: "channel deleted or expired" };
-      } catch (err) {
-        return { outcome: "failed", why: `channel: ${err instanceof Error ? err.message : String(err)}` };
-      }
-    }
-    // Checked again at use: the policy may have changed since the subscription was made.
-    const problem = callbackUrlProblem(sub.notify_url, policy);
-    if (problem) return { outcome: "gone", why: `callback URL refused: ${problem}` };
-    const timestamp = Math.floor(Date.now() / 1000);
-    try {
-      const res = await fetch(sub.notify_url, {
-        method: "POST",
-        redirect: "manual", // a redirect could point anywhere, the internal network included
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-        headers: {
-          "Content-Type": "application/json",
-          "X-Notification-Id": notificationId,
-          [SIGNATURE_HEADER]: await signNotification(sub.signing_secret, body, timestamp),
-        },
-        body,
-      });
-      await res.body?.cancel();
-      return res.ok ? { outcome: "delivered" } : { outcome: "failed", why: `HTTP ${res.status}` };
-    } catch (err) {
-      const name = err instanceof Error ? err.name : "";
-      return { outcome: "failed", why: name === "TimeoutError" || name === "AbortError" ? "timeout" : "network error" };
-    }
-  }
-}
-
-/** `promise`, or a rejection after `ms` (an RPC to another object has no deadline of its own). */
-export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (err: unknown) => (clearTimeout(timer), reject(err)),
-    );
-  });
 }

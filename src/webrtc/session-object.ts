@@ -4,13 +4,16 @@
 // answer, the trickled candidates, and the notifications each change causes. Every transition is
 // checked and written in one transaction with the notifications it sends, so two answers racing
 // from two devices serialise here and exactly one wins; the ring timeout and retries are alarms.
+// Delivery of what a transition queued is session-outbox.ts.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { ApiError, invalidInput, notFound, outcome, type Outcome } from "../http/errors";
 import { migrate } from "../http/sql";
+import { DueAlarm } from "../notify/due-alarm";
 import type { IceCandidate, SessionStatus } from "./schemas";
 import { answerMatchesOffer, type SdpSummary } from "./sdp";
-import { CALL_STATE, ENDED, record, SESSION_SCHEMA, SessionStore, UNANSWERED, type SessionRecord, type SessionRow } from "./session-store";
+import { SessionOutbox } from "./session-outbox";
+import { ENDED, record, SESSION_SCHEMA, SessionStore, UNANSWERED, type SessionRecord, type SessionRow } from "./session-store";
 
 export interface NewSession {
   sessionId: string;
@@ -37,19 +40,20 @@ type CancelReason = "AnsweredElsewhere" | "DeclinedElsewhere" | "CallerCancelled
 const RETENTION_MS = 60 * 60_000;
 /** A connected call that nobody hung up is ended after a day. */
 const MAX_CALL_MS = 24 * 3600_000;
-/** A notification that cannot reach a device's subscriptions object is dropped after this long: stale signaling is useless. */
-const OUTBOX_GIVE_UP_MS = 10 * 60_000;
-const RETRY_BASE_MS = 500;
 
 const conflict = (why: string) => new ApiError(409, "SVC0001", [why]);
 const EVENT = "wrtcsEventNotification";
 
 export class CallSessionObject extends DurableObject<Env> {
   private readonly store: SessionStore;
+  private readonly outbox: SessionOutbox;
+  private readonly alarmClock: DueAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SessionStore(ctx.storage.sql);
+    this.outbox = new SessionOutbox(this.store, ctx.storage.sql, env);
+    this.alarmClock = new DueAlarm(ctx.storage, () => this.nextDue());
   }
 
   private tx<T>(fn: () => T): T {
@@ -335,55 +339,16 @@ export class CallSessionObject extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- outbox and alarm
 
-  private draining?: Promise<void>;
-
-  /** Delivers what the last transaction queued (in order per device), then sets the alarm. */
+  /** Delivers what the last transaction queued, then arms the alarm from storage (a failed delivery's retry included). */
   private async settle(): Promise<void> {
-    await this.drain();
-    await this.scheduleAlarm();
+    await this.outbox.drain();
+    this.alarmClock.arm();
   }
 
-  /** One drain at a time (requests and the alarm), so a device never gets two notifications out of order. */
-  private async drain(): Promise<void> {
-    while (this.draining) await this.draining;
-    this.draining = this.drainOnce().finally(() => (this.draining = undefined));
-    await this.draining;
-  }
-
-  private async drainOnce(): Promise<void> {
-    if (!this.store.exists()) return;
-    const s = this.store.session()!;
-    const byTarget = new Map<string, ReturnType<SessionStore["due"]>>();
-    for (const row of this.store.due(Date.now())) byTarget.set(row.target, [...(byTarget.get(row.target) ?? []), row]);
-    const sql = this.ctx.storage.sql;
-    await Promise.all(
-      [...byTarget].map(async ([target, rows]) => {
-        for (const row of rows) {
-          try {
-            const user = this.env.SIGNALING_USERS.getByName(target);
-            const id = `${s.session_id}/${row.id}`;
-            if (row.root === CALL_STATE) await user.callState(id, s.session_id, (JSON.parse(row.fields) as { connected: boolean }).connected);
-            else await user.signal(id, row.root, JSON.parse(row.fields));
-            sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
-          } catch (err) {
-            if (Date.now() - row.first_at > OUTBOX_GIVE_UP_MS) {
-              console.warn(`signaling notification for a session dropped after ${row.attempts + 1} attempts`);
-              sql.exec("DELETE FROM outbox WHERE id = ?", row.id);
-              continue;
-            }
-            const delay = Math.min(60_000, RETRY_BASE_MS * 2 ** row.attempts) * (0.5 + Math.random() / 2);
-            sql.exec("UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?", Date.now() + delay, row.id);
-            console.warn(`signaling notification delivery failed, attempt ${row.attempts + 1}: ${err instanceof Error ? err.message : String(err)}`);
-            return; // the rest for this device waits, so order holds
-          }
-        }
-      }),
-    );
-  }
-
+  /** The earliest due work: the outbox, the ring timeout, the cap on a call, retention. */
   private nextDue(): number | undefined {
-    const s = this.store.session();
-    if (!s) return undefined;
+    if (!this.store.exists()) return undefined;
+    const s = this.store.session()!;
     const times = [this.store.nextOutbox()];
     if (UNANSWERED.has(s.status)) times.push(s.ring_deadline);
     if (s.status === "Connected" && s.connected_at !== null) times.push(s.connected_at + MAX_CALL_MS);
@@ -392,28 +357,19 @@ export class CallSessionObject extends DurableObject<Env> {
     return due.length ? Math.min(...due) : undefined;
   }
 
-  private async scheduleAlarm(): Promise<void> {
-    const next = this.nextDue();
-    if (next === undefined) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next || current < Date.now() - 1000) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
-  }
-
   override async alarm(): Promise<void> {
     if (!this.store.exists()) return;
-    const now = Date.now();
-    this.tx(() => {
+    await this.alarmClock.run(async () => {
+      const now = Date.now();
+      this.tx(() => {
+        const s = this.store.session()!;
+        if (UNANSWERED.has(s.status) && s.ring_deadline <= now) this.end(s, "NoAnswer", "NoAnswer");
+        else if (s.status === "Connected" && s.connected_at !== null && s.connected_at + MAX_CALL_MS <= now) this.end(s, "Terminated", "Terminated");
+      });
+      await this.outbox.drain();
       const s = this.store.session()!;
-      if (UNANSWERED.has(s.status) && s.ring_deadline <= now) this.end(s, "NoAnswer", "NoAnswer");
-      else if (s.status === "Connected" && s.connected_at !== null && s.connected_at + MAX_CALL_MS <= now) this.end(s, "Terminated", "Terminated");
+      // Retention over and nothing left to tell anyone: the object deletes itself (and nextDue() is then empty).
+      if (s.ended_at !== null && s.ended_at + RETENTION_MS <= Date.now() && this.store.nextOutbox() === undefined) await this.ctx.storage.deleteAll();
     });
-    await this.drain();
-    const s = this.store.session()!;
-    if (s.ended_at !== null && s.ended_at + RETENTION_MS <= Date.now() && this.store.nextOutbox() === undefined) {
-      await this.ctx.storage.deleteAll();
-      return;
-    }
-    const next = this.nextDue();
-    if (next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
   }
 }

@@ -62,6 +62,16 @@ export const record = (r: SessionRow): SessionRecord => ({
 /** The outbox root of a call-state change for a device's SignalingUserObject (not a notification). */
 export const CALL_STATE = "callState";
 
+export interface OutboxRow extends Record<string, SqlStorageValue> {
+  id: number;
+  target: string;
+  root: string;
+  fields: string;
+  attempts: number;
+  first_at: number;
+  next_at: number;
+}
+
 export const ENDED: ReadonlySet<SessionStatus> = new Set(["Terminated", "Declined", "Cancelled", "NoAnswer", "Busy", "Failed"]);
 export const UNANSWERED: ReadonlySet<SessionStatus> = new Set(["Initial", "Ringing"]);
 
@@ -122,12 +132,17 @@ export class SessionStore {
     this.sql.exec("INSERT INTO outbox (target, root, fields, first_at, next_at) VALUES (?, ?, ?, ?, ?)", target, CALL_STATE, JSON.stringify({ connected }), now, now);
   }
 
-  due(now: number): { id: number; target: string; root: string; fields: string; attempts: number; first_at: number }[] {
-    return this.sql.exec<{ id: number; target: string; root: string; fields: string; attempts: number; first_at: number }>(
-      "SELECT id, target, root, fields, attempts, first_at FROM outbox WHERE next_at <= ? ORDER BY id", now).toArray();
+  /** Every queued message, oldest first. */
+  outbox(): OutboxRow[] {
+    return this.sql.exec<OutboxRow>("SELECT id, target, root, fields, attempts, first_at, next_at FROM outbox ORDER BY id").toArray();
   }
 
+  /**
+   * When the outbox next has work: the earliest head of a device's messages. One behind a head that
+   * waits for its retry is not due before that head (order per device).
+   */
   nextOutbox(): number | undefined {
-    return one<{ t: number | null }>(this.sql, "SELECT MIN(next_at) AS t FROM outbox")?.t ?? undefined;
+    return one<{ t: number | null }>(this.sql, `SELECT MIN(o.next_at) AS t FROM outbox o
+      WHERE o.id = (SELECT MIN(h.id) FROM outbox h WHERE h.target = o.target)`)?.t ?? undefined;
   }
 }

@@ -60,8 +60,10 @@ export class SignalingUserObject extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       if (this.firstTime(id)) this.queue.enqueueNotification(root, fields, KIND);
     });
-    // Only the alarm delivers (one delivery at a time per subscription keeps the order).
+    // Delivered now, by one run at a time (which keeps the order per subscription); the alarm is
+    // armed first as the fallback should this run not finish, and it retries what fails.
     this.alarmClock.arm();
+    this.alarmClock.runNow(() => this.deliverDue());
   }
 
   /** A call session says this device's call connected or ended (idempotent by `id`, like signal). */
@@ -89,8 +91,12 @@ export class SignalingUserObject extends DurableObject<Env> {
     return true;
   }
 
-  override async alarm(): Promise<void> {
+  private deliverDue(): Promise<void> {
     const settings = config(this.env);
-    await this.alarmClock.run(() => this.queue.deliverDue({ allowLoopback: settings.CALLBACK_ALLOW_LOOPBACK, retryWindowMs: settings.NOTIFY_RETRY_WINDOW_SECONDS * 1000 }));
+    return this.queue.deliverDue({ allowLoopback: settings.CALLBACK_ALLOW_LOOPBACK, retryWindowMs: settings.NOTIFY_RETRY_WINDOW_SECONDS * 1000 });
+  }
+
+  override async alarm(): Promise<void> {
+    await this.alarmClock.run(() => this.deliverDue());
   }
 }

@@ -6,30 +6,11 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, device, enc, registerClient, twin } from "../helpers";
-import { newBox, note, plan, received, release, subscribe, until } from "./support";
+import { eventually, newBox, note, plan, queueView, received, release, subscribe, until } from "./support";
 
 const client = await registerClient();
 
-interface QueueView {
-  alarm: number | null;
-  queue: { notification_id: string; attempts: number; next_at: number }[];
-}
-const view = (address: string) =>
-  runInDurableObject(env.SUBSCRIBERS.getByName(address), async (_o, state): Promise<QueueView> => ({
-    alarm: await state.storage.getAlarm(),
-    queue: state.storage.sql.exec<{ notification_id: string; attempts: number; next_at: number }>("SELECT notification_id, attempts, next_at FROM delivery ORDER BY id").toArray(),
-  }));
-
-/** Waits (bounded) for a state of the object, without assuming how long the runtime takes. */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const view = (address: string) => queueView(env.SUBSCRIBERS.getByName(address));
 
 describe("Delivery never stalls (issue 11)", () => {
   it("a notification queued while an alarm run is in flight leaves the alarm to that run, which re-arms it for the failed head's retry", async () => {

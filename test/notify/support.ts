@@ -1,4 +1,5 @@
 // What the notification tests share: the loopback receiver (receiver.global.ts) and subscribing to it.
+import { runInDurableObject } from "cloudflare:test";
 import { inject, expect } from "vitest";
 import { call, enc, type Device } from "../helpers";
 
@@ -40,3 +41,25 @@ export async function subscribe(d: Device, box: string, extra: Record<string, un
 }
 
 export const note = (r: Received) => JSON.parse(r.body).twinningNotification;
+
+/** What an object hosting a NotificationQueue has due: its alarm and its delivery queue, oldest first. */
+export interface QueueView {
+  alarm: number | null;
+  queue: { notification_id: string; attempts: number; next_at: number }[];
+}
+export const queueView = (object: DurableObjectStub) =>
+  runInDurableObject(object, async (_o, state): Promise<QueueView> => ({
+    alarm: await state.storage.getAlarm(),
+    queue: state.storage.sql.exec<{ notification_id: string; attempts: number; next_at: number }>("SELECT notification_id, attempts, next_at FROM delivery ORDER BY id").toArray(),
+  }));
+
+/** Waits (bounded) for a state of an object, without assuming how long the runtime takes. */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, device, enc, registerClient, twin } from "../helpers";
-import { newBox, plan, receiver, release, until } from "../notify/support";
+import { eventually, newBox, plan, queueView, receiver, release, until } from "../notify/support";
 import { dataAnswer, dataOffer, detectChannelForm, listen, placeCall, sessions } from "./fixtures";
 
 const client = await registerClient(["twinning:primary", "twinning:secondary", "webrtc:call"]);
@@ -120,20 +120,7 @@ describe("Unknown session ids", () => {
 });
 
 describe("The signaling user object's alarm (the notification queue's rules, issue 11)", () => {
-  const view = (address: string) =>
-    runInDurableObject(env.SIGNALING_USERS.getByName(address), async (_o, state) => ({
-      alarm: await state.storage.getAlarm(),
-      queue: state.storage.sql.exec<{ attempts: number; next_at: number }>("SELECT attempts, next_at FROM delivery ORDER BY id").toArray(),
-    }));
-  async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await read();
-      if (ok(v)) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const view = (address: string) => queueView(env.SIGNALING_USERS.getByName(address));
 
   it("an invitation queued while a run is in flight is left to that run, which re-arms for the failed head; a lost alarm is re-armed by the next notification", async () => {
     const [a, b] = [await device(client), await device(client)];
