@@ -99,6 +99,13 @@ const running = new Set<number>();
 process.on("exit", () => {
   for (const pgid of running) signalGroup(pgid, "SIGKILL");
 });
+// How to stop each of them, for a suite whose start-up did not finish (a hook that timed out).
+const stoppers = new Map<number, () => Promise<void>>();
+
+/** Stops every dev server this process started and has not stopped, those still starting included. */
+export async function stopAllDevServers(): Promise<void> {
+  await Promise.all([...stoppers.values()].map((stop) => stop()));
+}
 
 export interface DevServerOptions {
   /** Directory for Durable Object storage (`--persist-to`). */
@@ -173,12 +180,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
     await Promise.race([exited, sleep(2_000)]);
     running.delete(pgid);
+    stoppers.delete(pgid);
   };
+  stoppers.set(pgid, stop);
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
     if (exitCode !== undefined) {
       running.delete(pgid);
+      stoppers.delete(pgid);
       signalGroup(pgid, "SIGKILL");
       throw new Error(`wrangler dev exited (${exitCode}) before serving ${url}:\n${stripAnsi(output)}`);
     }

@@ -3,10 +3,10 @@
 // endpoint would produce; the real exchange between two gateways is in e2e/), and a primary whose
 // object holds a relationship with a secondary of that peer.
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { issueAccessToken } from "../../src/oauth/tokens";
 import { ADMIN, call, device, enc, newAddress, ORIGIN, registerClient } from "../helpers";
+import { crossTwin } from "./cross-twin";
 
 const PEER = "https://mno-b.example";
 await env.PEERS.getByName("peers").register({ mno: "001-02", issuer: PEER, tokenEndpoint: `${PEER}/oauth/token`, jwksUri: `${PEER}/oauth/jwks`, selfIssuer: ORIGIN });
@@ -17,22 +17,6 @@ const token = (await issueAccessToken(env, ORIGIN, { sub: PEER, client_id: PEER,
 const client = await registerClient();
 let n = 0;
 const key = () => ({ "Idempotency-Key": `k-${Date.now()}-${++n}` });
-
-/** A primary here twinned with a secondary of MNO 001-02, as an activation across networks leaves it. */
-async function crossTwin() {
-  const primary = await device(client);
-  const secondary = newAddress();
-  const relationshipId = crypto.randomUUID();
-  await runInDurableObject(env.SUBSCRIBERS.getByName(primary.address), (_o, state) =>
-    state.storage.sql.exec(
-      `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
-       VALUES (?, 'watch', 'On', 1, ?, '001', '02', ?, ?, 'primary')`,
-      // The primary's object keeps a secondary served by a peer as "peer:<mcc>-<mnc>:tel:+...".
-      `peer:001-02:${secondary}`, relationshipId, Date.now(), Date.now(),
-    ),
-  );
-  return { primary, secondary, relationshipId };
-}
 
 describe("federation API at the primary's operator", () => {
   it("HLF-IC-002/003: a code for the peer's secondary is generated here, names this MNO, and is bound to that secondary", async () => {
@@ -53,7 +37,7 @@ describe("federation API at the primary's operator", () => {
   });
 
   it("HLF-IC-005: the secondary's toggle is decided by the primary's object, which answers the new version; a retry has no second effect", async () => {
-    const { primary, secondary, relationshipId } = await crossTwin();
+    const { primary, secondary, relationshipId } = await crossTwin(client);
     const headers = key();
     const body = { primary: primary.address, secondary, status: "Off" };
     const res = await call("PUT", `/federation/v1/twins/${relationshipId}/status`, { token, headers, body });
@@ -68,7 +52,7 @@ describe("federation API at the primary's operator", () => {
   });
 
   it("HLF-SD-007 across networks: the secondary's operator ends the relationship; the primary's twin is gone", async () => {
-    const { primary, secondary, relationshipId } = await crossTwin();
+    const { primary, secondary, relationshipId } = await crossTwin(client);
     const res = await call("POST", `/federation/v1/twins/${relationshipId}/end`, { token, headers: key(), body: { primary: primary.address, secondary } });
     expect(res.status).toBe(204);
     const twins = await call("GET", `/twinning/v1/${enc(primary.address)}/twins`, { token: primary.token });
@@ -76,7 +60,7 @@ describe("federation API at the primary's operator", () => {
   });
 
   it("resolution: committed for a twin that exists, aborted (for good) otherwise", async () => {
-    const { primary, relationshipId } = await crossTwin();
+    const { primary, relationshipId } = await crossTwin(client);
     const committed = await call("POST", `/federation/v1/activations/${relationshipId}/resolution`, { token, headers: key(), body: { primary: primary.address } });
     expect(committed.json.activation).toEqual({ relationshipId, state: "committed" });
     const other = crypto.randomUUID();
@@ -85,7 +69,7 @@ describe("federation API at the primary's operator", () => {
   });
 
   it("issue 14: a peer may act only on relationships that involve one of its own subscribers (403 on every route, both sides)", async () => {
-    const { primary, secondary, relationshipId } = await crossTwin();
+    const { primary, secondary, relationshipId } = await crossTwin(client);
     const intruder = (await issueAccessToken(env, ORIGIN, { sub: other, client_id: other, scope: "twinning:federation" })).token;
     const attempts: [string, string, unknown][] = [
       ["PUT", `/federation/v1/twins/${relationshipId}/status`, { primary: primary.address, secondary, status: "Off" }],
@@ -131,7 +115,7 @@ describe("federation API at the primary's operator", () => {
 
 describe("HLF-IC-006: the delegated token across networks, at the primary's operator", () => {
   it("is this operator's token for the primary, acted by the peer's secondary, and dies with the relationship", async () => {
-    const { primary, secondary, relationshipId } = await crossTwin();
+    const { primary, secondary, relationshipId } = await crossTwin(client);
     const headers = key();
     const res = await call("POST", `/federation/v1/twins/${relationshipId}/delegatedTokens`, { token, headers, body: { primary: primary.address, secondary } });
     expect(res.status, res.text).toBe(200);

@@ -5,7 +5,8 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, device, enc, newAddress, ORIGIN, registerClient } from "../helpers";
+import { call, device, enc, ORIGIN, registerClient } from "../helpers";
+import { crossTwin } from "./cross-twin";
 
 const PEER = "https://mno-b.example";
 await env.PEERS.getByName("peers").register({ mno: "001-02", issuer: PEER, tokenEndpoint: `${PEER}/oauth/token`, jwksUri: `${PEER}/oauth/jwks`, selfIssuer: ORIGIN });
@@ -43,16 +44,7 @@ describe("the twinning core with a peer operator that cannot be reached", () => 
   });
 
   it("HLF-IC-005, TE-004: the primary's toggle and deactivation of a twin at the peer take effect here at once and wait in the outbox for the peer", async () => {
-    const phone = await device(client);
-    const secondary = newAddress();
-    const relationshipId = crypto.randomUUID();
-    await runInDurableObject(env.SUBSCRIBERS.getByName(phone.address), (_o, state) =>
-      state.storage.sql.exec(
-        `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
-         VALUES (?, 'watch', 'On', 1, ?, '001', '02', ?, ?, 'primary')`,
-        `peer:001-02:${secondary}`, relationshipId, Date.now(), Date.now(),
-      ),
-    );
+    const { primary: phone, secondary } = await crossTwin(client);
     // Devices name the twin by its address; they never see the peer prefix.
     const listed = await call("GET", `/twinning/v1/${enc(phone.address)}/twins/${enc(secondary)}`, { token: phone.token });
     expect(listed.status, listed.text).toBe(200);
@@ -72,15 +64,8 @@ describe("the twinning core with a peer operator that cannot be reached", () => 
     expect(queued.alarm).not.toBeNull();
   });
   it("issue 14: a message to a peer that keeps failing is retried from the alarm at most 30 s apart, however many attempts failed before", async () => {
-    const phone = await device(client);
+    const { primary: phone } = await crossTwin(client);
     const stub = env.SUBSCRIBERS.getByName(phone.address);
-    await runInDurableObject(stub, (_o, state) =>
-      state.storage.sql.exec(
-        `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
-         VALUES (?, 'watch', 'On', 1, ?, '001', '02', ?, ?, 'primary')`,
-        `peer:001-02:${newAddress()}`, crypto.randomUUID(), Date.now(), Date.now(),
-      ),
-    );
     expect((await call("PUT", `/twinning/v1/${enc(phone.address)}/twins/watch/status`, { token: phone.token, body: { status: "Off" } })).status).toBe(200);
     // Twelve failures already: a local receiver would now wait minutes (1 s doubling, at most 5 min).
     await runInDurableObject(stub, (_o, state) => state.storage.sql.exec("UPDATE outbox SET attempts = 12, next_at = ?", Date.now()));

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeOperator, type FakeOperator } from "./fake-operator";
-import { ADMIN, appClient, basic, call, claimsOf, device, enc, eventually, freePortClosed, heard, listen, newAddress, PRIMARY_SERVICES, registerPeer, startOperator, startReceiver, subscribe, type Device, type Operator } from "./operators";
+import { ADMIN, appClient, basic, call, claimsOf, device, disposeOperators, enc, eventually, freePortClosed, heard, listen, newAddress, PRIMARY_SERVICES, registerPeer, startOperator, startReceiver, subscribe, type Device, type Operator } from "./operators";
 
 let A: Operator;
 let B: Operator;
@@ -27,7 +27,7 @@ afterEach(async (ctx) => {
 });
 
 afterAll(async () => {
-  await Promise.all([A?.dispose(), B?.dispose(), C?.close()]);
+  await Promise.all([disposeOperators(), C?.close()]);
 });
 
 describe("peer registry (HLF-IC-001)", () => {

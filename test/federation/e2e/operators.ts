@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
-import { freePort, startDevServer, type DevServer } from "../../e2e/dev-server";
+import { freePort, startDevServer, stopAllDevServers, type DevServer } from "../../e2e/dev-server";
 
 export const ADMIN = { Authorization: "Bearer dev-admin-token" };
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -64,8 +64,6 @@ export interface Operator {
   stop(): Promise<void>;
   /** Starts it again on the same port and state. */
   start(): Promise<void>;
-  /** Stops it and removes its state. */
-  dispose(): Promise<void>;
 }
 
 export const PRIMARY_SERVICES = (port: number) => ({
@@ -73,8 +71,21 @@ export const PRIMARY_SERVICES = (port: number) => ({
   nms: `https://nms.mno-${port}.example/nms/v1`,
 });
 
+/** The state directories of every operator started, kept until disposeOperators(). */
+const stateDirs: string[] = [];
+
+/**
+ * Stops every gateway started here, those still starting included (a start-up hook that timed out
+ * leaves no wrangler or workerd behind), and removes their state.
+ */
+export async function disposeOperators(): Promise<void> {
+  await stopAllDevServers();
+  await Promise.all(stateDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
 export async function startOperator(mno: Mno): Promise<Operator> {
   const persistTo = await mkdtemp(join(tmpdir(), `oma-edge-${mno.mcc}${mno.mnc}-`));
+  stateDirs.push(persistTo);
   const port = await freePort();
   const key = `${mno.mcc}-${mno.mnc}`;
   const earlier: string[] = [];
@@ -96,10 +107,6 @@ export async function startOperator(mno: Mno): Promise<Operator> {
     start: async () => {
       earlier.push(op.server.output());
       op.server = await launch();
-    },
-    dispose: async () => {
-      await op.server.stop();
-      await rm(persistTo, { recursive: true, force: true });
     },
   };
   return op;
