@@ -134,12 +134,18 @@ const dm2OnlyCommands = [
 ] as const;
 /** Atomic and Sequence nest two levels deep (an Atomic holding a Sequence, or the reverse), which is what DM 1.2 devices accept. */
 const InnerCommandSchema = z.union([...simpleCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(SimpleCommandSchema).min(1).max(100) }).strict()]);
-export const CommandSchema = z
-  .union([...simpleCommands, ...dm2OnlyCommands, z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict()])
-  .openapi("DmJobCommand");
+const GroupCommandSchema = z.object({ kind: z.enum(["Atomic", "Sequence"]), commands: z.array(InnerCommandSchema).min(1).max(100) }).strict();
+/** A command both protocols carry: what the DM web services and campaigns (src/dmws/) take, their grants covering each kind. */
+export const CommandSchema = z.union([...simpleCommands, GroupCommandSchema]).openapi("DmJobCommand");
+/**
+ * A command of a /dm/v1 job: those, or a DM 2.0-only one (HPost, Sub, Unsub, Default). The DM 2.0-only kinds
+ * stay out of CommandSchema until the DM web services' grants say what each needs (read for HPost/Sub/Unsub,
+ * the DM account for Default), so a provider's grants cannot be stepped around with them.
+ */
+export const JobCommandSchema = z.union([...simpleCommands, ...dm2OnlyCommands, GroupCommandSchema]).openapi("DmV1JobCommand");
 const JobRequestSchema = z
   .object({
-    commands: z.array(CommandSchema).min(1).max(100),
+    commands: z.array(JobCommandSchema).min(1).max(100),
     deadlineSeconds: z.coerce.number().int().min(1).max(90 * 24 * 3600).optional().openapi({ description: "The job fails if the device has not answered every command by then (default 7 days)." }),
     maxAttempts: z.coerce.number().int().min(1).max(20).optional().openapi({ description: "Sessions that may carry the job before it fails for want of a status (default 3)." }),
   })
@@ -193,7 +199,8 @@ dmRoutes.openapi(
     path: "/dm/v1/devices/{devId}/jobs",
     summary: "Queue management commands for the device's next session",
     description:
-      "Commands on management-tree URIs (./DevInfo/Mod, ./FUMO/...): Get, Add, Replace, Delete, Copy, Exec, Atomic, Sequence and the user-interaction Alerts 1100-1104. " +
+      "Commands on management-tree URIs (./DevInfo/Mod, ./FUMO/...): Get, Add, Replace, Delete, Copy, Exec, Atomic, Sequence and the user-interaction Alerts 1100-1104, " +
+      "and for DM 2.0 devices HPost, Sub, Unsub and Default (a DM 1.2 device answers those 406, naming the command). " +
       "They go out in the device's next DM session (send a notification to start one); each command's status and results come back here. A session that dies midway " +
       "leaves the job resumable: commands without a status go out again whole (an Atomic stays atomic).",
     ...manager,

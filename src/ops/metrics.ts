@@ -15,7 +15,7 @@ export const EVENTS = [
   "twinning.deactivation", // a twin ended (detail: primary, secondary or operator)
   "notify.delivered", // a callback answered 2xx
   "notify.dropped", // a notification given up after its retry window
-  "dm.session", // a SyncML DM session started (first message)
+  "dm.session", // a SyncML DM 1.2 session started (first message; no detail), or a DM 2.0 one (detail "DM2.0")
   "webrtc.session", // a WebRTC call placed
 ] as const;
 export type MetricEvent = (typeof EVENTS)[number];

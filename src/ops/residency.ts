@@ -40,8 +40,8 @@ export function mnoOf(env: object, name: string): string {
     }
   }
   if (best) return best.mno;
-  const home = cfg.HOME_MNOS[0]!;
-  return `${home.mcc}-${home.mnc}`;
+  const home = cfg.HOME_MNOS[0];
+  return home ? `${home.mcc}-${home.mnc}` : "";
 }
 
 /** Where the object named `name` lives. */

@@ -122,5 +122,9 @@ describe("HPost, Sub, Unsub and Default jobs", () => {
     }
     const unknown = await post([{ kind: "Subscribe", target: "./A" }]);
     for (const kind of ["HPost", "Sub", "Unsub", "Default"]) expect(unknown.json.requestError.serviceException.variables[1]).toContain(kind);
+    // Campaigns check a provider's grants per command kind; they take none of these kinds (yet).
+    const campaign = await call("POST", "/dmws/v1/campaigns", { headers: ADMIN, body: { target: { devices: [devId] }, operation: { commands: [{ kind: "Default", url: "https://dm.example.net/dm/v2" }] } } });
+    expect(campaign.status, campaign.text).toBe(400);
+    expect(campaign.json.requestError.serviceException.variables[0]).toBe("operation.commands.0.kind");
   });
 });

@@ -3,6 +3,7 @@
 // operator, notifications delivered and dropped, DM sessions, WebRTC calls.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { createAccount, dm2, newDevId, registerDevice } from "../dm2/helpers";
 import { ADMIN, call, device, enc, registerClient, twin } from "../helpers";
 import { device as dmDevice } from "../dm/harness";
 import { newBox, plan, subscribe, until } from "../notify/support";
@@ -72,5 +73,15 @@ describe("Metrics of the capabilities", () => {
     const after = await events();
     expect(grew(before, after, "dm.session")).toBeGreaterThanOrEqual(1);
     expect(grew(before, after, "webrtc.session")).toBe(1);
+  });
+
+  it("count DM 2.0 sessions apart (dm.session with the detail DM2.0)", async () => {
+    const account = await createAccount();
+    const devId = newDevId();
+    await registerDevice(account, devId);
+    const before = await events();
+    const res = await dm2(account, "POST", "/dm/v2/sessions/next", { body: {}, headers: { "OMADM-DevID": devId } });
+    expect(res.status, res.text).toBe(200);
+    expect(grew(before, await events(), "dm.session DM2.0")).toBe(1);
   });
 });

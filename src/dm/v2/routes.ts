@@ -16,6 +16,7 @@ import { devicePage, deviceListPage, displayPage, PAGE_HEADERS, registrationPage
 import type { Initiator, SessionView } from "./session-store";
 import { downloadOf, uploadOf } from "./translate";
 import { describeRoutes } from "./openapi";
+import { recordEvent } from "../../ops/metrics";
 
 type Ctx = Context<AppEnv>;
 export const dm2Routes = router();
@@ -275,7 +276,9 @@ async function start(c: Ctx, initiator: Initiator, sessionId?: string): Promise<
   const device = sessionId && explicit === undefined ? await deviceForSession(c, sessionId) : await deviceOf(c, explicit);
   // x.2.3: a browser component names the seed's type; a ServerInitiatedMgmt alert answers a notification.
   const who: Initiator = answerType.type === SEED_TYPE && initiator === "client" ? "browser-component" : alerts.some((a) => a.AlertType === ALERT.serverInitiated) ? "server" : initiator;
-  return packageResponse(c, await startSession(ctx(c), device.devId, who, alerts, sessionId), answerType.type);
+  const first = await startSession(ctx(c), device.devId, who, alerts, sessionId);
+  recordEvent(c.env, "dm.session", "DM2.0");
+  return packageResponse(c, first, answerType.type);
 }
 
 async function formDevId(c: Ctx): Promise<string | undefined> {

@@ -5,12 +5,24 @@
 //   --account ID  --password P  --dev DEVID  --auth digest|basic  --admin-token T
 //   --flow all|client|server|component|browser|abort   (default all)   --insecure (self-signed TLS)
 
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Dm2Account } from "./account";
 import { Dm2Device, type SessionOutcome } from "./simulator";
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+}
+
+/** What a real device keeps between sessions: the package-0 nonce its last session gave it (kept under node_modules/.cache). */
+const nonceFile = (origin: string, devId: string) => join(process.cwd(), "node_modules", ".cache", "oma-edge-dm2-simulate", `${encodeURIComponent(`${origin} ${devId}`)}.nonce`);
+function keptNonce(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
 }
 
 function print(title: string, outcome: SessionOutcome): void {
@@ -53,6 +65,9 @@ export async function main(args: string[]): Promise<number> {
     auth,
     tree: { "./DevInfo/Mod": "dm2sim", "./DevInfo/Man": "oma-edge", "./Vendor/Mode": "normal", "./Vendor/Reboot": { type: "text/plain", exec: { mode: "sync" } } },
   });
+  const kept = nonceFile(origin, devId);
+  // 201: a new DM account on the gateway (fresh state): nothing kept from an earlier one applies.
+  device.package0Nonce = put.status === 201 ? "" : keptNonce(kept);
   const job = async (commands: unknown[]) => {
     const r = await fetch(`${origin}/dm/v1/devices/${encodeURIComponent(devId)}/jobs`, { method: "POST", headers: admin, body: JSON.stringify({ commands }) });
     const body = (await r.json()) as { job?: { jobId: string } };
@@ -86,6 +101,8 @@ export async function main(args: string[]): Promise<number> {
     print("aborted midway", await device.clientInitiated({ abort: { inPackage: 0, afterCommands: 1 } }));
     print("resumed", await device.clientInitiated());
   }
+  mkdirSync(join(kept, ".."), { recursive: true });
+  writeFileSync(kept, device.package0Nonce);
   console.log("\ntree:", JSON.stringify(device.tree.snapshot()));
   return 0;
 }
