@@ -6,7 +6,8 @@
 // theirs from the outbox when they come online. Checked: waves, the success and error thresholds,
 // pause/resume/cancel, the final counts, exactly one charging record per chargeable result, and the
 // provider's signed webhooks (the first deliveries refused, so they are retried). The test waits on
-// what happens (pushes, finished sessions, webhooks), never on fixed sleeps.
+// what happens (pushes, finished sessions, webhooks); it polls only for what nothing announces (the
+// charging records reaching the ledger).
 import { createHmac, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
