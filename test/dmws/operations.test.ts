@@ -80,6 +80,11 @@ describe("FUMO (OMA-TS-DM_FUMO-V1_0) through the provider API", () => {
     const kept = await runInDurableObject(env.DMWS_PROVIDERS.getByName(p.clientId), (_o, state) =>
       state.storage.sql.exec<{ state: string; n: number }>("SELECT state, n FROM op_count WHERE operation_id = ? AND n > 0", op.operationId).toArray());
     expect(kept).toEqual([{ state: "succeeded", n: 1 }]);
+    // A job recorded before states were reported ("legacy") sends its operation's counts back to the devices: still right.
+    await runInDurableObject(env.DMWS_PROVIDERS.getByName(p.clientId), (_o, state) => {
+      state.storage.sql.exec("UPDATE op_job SET state = NULL WHERE operation_id = ?", op.operationId);
+    });
+    expect((await asProvider(p, "GET", `/dmws/v1/operations/${op.operationId}`)).json.operation).toMatchObject({ counts: { succeeded: 1, running: 0 }, finished: true });
     const recs = await charges(p, op.operationId);
     expect(recs).toEqual([expect.objectContaining({ provider: p.clientId, devId, operation: "fumo.downloadandupdate", outcome: "success", resultCode: "200" })]);
   });
