@@ -55,8 +55,23 @@ export class ApiError extends Error {
   }
 
   body(): RequestErrorBody {
-    return { requestError: { [this.kind]: { messageId: this.messageId, text: EXCEPTION_TEXT[this.messageId], variables: this.variables } } };
+    return { requestError: { [this.kind]: { messageId: this.messageId, text: fillTemplate(EXCEPTION_TEXT[this.messageId], this.variables), variables: this.variables } } };
   }
+}
+
+/**
+ * The exception's text with its variables in place (OMA-TS-REST_NetAPI_Common: `%n` is the n-th
+ * variable), so the text reads on its own; variables the template has no place for follow it, after
+ * a colon ("Invalid input value for message part body: malformed JSON"). `variables` stays as it is.
+ */
+export function fillTemplate(template: string, variables: readonly string[]): string {
+  let highest = 0;
+  const text = template.replace(/%(\d+)/g, (_, n: string) => {
+    highest = Math.max(highest, Number(n));
+    return variables[Number(n) - 1] ?? "";
+  });
+  const rest = variables.slice(highest);
+  return rest.length ? `${text}: ${rest.join(": ")}` : text;
 }
 
 /** 400 SVC0002 naming the message part that was wrong, with what was expected. */

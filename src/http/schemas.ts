@@ -14,7 +14,7 @@ export type Mno = z.infer<typeof MnoSchema>;
 
 const ExceptionSchema = z.object({
   messageId: z.string().openapi({ example: "SVC0002" }),
-  text: z.string().openapi({ example: "Invalid input value for message part %1" }),
+  text: z.string().openapi({ example: "Invalid input value for message part activationCode", description: "The exception's template (OMA-TS-REST_NetAPI_Common) with its variables in place (%n the n-th); variables it has no place for follow after a colon" }),
   variables: z.array(z.string()).openapi({ example: ["activationCode"] }),
 });
 

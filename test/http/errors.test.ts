@@ -1,17 +1,28 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { EXCEPTION_TEXT, fillTemplate } from "../../src/http/errors";
 import { call, device, enc, ORIGIN, registerClient } from "../helpers";
 
 const client = await registerClient();
 const p = await device(client);
 const twins = `/twinning/v1/${enc(p.address)}/twins`;
 
+describe("the OMA error text is its template filled (issue 18)", () => {
+  it("each %n takes the n-th variable; variables the template has no place for follow after a colon; none left out", () => {
+    expect(fillTemplate(EXCEPTION_TEXT.SVC0002, ["sessionId", "not a session id"])).toBe("Invalid input value for message part sessionId: not a session id");
+    expect(fillTemplate(EXCEPTION_TEXT.SVC0003, ["uiMode", "background, informative"])).toBe("Invalid input value for message part uiMode, valid values are background, informative");
+    expect(fillTemplate(EXCEPTION_TEXT.POL0001, ["too many probes; retry after 60 s"])).toBe("A policy error occurred. Error code is too many probes; retry after 60 s");
+    expect(fillTemplate(EXCEPTION_TEXT.SVC1014, [])).toBe("Undefined twinning role");
+    for (const id of Object.keys(EXCEPTION_TEXT) as (keyof typeof EXCEPTION_TEXT)[]) expect(fillTemplate(EXCEPTION_TEXT[id], ["a", "b"])).not.toMatch(/%\d/);
+  });
+});
+
 describe("Bad input gets a clear error in the OMA envelope and changes nothing", () => {
   it("malformed JSON is 400 SVC0002 naming the body", async () => {
     const res = await call("POST", twins, { token: p.token, body: '{"activationCode": "12' });
     expect(res.status).toBe(400);
     expect(res.json).toEqual({
-      requestError: { serviceException: { messageId: "SVC0002", text: "Invalid input value for message part %1", variables: ["body", "malformed JSON"] } },
+      requestError: { serviceException: { messageId: "SVC0002", text: "Invalid input value for message part body: malformed JSON", variables: ["body", "malformed JSON"] } },
     });
   });
 

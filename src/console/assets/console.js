@@ -62,7 +62,8 @@
     const json = text ? JSON.parse(text) : undefined;
     if (!res.ok) {
       const e = json && json.requestError && Object.values(json.requestError)[0];
-      const why = e ? e.text.replace(/%(\d)/g, (_, i) => e.variables[i - 1] ?? "").concat(e.variables.length > 1 ? ` (${e.variables.slice(1).join(": ")})` : "") : `HTTP ${res.status}`;
+      // The gateway fills the OMA template: its text reads on its own.
+      const why = e ? e.text : `HTTP ${res.status}`;
       throw new ApiError(res.status, why);
     }
     return json;
