@@ -86,3 +86,13 @@ export const requireWellFormedUrl: MiddlewareHandler<AppEnv> = async (c, next) =
   }
   await next();
 };
+
+/**
+ * The origin of the request URL (scheme, host, port), read off the string the runtime already
+ * normalised, without parsing a URL: `resourceURL`s are built from it on every answer.
+ */
+export function requestOrigin(c: { req: { url: string } }): string {
+  const url = c.req.url;
+  const path = url.indexOf("/", url.indexOf("//") + 2);
+  return path < 0 ? url : url.slice(0, path);
+}

@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
-import { router } from "../http/app";
+import { requestOrigin, router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { unwrap } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
@@ -36,7 +36,7 @@ const secondary = guarded("twinning:secondary", "Secondary device");
 /** The caller's token, as the subscriber's object needs it to check that it is still live. */
 const token = (c: Context<AppEnv>) => c.get("auth")!.token;
 const iso = (ms: number) => new Date(ms).toISOString();
-const base = (c: Context<AppEnv>, address: string) => `${new URL(c.req.url).origin}/twinning/v1/${encodeURIComponent(address)}`;
+const base = (c: Context<AppEnv>, address: string) => `${requestOrigin(c)}/twinning/v1/${encodeURIComponent(address)}`;
 
 const twinView = (c: Context<AppEnv>, primaryAddress: string, t: TwinRecord) => ({
   secondary: t.secondary,
