@@ -16,7 +16,7 @@
 // The callee reconnects its WebSocket when it closes, as a device does. `wrangler dev` reloads the worker
 // when a file of the tree it serves changes (an edit, a build, a checkout while the bench runs): that
 // closes every WebSocket (1006) and a socket that is not reopened never hears the calls that follow, which
-// is what "an invitation that never arrived" was in the runs of 2 Dec. Calls during which the socket was
+// reproduces exactly the "invitation that never arrived" of the runs of 2 Dec. Calls during which the socket was
 // reopened are counted under `interruptions`, not timed; run the bench on a tree nobody is changing.
 // BENCH_WEBRTC_LOG=FILE keeps wrangler dev's whole output.
 import { spawn } from "node:child_process";
