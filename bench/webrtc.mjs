@@ -240,7 +240,8 @@ async function main() {
     if (reloads) log(`wrangler dev reloaded ${reloads} time(s) during the run (a file of the tree it serves changed); the calls around it are not timed`);
     // What the server complained about during the run (failed deliveries and retries show here), distinct lines.
     if (server.log) {
-      const lines = server.log().split("\n").filter((l) => /warn|error|fail|retry|dropped/i.test(l)).map((l) => l.trim().slice(0, 200));
+      const plain = server.log().replace(/\x1b\[[0-9;]*m/g, "");
+      const lines = plain.split("\n").filter((l) => /delivery failed|dropped after|delivery run failed|Uncaught|\[ERROR\]/.test(l)).map((l) => l.trim().slice(0, 200));
       result.serverWarnings = { count: lines.length, distinct: [...new Set(lines.map((l) => l.replace(/[0-9]+/g, "N")))].slice(0, 20) };
     }
     result.ratio = { p50: Math.round((result.invitationMs.p50 / result.webSocketRoundTripMs.p50) * 10) / 10, p99: Math.round((result.invitationMs.p99 / result.webSocketRoundTripMs.p99) * 10) / 10 };
