@@ -12,6 +12,13 @@
 //
 // Starts `wrangler dev` itself (as `npm start` runs it, on a free loopback port, storage in a fresh
 // temporary directory) and stops it at the end. Prints one JSON line and writes bench/webrtc-results.json.
+//
+// The callee reconnects its WebSocket when it closes, as a device does. `wrangler dev` reloads the worker
+// when a file of the tree it serves changes (an edit, a build, a checkout while the bench runs): that
+// closes every WebSocket (1006) and a socket that is not reopened never hears the calls that follow, which
+// reproduces exactly the "invitation that never arrived" of the runs of 2 Dec. Calls during which the socket was
+// reopened are counted under `interruptions`, not timed; run the bench on a tree nobody is changing.
+// BENCH_WEBRTC_LOG=FILE keeps wrangler dev's whole output.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -65,6 +72,8 @@ async function startWranglerDev() {
   let exited = false;
   child.once("exit", () => (exited = true));
   const stop = async () => {
+    // BENCH_WEBRTC_LOG=FILE keeps wrangler dev's whole output for a look afterwards.
+    if (process.env.BENCH_WEBRTC_LOG) writeFileSync(process.env.BENCH_WEBRTC_LOG, output);
     try {
       process.kill(-child.pid, "SIGTERM");
     } catch {}
@@ -121,21 +130,52 @@ async function main() {
     await gw.call("POST", `/webrtcsignaling/v1/${enc(callee.address)}/subscriptions`, {
       token: callee.token, body: { wrtcsNotificationSubscription: { callbackReference: { notifyURL: ch.callbackURL } } }, expect: 201,
     });
-    const ws = new WebSocket(ch.channelData.channelURL);
-    await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = () => reject(new Error("channel WebSocket failed")))));
-    // Every message with its arrival time; each measurement clears it first and waits for its own.
+    // The callee's device: one channel WebSocket, reconnected as a device does when it closes (a restart of
+    // the server closes it 1006; what arrived meanwhile waits in the channel and comes on the new socket).
+    // Every message with its arrival time; each measurement clears the inbox first and waits for its own.
     let inbox = [];
     let wake = () => {};
-    ws.onmessage = (e) => {
-      inbox.push([String(e.data), performance.now()]);
-      wake();
-    };
+    let ws;
+    let closed;
+    const reconnects = [];
+    let stopping = false;
+    const connect = () =>
+      new Promise((resolve, reject) => {
+        const socket = new WebSocket(ch.channelData.channelURL);
+        socket.onopen = () => {
+          ws = socket;
+          closed = undefined;
+          resolve();
+        };
+        socket.onerror = () => reject(new Error("channel WebSocket failed"));
+        socket.onmessage = (e) => {
+          inbox.push([String(e.data), performance.now()]);
+          wake();
+        };
+        socket.onclose = (e) => {
+          if (ws !== socket || stopping) return;
+          closed = `closed ${e.code}${e.reason ? ` ${e.reason}` : ""} after ${((Date.now() - started) / 1000).toFixed(1)} s`;
+          reconnects.push(closed);
+          log(`channel WebSocket ${closed}; reconnecting`);
+          const again = async () => {
+            for (let attempt = 0; attempt < 120 && !stopping; attempt++) {
+              await sleep(250);
+              try {
+                await connect();
+                return;
+              } catch {}
+            }
+          };
+          void again();
+        };
+      });
+    await connect();
     const arrival = async (match) => {
       const deadline = Date.now() + TIMEOUT_MS;
       for (;;) {
         const hit = inbox.find(([d]) => match(d));
         if (hit) return hit[1];
-        if (Date.now() > deadline) throw new Error(`no matching message within ${TIMEOUT_MS / 1000} s; got ${JSON.stringify(inbox.map(([d]) => d.slice(0, 300)))}`);
+        if (Date.now() > deadline) throw new Error(`no matching message within ${TIMEOUT_MS / 1000} s (the channel WebSocket: ${closed ?? "open"}); got ${JSON.stringify(inbox.map(([d]) => d.slice(0, 300)))}`);
         await new Promise((r) => ((wake = r), setTimeout(r, 50)));
       }
     };
@@ -143,6 +183,7 @@ async function main() {
     const ping = async () => {
       inbox = [];
       const t0 = performance.now();
+      while (closed) await sleep(50);
       ws.send("ping");
       return (await arrival((d) => d === "pong")) - t0;
     };
@@ -165,19 +206,25 @@ async function main() {
 
     const invitation = [];
     const roundTrip = [];
+    let interrupted = 0;
     for (let i = 0; i < warmup + calls; i++) {
       const caller = callers[Math.floor(i / CALLS_PER_CALLER)];
+      const before = reconnects.length;
       const rt = await ping();
       const inv = await ring(caller).catch(async (err) => {
         const subs = await gw.call("GET", `/webrtcsignaling/v1/${enc(callee.address)}/subscriptions`, { token: callee.token });
         const tail = server.log ? `\nwrangler dev's log (end):\n${server.log().slice(-6000)}` : "";
         throw new Error(`call ${i + 1}: ${err.message}; the callee's subscriptions: ${JSON.stringify(subs.json)}${tail}`);
       });
-      if (i >= warmup) {
+      // A call during which the socket was closed and reopened measured the reconnection, not the gateway:
+      // it is counted (it still rang, on the new socket), not timed.
+      if (reconnects.length !== before) interrupted++;
+      else if (i >= warmup) {
         roundTrip.push(rt);
         invitation.push(inv);
       }
     }
+    stopping = true;
     ws.close();
     const result = {
       command: `npm run bench:webrtc${args.length ? ` -- ${args.join(" ")}` : ""}`,
@@ -188,9 +235,18 @@ async function main() {
       invitationMs: stats(invitation),
       webSocketRoundTripMs: stats(roundTrip),
     };
+    const reloads = server.log ? server.log().split("Reloading local server").length - 1 : 0;
+    result.interruptions = { socketReconnects: reconnects, callsNotTimed: interrupted, wranglerReloads: reloads };
+    if (reloads) log(`wrangler dev reloaded ${reloads} time(s) during the run (a file of the tree it serves changed); the calls around it are not timed`);
+    // What the server complained about during the run (failed deliveries and retries show here), distinct lines.
+    if (server.log) {
+      const plain = server.log().replace(/\x1b\[[0-9;]*m/g, "");
+      const lines = plain.split("\n").filter((l) => /delivery failed|dropped after|delivery run failed|Uncaught|\[ERROR\]/.test(l)).map((l) => l.trim().slice(0, 200));
+      result.serverWarnings = { count: lines.length, distinct: [...new Set(lines.map((l) => l.replace(/[0-9]+/g, "N")))].slice(0, 20) };
+    }
     result.ratio = { p50: Math.round((result.invitationMs.p50 / result.webSocketRoundTripMs.p50) * 10) / 10, p99: Math.round((result.invitationMs.p99 / result.webSocketRoundTripMs.p99) * 10) / 10 };
     writeFileSync(join(PROJECT_ROOT, "bench", "webrtc-results.json"), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(JSON.stringify({ invitationMs: result.invitationMs, webSocketRoundTripMs: result.webSocketRoundTripMs, ratio: result.ratio }));
+    console.log(JSON.stringify({ invitationMs: result.invitationMs, webSocketRoundTripMs: result.webSocketRoundTripMs, ratio: result.ratio, interruptions: interrupted, serverWarnings: result.serverWarnings?.count }));
   } finally {
     await server.stop();
   }

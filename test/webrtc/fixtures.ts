@@ -70,16 +70,20 @@ export async function listen(d: Device, callbackData = "rtc") {
     body: { wrtcsNotificationSubscription: { callbackReference: { notifyURL: channel.callbackURL, callbackData } } },
   });
   expect(sub.status, sub.text).toBe(201);
-  const upgrade = await SELF.fetch(channel.channelData.channelURL.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
-  expect(upgrade.status).toBe(101);
-  const ws = upgrade.webSocket!;
   const messages: Record<string, any>[] = [];
   const waiters: (() => void)[] = [];
-  ws.addEventListener("message", (e) => {
-    messages.push(JSON.parse(e.data as string));
-    for (const w of waiters.splice(0)) w();
-  });
-  ws.accept();
+  const open = async () => {
+    const upgrade = await SELF.fetch(channel.channelData.channelURL.replace(/^ws/, "http"), { headers: { Upgrade: "websocket" } });
+    expect(upgrade.status).toBe(101);
+    const socket = upgrade.webSocket!;
+    socket.addEventListener("message", (e) => {
+      messages.push(JSON.parse(e.data as string));
+      for (const w of waiters.splice(0)) w();
+    });
+    socket.accept();
+    return socket;
+  };
+  let ws = await open();
   return {
     messages,
     /** All notifications of type `root` so far. */
@@ -98,6 +102,8 @@ export async function listen(d: Device, callbackData = "rtc") {
       }
     },
     close: () => ws.close(1000, "done"),
+    /** A new WebSocket on the same channel, as a device opens after its socket dropped. */
+    reconnect: async () => void (ws = await open()),
   };
 }
 export type Listener = Awaited<ReturnType<typeof listen>>;

@@ -39,7 +39,7 @@ const outboxOf = (sessionId: string) =>
     rows: state.storage.sql.exec<{ root: string; attempts: number; next_at: number }>("SELECT root, attempts, next_at FROM outbox ORDER BY id").toArray(),
   }));
 
-describe("The session outbox", () => {
+describe("From a transition to the device", () => {
   it("a message to a device waits behind an earlier one that failed: the caller's ICE candidates never reach the callee before the invitation", async () => {
     const [a, b] = [await device(client), await device(client)];
     const lb = await listen(b);
@@ -80,5 +80,24 @@ describe("The session outbox", () => {
     expect((await call("DELETE", c.path(a), { token: a.token })).status).toBe(204);
     expect(await lb.next("wrtcsEventNotification")).toMatchObject({ eventType: "Cancelled", reason: "CallerCancelled" });
     expect(lb.messages.map((m) => Object.keys(m)[0])).toEqual(["wrtcsSessionInvitationNotification", "wrtcsEventNotification"]);
+  });
+
+  it("a callee whose channel WebSocket dropped (a server restart closes it 1006) is rung when it reconnects: the invitation waits in its channel", async () => {
+    const [a, b] = [await device(client), await device(client)];
+    const lb = await listen(b);
+    lb.close();
+    // The channel object has seen the socket go before the call is placed.
+    const channelSockets = async () => {
+      const subs = await call("GET", `/webrtcsignaling/v1/${encodeURIComponent(b.address)}/subscriptions`, { token: b.token });
+      const channelId = subs.json.wrtcsNotificationSubscriptionList.wrtcsNotificationSubscription[0].callbackReference.notifyURL.split("/channels/")[1].split("/")[0];
+      return runInDurableObject(env.CHANNELS.getByName(channelId), (_o, state) => state.getWebSockets().length);
+    };
+    await eventually(channelSockets, (n) => n === 0, "the channel to see its socket closed");
+    const c = await placeCall(a, b);
+    // Delivered to the channel (nothing for the user object to retry); no socket has it yet.
+    await eventually(() => call("GET", `/webrtcsignaling/v1/${encodeURIComponent(b.address)}/subscriptions`, { token: b.token }), (r) => r.json.wrtcsNotificationSubscriptionList.wrtcsNotificationSubscription[0].deliveryState.queued === 0, "the delivery");
+    expect(lb.messages).toEqual([]);
+    await lb.reconnect();
+    expect(new URL((await lb.next("wrtcsSessionInvitationNotification")).link[0].href).pathname).toBe(c.path(b));
   });
 });
