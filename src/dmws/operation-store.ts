@@ -97,7 +97,10 @@ export class OperationStore {
       if (early) this.sql.exec("DELETE FROM op_state_early WHERE job_id = ?", j.jobId!);
       this.sql.exec(
         `INSERT INTO op_job (operation_id, dev_id, round, job_id, error, state, state_version, result_deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (operation_id, round, dev_id) DO UPDATE SET job_id = excluded.job_id, error = excluded.error, result_deadline = excluded.result_deadline`,
+         ON CONFLICT (operation_id, round, dev_id) DO UPDATE SET job_id = excluded.job_id, error = excluded.error, result_deadline = excluded.result_deadline,
+           -- Recorded again: the state comes with it (another job, or none), unless this job's own state is newer.
+           state = CASE WHEN op_job.job_id IS excluded.job_id AND op_job.state_version > excluded.state_version THEN op_job.state ELSE excluded.state END,
+           state_version = CASE WHEN op_job.job_id IS excluded.job_id AND op_job.state_version > excluded.state_version THEN op_job.state_version ELSE excluded.state_version END`,
         operationId, j.devId, round, j.jobId ?? null, j.error ?? null, j.jobId ? (early?.state ?? "pending") : "failed", early?.version ?? 0, j.resultDeadline ?? null,
       );
     }

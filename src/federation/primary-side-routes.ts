@@ -90,7 +90,7 @@ primarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { primary } = c.req.valid("json");
-    await assertPeersRelationship(c, primary, relationshipId);
+    await assertPeersRelationship(c, primary, relationshipId, ["twin", "reservation"]);
     const state = await subscriberStub(c.env, primary).resolveActivation(relationshipId);
     return c.json({ activation: { relationshipId, state } }, 200);
   },
@@ -110,7 +110,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary, status } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    await assertPeersRelationship(c, primary, relationshipId);
+    await assertPeersRelationship(c, primary, relationshipId, ["twin"]);
     const change = await subscriberStub(c.env, primary).secondaryToggled(peerSecondary(c, secondary), relationshipId, status);
     if (!change) throw notFound("relationshipId", relationshipId);
     return c.json({ secondary, status: change.status, version: change.version, changedAt: new Date(change.at).toISOString(), by: change.by }, 200);
@@ -131,7 +131,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    await assertPeersRelationship(c, primary, relationshipId);
+    await assertPeersRelationship(c, primary, relationshipId, ["twin"]);
     await subscriberStub(c.env, primary).secondaryLeft(peerSecondary(c, secondary), relationshipId);
     return c.body(null, 204);
   },
@@ -154,7 +154,7 @@ primarySideRoutes.openapi(
     const { relationshipId } = c.req.valid("param");
     const { primary, secondary } = c.req.valid("json");
     await refuseLocalSecondary(c, secondary);
-    const other = await assertPeersRelationship(c, primary, relationshipId);
+    const other = await assertPeersRelationship(c, primary, relationshipId, ["twin"]);
     if (other !== peerSecondary(c, secondary)) throw notFound("relationshipId", relationshipId);
     // Bound to the relationship id: should it not be this twin's, the primary's object finds no
     // live relationship for it and the token is dead from the start.

@@ -10,7 +10,7 @@ import { errorResponses, json, jsonBody } from "../http/schemas";
 import { FEDERATION_ROOT } from "./client";
 import { parseMnoKey } from "./peers";
 import { assertPeersRelationship } from "./party-check";
-import { targetOf } from "../twinning/outbox";
+import { destinationOf, targetOf } from "../twinning/outbox";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { PeerActivationAnswerSchema, PeerActivationSchema, PeerEndSchema, PeerSecondaryRefSchema, PeerStatusChangeSchema, RelationshipIdParam } from "./schemas";
 import { subscriberStub } from "../ops/residency";
@@ -46,6 +46,8 @@ secondarySideRoutes.openapi(
       if (redemption.outcome !== "redeemed") throw refuseCode();
       secondary = redemption.secondary;
     }
+    // Only a code of one of this operator's own subscribers (not one it issued for another peer's secondary).
+    if (destinationOf(secondary).kind !== "subscriber") throw refuseCode();
     // The secondary's object keeps its primary as "peer:<mcc>-<mnc>:tel:+...": what it sends it goes through federation.
     const offer = { activationId: relationshipId, primary: targetOf({ kind: "peer", mno: peer.mno, address: body.primary }), primaryMno, code: body.activationCode, name: body.name, activatedAt: Date.parse(body.activatedAt) };
     const accepted = await subscriberStub(c.env, secondary).acceptPrimary(offer);
@@ -69,7 +71,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary } = c.req.valid("json");
-    await assertPeersRelationship(c, secondary, relationshipId);
+    await assertPeersRelationship(c, secondary, relationshipId, ["relationship"]);
     await subscriberStub(c.env, secondary).confirmActivation(relationshipId);
     return noContent(c);
   },
@@ -88,7 +90,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary, status, version, changedAt, by } = c.req.valid("json");
-    await assertPeersRelationship(c, secondary, relationshipId);
+    await assertPeersRelationship(c, secondary, relationshipId, ["relationship"]);
     await subscriberStub(c.env, secondary).applyStatus(relationshipId, { status, version, at: Date.parse(changedAt), by });
     return noContent(c);
   },
@@ -107,7 +109,7 @@ secondarySideRoutes.openapi(
   async (c) => {
     const { relationshipId } = c.req.valid("param");
     const { secondary, by } = c.req.valid("json");
-    await assertPeersRelationship(c, secondary, relationshipId);
+    await assertPeersRelationship(c, secondary, relationshipId, ["relationship"]);
     await subscriberStub(c.env, secondary).relationshipEnded(relationshipId, by);
     return noContent(c);
   },

@@ -33,6 +33,9 @@ export class DueAlarm {
     while (this.inFlight) await this.inFlight.catch(() => undefined);
     const startedAt = Date.now();
     const running = (async () => {
+      // The body starts after `running` is assigned below: a `work` that throws (or ends) at once would
+      // otherwise clear the mark before it is set, leaving a settled run that every later run waits on.
+      await null;
       try {
         await work();
       } finally {

@@ -168,4 +168,9 @@ export class SubjectLedger {
     this.sql.exec("DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM revoked_token;");
     this.revoked = new Map();
   }
+
+  /** Forgets what was read into memory (a transaction that wrote here rolled back): read again when needed. */
+  forget(): void {
+    this.revoked = undefined;
+  }
 }

@@ -63,3 +63,15 @@ export const subscriberStub = (env: Env, address: string) => stubIn(env.SUBSCRIB
 
 /** A managed device's object (DM jobs, tree, sessions), named by its devId. */
 export const deviceStub = (env: Env, devId: string) => stubIn(env.DEVICES, placementFor(env, devId), devId);
+
+/**
+ * Why `name` cannot be provisioned as a subscriber of `mno`: its object is placed by the MNO its name
+ * belongs to (prefixes, else the first served MNO), so a name that resolves to an MNO with another
+ * placement would have its data kept where `mno`'s regulator does not want it. Undefined when the two agree.
+ */
+export function placementConflict(env: object, name: string, mno: string): string | undefined {
+  const at = placementFor(env, name);
+  const wanted = placementOf(env, mno);
+  if (at.mno === mno || ((at.jurisdiction ?? "") === (wanted.jurisdiction ?? "") && (at.locationHint ?? "") === (wanted.locationHint ?? ""))) return undefined;
+  return `${name} is placed as a subscriber of ${at.mno} (RESIDENCY prefixes), not ${mno}: add its range to ${mno}'s prefixes`;
+}

@@ -11,7 +11,7 @@ import { errorResponses, json } from "../http/schemas";
 import { recordEvent } from "../ops/metrics";
 import { ActorSchema, MnoSchema, StatusSchema, TEL_URI } from "./schemas";
 import type { RelationshipRecord, SubscriberProfile, TwinRecord } from "./subscriber-object";
-import { subscriberStub } from "../ops/residency";
+import { placementConflict, subscriberStub } from "../ops/residency";
 
 const MIN_DEVICE_KEY_BYTES = 32;
 
@@ -69,6 +69,8 @@ subscriberAdminRoutes.openapi(
     const { mno, deviceKey } = c.req.valid("json");
     const key = fromBase64url(deviceKey);
     if (!key) throw invalidInput("deviceKey");
+    const misplaced = placementConflict(c.env, address, `${mno.mcc}-${mno.mnc}`);
+    if (misplaced) throw invalidInput("mno", misplaced);
     const { created, profile } = await subscriberStub(c.env, address).provision(address, mno, key);
     await listed(c.env, "subscribers", address, { mno: `${mno.mcc}-${mno.mnc}` });
     return created ? c.json(subscriberView(c, profile), 201) : c.json(subscriberView(c, profile), 200);

@@ -84,4 +84,9 @@ export class ProfileStore {
     this.sql.exec("INSERT INTO retired (id, until_s) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET until_s = excluded.until_s", Math.floor(Date.now() / 1000));
     this.cache = null;
   }
+
+  /** Forgets the profile read into memory (a transaction that wrote it rolled back). */
+  forget(): void {
+    this.cache = undefined;
+  }
 }

@@ -11,6 +11,12 @@ import { notFound } from "../http/errors";
 import { one, type StoreSchema } from "../http/sql";
 import type { Mno, TwinningStatus } from "./schemas";
 
+/** What a subscriber holds of an activation, and who is on its other side (see Relationships.counterpart). */
+export interface Counterpart {
+  other: string;
+  as: "twin" | "relationship" | "reservation";
+}
+
 export const RELATIONSHIPS_SCHEMA: StoreSchema = {
   name: "relationships",
   steps: [
@@ -163,7 +169,12 @@ export class RelationshipStore {
   findTwin(twinId: string): TwinRow {
     // A secondary at a peer operator is kept as "peer:<mcc>-<mnc>:tel:+..." (outbox.ts); devices name it by its address.
     const row = twinId.startsWith("tel:") || twinId.startsWith("peer:")
-      ? one<TwinRow>(this.sql, "SELECT * FROM twin WHERE secondary = ? OR secondary LIKE 'peer:%:' || ?", twinId, twinId)
+      ? one<TwinRow>(
+          this.sql,
+          // Exact: the address is compared as text, never as a LIKE pattern (a "%" in it would match any twin).
+          "SELECT * FROM twin WHERE secondary = ? OR (secondary LIKE 'peer:%' AND substr(secondary, -length(?) - 1) = ':' || ?)",
+          twinId, twinId, twinId,
+        )
       : one<TwinRow>(this.sql, "SELECT * FROM twin WHERE name = ?", twinId);
     if (!row) throw notFound("twinId", twinId);
     return row;
@@ -194,15 +205,17 @@ export class RelationshipStore {
   }
 
   /**
-   * The other side of activation `activationId` ("tel:+..." or "peer:<mcc>-<mnc>:tel:+..."): a
-   * twin's secondary, a reservation's, or this secondary's primary; undefined when none is known.
+   * The other side of activation `activationId` ("tel:+..." or "peer:<mcc>-<mnc>:tel:+...") and what
+   * this subscriber holds of it: a twin row (it is the primary), its relationship row (it is the
+   * secondary) or a reservation (an activation in flight); undefined when none is known.
    */
-  counterpart(activationId: string): string | undefined {
+  counterpart(activationId: string): Counterpart | undefined {
     const twin = this.twins().find((t) => t.activation_id === activationId);
-    if (twin) return twin.secondary;
+    if (twin) return { other: twin.secondary, as: "twin" };
     const rel = this.relationship();
-    if (rel?.activation_id === activationId) return rel.primary_address;
-    return this.allReservations().find((r) => r.activationId === activationId)?.secondary;
+    if (rel?.activation_id === activationId) return { other: rel.primary_address, as: "relationship" };
+    const secondary = this.allReservations().find((r) => r.activationId === activationId)?.secondary;
+    return secondary ? { other: secondary, as: "reservation" } : undefined;
   }
 
   // ------------------------------------------------------------ secondary: the one relationship

@@ -25,7 +25,7 @@ import { addressOf, Outbox, OUTBOX_SCHEMA } from "./outbox";
 import { PrimaryRole, type RoleHost } from "./primary-role";
 import { PROFILE_SCHEMA, ProfileStore } from "./profile-store";
 import { twinRecord, type IssuedActivationCode, type RelationshipRecord, type SubscriberProfile, type TwinRecord } from "./records";
-import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type StatusChange } from "./relationships";
+import { RELATIONSHIPS_SCHEMA, RelationshipStore, type Actor, type Counterpart, type StatusChange } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
 import { SecondaryRole } from "./secondary-role";
 import { NOTIFICATIONS_SCHEMA, SubscriberNotifications } from "./subscriber-notifications";
@@ -114,8 +114,7 @@ export class SubscriberObject extends DurableObject<Env> {
       });
     } catch (err) {
       // Rolled back: what the stores keep of their tables in memory may be ahead of them now.
-      this.outbox.forget();
-      this.relationships.invalidate();
+      this.forgetMemory();
       throw err;
     }
     this.schedule.arm();
@@ -128,11 +127,18 @@ export class SubscriberObject extends DurableObject<Env> {
     return due.length ? Math.min(...due) : undefined;
   }
 
+  /** Every store forgets what it keeps of its tables in memory; each reads them again when needed. */
+  private forgetMemory(): void {
+    this.profileStore.forget();
+    this.ledger.forget();
+    this.relationships.invalidate();
+    this.outbox.forget();
+    this.notifications.forget();
+  }
+
   override async alarm(): Promise<void> {
     return this.schedule.run(async (startedAt) => {
-      this.notifications.forget();
-      this.relationships.invalidate();
-      this.outbox.forget();
+      this.forgetMemory();
       await Promise.all([
         this.protocolDue(startedAt).catch((err) => console.error("subscriber alarm: protocol work failed", err instanceof Error ? err.message : String(err))),
         this.notifications.deliverDue().catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),
@@ -281,7 +287,7 @@ export class SubscriberObject extends DurableObject<Env> {
   }
 
   /** The other side of an activation as this object knows it: federation checks that a peer acts only on relationships of its own subscribers. */
-  async counterpart(activationId: string): Promise<string | undefined> {
+  async counterpart(activationId: string): Promise<Counterpart | undefined> {
     return this.relationships.counterpart(activationId);
   }
 

@@ -68,7 +68,7 @@ describe("federation API at the primary's operator", () => {
     expect(aborted.json.activation).toEqual({ relationshipId: other, state: "aborted" });
   });
 
-  it("issue 14: a peer may act only on relationships that involve one of its own subscribers (403 on every route, both sides)", async () => {
+  it("issue 14: a peer may act only on relationships that involve one of its own subscribers (403 on every route, both sides), and only in the role its subscriber has (404)", async () => {
     const { primary, secondary, relationshipId } = await crossTwin(client);
     const intruder = (await issueAccessToken(env, ORIGIN, { sub: other, client_id: other, scope: "twinning:federation" })).token;
     const attempts: [string, string, unknown][] = [
@@ -100,6 +100,14 @@ describe("federation API at the primary's operator", () => {
     expect(rel.json.relationship).toMatchObject({ primary: peerPrimary, status: "On", primaryMno: { mcc: "001", mnc: "02" } });
     // Its own primary's operator may.
     expect((await call("PUT", `/federation/v1/relationships/${relationshipId}/status`, { token, headers: key(), body: change })).status).toBe(204);
+    // But not the routes of a primary's side: the watch is only its secondary. No delegated token whose
+    // subject is our subscriber (HLF-SD-009 backwards), no toggle or end of a twin it does not have.
+    const reverse = await call("POST", `/federation/v1/twins/${relationshipId}/delegatedTokens`, { token, headers: key(), body: { primary: watch.address, secondary: peerPrimary } });
+    expect(reverse.status, reverse.text).toBe(404);
+    expect(reverse.json.requestError.serviceException.variables[0]).toBe("relationshipId");
+    expect((await call("PUT", `/federation/v1/twins/${relationshipId}/status`, { token, headers: key(), body: { primary: watch.address, secondary: peerPrimary, status: "On" } })).status).toBe(404);
+    expect((await call("POST", `/federation/v1/twins/${relationshipId}/end`, { token, headers: key(), body: { primary: watch.address, secondary: peerPrimary } })).status).toBe(404);
+    expect((await call("GET", `/twinning/v1/${enc(watch.address)}/relationship`, { token: watch.token })).json.relationship).toMatchObject({ primary: peerPrimary, status: "Off" });
   });
 
   it("bad input names the field; a removed peer's token is refused", async () => {

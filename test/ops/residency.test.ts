@@ -5,7 +5,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { config, ConfigError } from "../../src/config";
-import { deviceStub, mnoOf, placementFor, placementOf, stubIn, subscriberStub } from "../../src/ops/residency";
+import { deviceStub, mnoOf, placementConflict, placementFor, placementOf, stubIn, subscriberStub } from "../../src/ops/residency";
 import { newAddress } from "../helpers";
 
 /** The Worker's own bindings with other variables: config() parses each env object once. */
@@ -53,6 +53,14 @@ describe("the placement decision", () => {
     // Without RESIDENCY (the default): the first served MNO, no option, as before.
     expect(placementFor(env, "tel:+491701234567")).toEqual({ mno: "001-01" });
     expect(mnoOf(withVars({ HOME_MNOS: "262-07,262-01" }), "IMEI:1")).toBe("262-07");
+  });
+
+  it("a subscriber provisioned for an MNO whose placement its address does not get is refused (a ported number outside its prefixes)", () => {
+    expect(placementConflict(TWO_MNOS, "tel:+491701234567", "001-02")).toBeUndefined();
+    expect(placementConflict(TWO_MNOS, "tel:+493012345678", "001-01")).toBeUndefined();
+    expect(placementConflict(TWO_MNOS, "tel:+493012345678", "001-02")).toMatch(/placed as a subscriber of 001-01 .* not 001-02/);
+    // Two MNOs without settings place alike: nothing to refuse.
+    expect(placementConflict(withVars({ HOME_MNOS: "001-01,001-02" }), "tel:+15550100", "001-02")).toBeUndefined();
   });
 });
 
