@@ -114,8 +114,10 @@ describe("/openapi.json and /docs against wrangler dev", () => {
         page.on("request", (r) => {
           if (!r.url().startsWith(server.url) && !r.url().startsWith("data:")) foreign.push(r.url());
         });
-        await page.goto(`${server.url}/docs`);
-        await page.waitForSelector(".opblock", { timeout: 30_000 });
+        // The page is ready when Swagger UI has drawn the operations; "load" (every resource loaded)
+        // once took over 30 s on a loaded CI machine.
+        await page.goto(`${server.url}/docs`, { waitUntil: "domcontentloaded", timeout: 60_000 });
+        await page.waitForSelector(".opblock", { timeout: 60_000 });
         const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, object> };
         const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
         const opIds = await collectWhileScrolling(page, () => page.locator(".opblock").evaluateAll((els) => els.map((e) => e.id)));
@@ -150,7 +152,7 @@ describe("/openapi.json and /docs against wrangler dev", () => {
 
       const context = await browser!.newContext({ viewport: { width: 390, height: 844 } });
       const page = await context.newPage();
-      await page.goto(`${server.url}/docs`);
+      await page.goto(`${server.url}/docs`, { waitUntil: "domcontentloaded", timeout: 60_000 });
       await page.waitForSelector(".opblock");
       await page.locator("button.authorize").first().click();
       const bearer = page.locator(".auth-container").filter({ hasText: "bearerAuth" });
