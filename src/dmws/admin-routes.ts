@@ -3,7 +3,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
-import { router } from "../http/app";
+import { requestOrigin, router } from "../http/app";
 import { requireAdmin } from "../http/auth";
 import { notFound } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
@@ -16,7 +16,7 @@ import {
 
 export const dmwsAdminRoutes = router();
 const admin = { middleware: requireAdmin, security: [{ adminToken: [] }], tags: ["DM web services: operator"] };
-const origin = (c: Context<AppEnv>) => new URL(c.req.url).origin;
+const origin = (c: Context<AppEnv>) => requestOrigin(c);
 
 // ------------------------------------------------------------------ inventory
 

@@ -1,6 +1,7 @@
 // What the notification routers share: who may call them and how they read the request.
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
+import { requestOrigin } from "../http/app";
 import { requireScope } from "../http/auth";
 import type { Scope } from "../oauth/tokens";
 
@@ -15,4 +16,4 @@ export const guarded = (tag: string, ...alsoScopes: Scope[]) => {
   return { middleware: requireScope(...scopes), security: scopes.map((s) => ({ bearerAuth: [s] })), tags: [tag] };
 };
 export const token = (c: Ctx) => c.get("auth")!.token;
-export const origin = (c: Ctx) => new URL(c.req.url).origin;
+export const origin = (c: Ctx) => requestOrigin(c);

@@ -138,7 +138,11 @@ export class SubscriberObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     return this.schedule.run(async (startedAt) => {
-      this.forgetMemory();
+      // The run starts from the stored truth for what it acts on (the profile and the ledger are
+      // only re-read after a rolled-back transaction, forgetMemory).
+      this.notifications.forget();
+      this.relationships.invalidate();
+      this.outbox.forget();
       await Promise.all([
         this.protocolDue(startedAt).catch((err) => console.error("subscriber alarm: protocol work failed", err instanceof Error ? err.message : String(err))),
         this.notifications.deliverDue().catch((err) => console.error("subscriber alarm: notification delivery failed", err instanceof Error ? err.message : String(err))),

@@ -7,7 +7,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
 import type { AppEnv } from "../env";
-import { router } from "../http/app";
+import { requestOrigin, router } from "../http/app";
 import { requireScope, userIdOf } from "../http/auth";
 import { base64url } from "../http/crypto";
 import { ApiError, invalidInput, notFound, unwrap } from "../http/errors";
@@ -76,7 +76,7 @@ async function partyOf(c: Ctx, userId: string, allowDelegated = true): Promise<P
   return { address, device: delegated ? auth.actor! : address, delegated };
 }
 
-const origin = (c: Ctx) => new URL(c.req.url).origin;
+const origin = (c: Ctx) => requestOrigin(c);
 const base = (c: Ctx, address: string) => `${origin(c)}/webrtcsignaling/v1/${encodeURIComponent(address)}`;
 const sessionView = (c: Ctx, address: string, s: SessionRecord) => ({
   wrtcsSession: {
