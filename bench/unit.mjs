@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `npm run bench:unit -- toggle,toggle-hot,read` — workerd CPU per unit of a few benchmarks, for an A/B
+// between two commits of the code (run it on each): a fresh workerd with 100 pairs, 16 connections, 2 s
+// warm-up, 4 s measured, one line per benchmark id (ids as in bench/gateway/benchmarks.mjs: ref-do-read,
+// ref-do-write, read, toggle, toggle-hot, token, ...). A diagnostic beside `npm run bench`, not a benchmark:
+// no references run in the same pairs, so compare CPU per unit of runs made on a quiet machine.
+// `--profile` also writes build/bench/unit-<id>.cpuprofile and prints the top self time by origin.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { build, PROJECT_ROOT } from "./gateway/build.mjs";
+import { ADMIN_TOKEN, freePort, startRuntime } from "./gateway/runtime.mjs";
+import { GatewayClient } from "./gateway/client.mjs";
+import { seed } from "./gateway/seed.mjs";
+import { benchmarks } from "./gateway/benchmarks.mjs";
+import { measure } from "./gateway/load.mjs";
+import { profileWhile, summarise } from "./gateway/profile.mjs";
+
+const args = process.argv.slice(2);
+const profiling = args.includes("--profile");
+const ids = (args.find((a) => !a.startsWith("--")) ?? "read,toggle").split(",");
+const work = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : "/tmp", "oma-unit-"));
+const built = await build(join(work, "out"), { buildWasm: false });
+const inspectorPort = profiling ? await freePort() : undefined;
+const runtime = await startRuntime({ build: built, persistDir: join(work, "state"), inspectorPort, logLevel: "warn" });
+try {
+  const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
+  const seeded = await seed(gw, { subscribers: 100, hotTwins: 8, activationPrimaries: 4, concurrency: 8 });
+  const list = benchmarks({ urls: runtime.urls, seed: seeded, subscribers: 100 });
+  for (const id of ids) {
+    const b = list.find((x) => x.id === id);
+    if (!b) throw new Error(`no benchmark ${id}: one of ${list.map((x) => x.id).join(", ")}`);
+    const run = (seconds) => {
+      const opts = { connections: 16, duration: seconds, warmup: 0, pid: runtime.pid };
+      return b.run ? b.run(opts) : measure({ ...b.spec(), ...opts });
+    };
+    await run(2);
+    const r = await run(4);
+    console.log(`${id}: ${Math.round(r.unitsPerSecond)}/s, workerd ${Math.round(r.workerdCpuUsPerUnit)} µs CPU per ${b.unit ?? "request"}, p99 ${r.p99.toFixed(1)} ms`);
+    if (!profiling) continue;
+    const worker = id.startsWith("ref-do") ? "bare" : id === "ref-empty" ? "empty" : "gateway";
+    const { profile } = await profileWhile(inspectorPort, worker, () => run(4));
+    const dir = join(PROJECT_ROOT, "build", "bench");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `unit-${id}.cpuprofile`), JSON.stringify(profile));
+    const s = summarise(profile, built.gatewayDir);
+    console.log(`  self time by origin: ${s.selfByCategory.slice(0, 10).map((x) => `${x.what} ${x.percent}%`).join(", ")}`);
+  }
+} finally {
+  await runtime.dispose();
+  rmSync(work, { recursive: true, force: true });
+}
