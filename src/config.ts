@@ -74,7 +74,7 @@ const json = <T extends z.ZodType>(schema: T, fallback: string) =>
 export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "apac-ne", "apac-se", "oc", "afr", "me"] as const;
 export const JURISDICTIONS = ["eu", "fedramp", "fedramp-high"] as const;
 
-/** One served MNO's data residency (src/ops/residency.ts): a jurisdiction or a location hint, and which names are its own. */
+/** One served MNO's data residency (src/residency.ts): a jurisdiction or a location hint, and which names are its own. */
 const ResidencySettingSchema = z
   .object({
     jurisdiction: z.enum(JURISDICTIONS).optional(),
@@ -129,7 +129,7 @@ const VARIABLES = {
   ),
   /** HLF-IC-006: service name → URL of this operator's network services, shown to a twinned secondary at a peer. */
   PRIMARY_SERVICES: json(z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/), z.url().max(2000)), "{}"),
-  /** Data residency per served MNO ("MCC-MNC" → setting): where its subscribers' and devices' objects live (src/ops/residency.ts). */
+  /** Data residency per served MNO ("MCC-MNC" → setting): where its subscribers' and devices' objects live (src/residency.ts). */
   // Each key is checked against HOME_MNOS below (so it is an MCC-MNC the gateway serves).
   RESIDENCY: json(z.record(z.string(), ResidencySettingSchema), "{}"),
   /** Seconds an unanswered WebRTC call rings on every device before it ends as NoAnswer. */

@@ -9,7 +9,7 @@ import { router } from "../http/app";
 import { invalidInput, notFound, unwrap } from "../http/errors";
 import { errorResponses, json } from "../http/schemas";
 import { DevIdParam } from "./routes";
-import { deviceStub } from "../ops/residency";
+import { deviceStub } from "../residency";
 
 type Ctx = Context<AppEnv>;
 export const deviceAdminRoutes = router();

@@ -13,7 +13,7 @@ import { config } from "../config";
 import { pushPackage0 } from "./push-connector";
 import { recordEvent } from "../ops/metrics";
 import { dm2Notification, dm2Notifications } from "./v2/notification";
-import { deviceStub } from "../ops/residency";
+import { deviceStub } from "../residency";
 
 type Ctx = Context<AppEnv>;
 export const dmRoutes = router();

@@ -10,7 +10,7 @@ import { allDevicesOf, registry } from "./groups";
 import { deviceResult, planOperation, type DeviceJobTag, type DeviceResult, type OperationSpec } from "./operation-kinds";
 import type { OperationJob, OperationRecord, OperationTarget, StateCounts } from "./operation-store";
 
-import { deviceStub } from "../ops/residency";
+import { deviceStub } from "../residency";
 
 export type { StateCounts } from "./operation-store";
 

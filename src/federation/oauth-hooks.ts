@@ -11,7 +11,7 @@ import { addressOf, destinationOf } from "../twinning/outbox";
 import { FEDERATION_SCOPE } from "./client";
 import { parseMnoKey, peerByIssuer } from "./peers";
 import { delegatedTokenFromPeer } from "./remote-parties";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export const federationOAuthHooks: OAuthHooks = {
   resolveExternalClient: async (clientId, env) => {

@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { ApiError, notFound } from "../http/errors";
 import type { Counterpart } from "../twinning/relationships";
 import { destinationOf } from "../twinning/outbox";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 /**
  * The other side of `relationshipId` at `local`'s object, when it knows it; 403 when it is not the

@@ -27,7 +27,7 @@ import {
   PeerDelegatedTokenSchema,
   RelationshipIdParam,
 } from "./schemas";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export const primarySideRoutes = router();
 

@@ -13,7 +13,7 @@ import { assertPeersRelationship } from "./party-check";
 import { destinationOf, targetOf } from "../twinning/outbox";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { PeerActivationAnswerSchema, PeerActivationSchema, PeerEndSchema, PeerSecondaryRefSchema, PeerStatusChangeSchema, RelationshipIdParam } from "./schemas";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export const secondarySideRoutes = router();
 

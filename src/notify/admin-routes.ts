@@ -6,7 +6,7 @@ import { requireAdmin } from "../http/auth";
 import { notFound } from "../http/errors";
 import { errorResponses, json, jsonBody } from "../http/schemas";
 import { TEL_URI } from "../twinning/schemas";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 import type { Env } from "../env";
 
 export const notifyAdminRoutes = router();

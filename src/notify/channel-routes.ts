@@ -14,7 +14,7 @@ import { MAX_CHANNELS_PER_SUBSCRIBER } from "./channel-directory-object";
 import { MAX_POLLS_PER_CHANNEL, MAX_QUEUED, MAX_SOCKETS_PER_CHANNEL, type ChannelInfo, type ChannelType } from "./channel-object";
 import { CHANNEL_ID } from "./channel-urls";
 import { guarded, origin, token } from "./route-common";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 type Ctx = Context<AppEnv>;
 export const channelRoutes = router();

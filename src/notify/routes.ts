@@ -12,7 +12,7 @@ import { notifyTarget, subscriptionBody, SubscriptionBodySchema, subscriptionReq
 import { guarded, origin, token } from "./route-common";
 import type { SubscriptionRecord } from "./queue";
 import { channelRoutes } from "./channel-routes";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 type Ctx = Context<AppEnv>;
 export const notifyRoutes = router();

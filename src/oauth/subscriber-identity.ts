@@ -7,7 +7,7 @@ import { config } from "../config";
 import type { AppEnv } from "../env";
 import { TEL_URI } from "../http/schemas";
 import { OAuthError } from "./errors";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export type Identification = { subscriber: string } | { problem: string };
 

@@ -13,7 +13,7 @@ import { familyOf, newFamilyId } from "./object-names";
 import { oauthHooks, type ExchangedToken } from "./hooks";
 import { isAccessTokenLive } from "./token-liveness";
 import { issueAccessToken, issuerOf, newAccessTokenId, tokenRef, verifyAccessToken, InvalidTokenError, type AccessTokenClaims, type AccessTokenId } from "./tokens";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export const GRANT = {
   jwtBearer: "urn:ietf:params:oauth:grant-type:jwt-bearer",

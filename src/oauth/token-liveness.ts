@@ -6,7 +6,7 @@ import type { Env } from "../env";
 import type { AccessTokens } from "../http/auth";
 import { TEL_URI } from "../http/schemas";
 import { InvalidTokenError, issuerOf, tokenRef, verifyAccessToken, type AccessTokenClaims, type TokenRef } from "./tokens";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export interface TokenOwner {
   isLive(token: TokenRef): Promise<boolean>;

@@ -30,7 +30,7 @@ import type { ProfileStore } from "./profile-store";
 import type { RelationshipStore, StatusChange, TwinRow } from "./relationships";
 import type { Mno, TwinningStatus } from "./schemas";
 import type { TwinningEvent } from "../notify/queue";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 /** What a primary offers a secondary when it redeems the secondary's code (the prepare step). */
 export interface ActivationOffer {

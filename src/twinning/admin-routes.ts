@@ -11,7 +11,7 @@ import { errorResponses, json } from "../http/schemas";
 import { recordEvent } from "../ops/metrics";
 import { ActorSchema, MnoSchema, StatusSchema, TEL_URI } from "./schemas";
 import type { RelationshipRecord, SubscriberProfile, TwinRecord } from "./subscriber-object";
-import { placementConflict, subscriberStub } from "../ops/residency";
+import { placementConflict, subscriberStub } from "../residency";
 
 const MIN_DEVICE_KEY_BYTES = 32;
 

@@ -5,7 +5,7 @@ import type { DeviceAuthorizer } from "../oauth/hooks";
 import { OAuthError } from "../oauth/errors";
 import { codeTtlMs, homeMnos } from "./policy";
 import { MnoSchema, type Mno } from "./schemas";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export const twinningDeviceAuthorization: DeviceAuthorizer = async ({ env, issuer, subject, clientId, scope, form }) => {
   let primaryMno: Mno | undefined;

@@ -22,7 +22,7 @@ import { backoffDelay } from "../http/backoff";
 import { one, type StoreSchema } from "../http/sql";
 import { withDeadline } from "../notify/queue";
 import type { Actor, StatusChange } from "./relationships";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 export const OUTBOX_SCHEMA: StoreSchema = {
   name: "outbox",

@@ -23,7 +23,7 @@ import {
   TwinResponseSchema,
   UserIdParam,
 } from "./schemas";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 const guarded = (scope: "twinning:primary" | "twinning:secondary", tag: string) => ({
   middleware: requireScope(scope),

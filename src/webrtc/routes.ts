@@ -35,7 +35,7 @@ import {
 import { checkSdp } from "./sdp";
 import { recordEvent } from "../ops/metrics";
 import type { SessionRecord } from "./session-store";
-import { subscriberStub } from "../ops/residency";
+import { subscriberStub } from "../residency";
 
 type Ctx = Context<AppEnv>;
 export const webrtcRoutes = router();

@@ -1,11 +1,11 @@
-// Data residency (src/ops/residency.ts): each served MNO's subscribers and devices go to the namespace
+// Data residency (src/residency.ts): each served MNO's subscribers and devices go to the namespace
 // option its RESIDENCY setting names. workerd implements location hints but not jurisdictions, so the
 // placement decision is tested as such, a location hint on real objects, and a jurisdiction by the
 // refusal workerd gives when asked for one (which proves the request went to the jurisdiction's namespace).
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { config, ConfigError } from "../../src/config";
-import { deviceStub, mnoOf, placementConflict, placementFor, placementOf, stubIn, subscriberStub } from "../../src/ops/residency";
+import { deviceStub, mnoOf, placementConflict, placementFor, placementOf, stubIn, subscriberStub } from "../../src/residency";
 import { newAddress } from "../helpers";
 
 /** The Worker's own bindings with other variables: config() parses each env object once. */

@@ -5,7 +5,7 @@ import type { Env } from "../../env";
 import { ApiError, type Outcome } from "../../http/errors";
 import type { Protocol } from "./device-registry";
 import type { CommandOutcome, GenericAlert, JobBatch } from "../job-model";
-import { deviceStub } from "../../ops/residency";
+import { deviceStub } from "../../residency";
 
 export interface Dm2Binding {
   accountId: string;

@@ -9,7 +9,7 @@ import type { UiMode } from "../../codec";
 import { pushPackage0 } from "../push-connector";
 import { jobPort } from "./device-binding";
 import type { Initiator, SessionView } from "./session-store";
-import { deviceStub } from "../../ops/residency";
+import { deviceStub } from "../../residency";
 
 /** The northbound API's view of a notification (as DeviceObject's NotificationRecord). */
 export interface Dm2NotificationRecord {

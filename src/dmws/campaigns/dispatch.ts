@@ -21,7 +21,7 @@ import { deviceResult, planOperation, type FumoSpec } from "../operation-kinds";
 import { correlatorOf, jobTag } from "../operations";
 import type { DeviceState } from "./plan";
 import type { UiMode } from "./campaign-store";
-import { deviceStub } from "../../ops/residency";
+import { deviceStub } from "../../residency";
 
 /** The Env binding of the campaign objects: device objects report finished jobs to it. */
 export const CAMPAIGN_BINDING = "CAMPAIGNS";

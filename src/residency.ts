@@ -15,10 +15,10 @@
 // hint does not change the id and is safe to change at any time. workerd (npm start, the tests) does
 // not implement jurisdictions ("Jurisdiction restrictions are not implemented in workerd"): the
 // placement decision is tested on its own, and locally a jurisdiction is refused with that error.
-import { config, type ResidencySetting } from "../config";
-import type { Env } from "../env";
+import { config, type ResidencySetting } from "./config";
+import type { Env } from "./env";
 
-export type { ResidencySetting } from "../config";
+export type { ResidencySetting } from "./config";
 
 export interface Placement extends ResidencySetting {
   /** The served MNO ("MCC-MNC") the name was found to belong to. */
