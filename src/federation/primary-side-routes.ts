@@ -15,6 +15,7 @@ import { FEDERATION_ROOT } from "./client";
 import { mnoKey, parseMnoKey } from "./peers";
 import { assertPeersRelationship } from "./party-check";
 import { targetOf } from "../twinning/outbox";
+import { issueCode } from "../twinning/activation-code-index";
 import {
   PeerCodeRequestSchema,
   PeerCodeSchema,
@@ -68,7 +69,7 @@ primarySideRoutes.openapi(
     for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS; attempt++) {
       const code = generateActivationCode();
       // The code's record names the secondary's MNO: redeeming it here means the other side is the peer's.
-      if (await c.env.ACTIVATION_CODES.getByName(code).issue({ secondary: targetOf({ kind: "peer", mno: peer.mno, address: secondary }), mno: secondaryMno, expiresAt })) {
+      if (await issueCode(c.env, code, { secondary: targetOf({ kind: "peer", mno: peer.mno, address: secondary }), mno: secondaryMno, expiresAt })) {
         return c.json({ activationCode: { code, mno: primaryMno, expiresAt: new Date(expiresAt).toISOString() } }, 201);
       }
     }

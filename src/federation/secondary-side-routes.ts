@@ -11,6 +11,7 @@ import { FEDERATION_ROOT } from "./client";
 import { parseMnoKey } from "./peers";
 import { assertPeersRelationship } from "./party-check";
 import { destinationOf, targetOf } from "../twinning/outbox";
+import { redeemCode } from "../twinning/activation-code-index";
 import { federation, IdempotencyKeyHeader } from "./api";
 import { PeerActivationAnswerSchema, PeerActivationSchema, PeerEndSchema, PeerSecondaryRefSchema, PeerStatusChangeSchema, RelationshipIdParam } from "./schemas";
 import { subscriberStub } from "../residency";
@@ -42,7 +43,7 @@ secondarySideRoutes.openapi(
     if (await subscriberStub(c.env, body.primary).profile()) throw new ApiError(403, "POL0001", [`${body.primary} is not a subscriber of MNO ${peer.mno}`]);
     let secondary = body.secondary;
     if (!secondary) {
-      const redemption = await c.env.ACTIVATION_CODES.getByName(body.activationCode).redeem(body.primary);
+      const redemption = await redeemCode(c.env, body.activationCode, body.primary);
       if (redemption.outcome !== "redeemed") throw refuseCode();
       secondary = redemption.secondary;
     }

@@ -1,97 +1,91 @@
-// One object per live activation code, named by the code: the index from a code to the secondary
-// that asked for it. It makes redemption one-time (HLF-TE-005): of any number of primaries that
-// present the same code at once, exactly one gets the secondary back.
+// The activation-code index (HLF-TE-005): a fixed set of buckets, objects named "bucket:<n>" (in
+// activation-code-index.ts, which hashes the code and picks the bucket), each holding the live codes
+// of its share of the code space (activation-code-bucket.ts). Issuing a code is one commit in its
+// bucket, spending it one more, and a guess writes nothing.
 //
-// A code that is not live leaves nothing behind: the object creates its table only when a code is
-// issued, and erases its whole storage (row and clean-up alarm) when the code is spent, revoked or
-// expired. So a never-issued code and a used or revoked one are answered by the same path (one
-// read of an empty object, no write), and guessing codes persists no objects.
+// The same class still answers, until they are gone, the objects of the previous scheme: one per
+// live code, named by the code (activation-code-legacy.ts). The two never share an object: a bucket
+// name is not a code. Which one an instance is, it tells from its tables, so the alarm of either
+// does the right thing.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import type { Mno } from "./schemas";
+import { migrateStores } from "../http/sql";
+import { CODE_BUCKET_SCHEMA, CodeBucket, type IssuedCode, type Redemption } from "./activation-code-bucket";
+import { LegacyCodeObject } from "./activation-code-legacy";
+import { isBucketName, redeemInBucket, revokeInBucket } from "./activation-code-index";
 
-export interface IssuedCode {
-  secondary: string;
-  mno: Mno;
-  expiresAt: number;
-}
+export type { IssuedCode, Redemption } from "./activation-code-bucket";
 
-export type Redemption =
-  | { outcome: "redeemed"; secondary: string; mno: Mno }
-  | { outcome: "invalid" }
-  | { outcome: "self" };
-
-interface CodeRow extends Record<string, SqlStorageValue> {
-  secondary: string;
-  mcc: string;
-  mnc: string;
-  expires_at: number;
-}
-
-/** How long an expired code's row may linger before its alarm erases it. */
-const CLEANUP_GRACE_MS = 60_000;
+const hasTable = (sql: SqlStorage, name: string) =>
+  sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 
 export class ActivationCodeObject extends DurableObject<Env> {
-  /** The live code, or undefined. One statement, and no write, whether or not a code was ever issued. */
-  private row(): CodeRow | undefined {
-    try {
-      // SELECT *: objects written by the first schema also have a `state` (they kept spent codes as rows).
-      const row = this.ctx.storage.sql.exec<CodeRow & { state?: string }>("SELECT * FROM code").toArray()[0];
-      return row && (row.state === undefined || row.state === "live") ? row : undefined;
-    } catch {
-      // No table: this code was never issued, or it was spent or revoked and erased.
-      return undefined;
-    }
+  private readonly bucket: CodeBucket;
+  private readonly legacy: LegacyCodeObject;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const written = hasTable(ctx.storage.sql, "bucket_code");
+    // Applied at start only to a bucket that has storage; a bucket gets it with its first write, and
+    // an object that was only named (a guessed code, an old object) gets none.
+    if (written) migrateStores(ctx, [CODE_BUCKET_SCHEMA]);
+    this.bucket = new CodeBucket(ctx.storage, written, () => migrateStores(ctx, [CODE_BUCKET_SCHEMA]));
+    this.legacy = new LegacyCodeObject(ctx.storage);
   }
 
-  /** Erases the object: data and alarm (deleteAll removes both from compatibility date 2026-02-24). */
-  private erase(): Promise<void> {
-    return this.ctx.storage.deleteAll();
+  // ---------------------------------------------------------------- a bucket ("bucket:<n>")
+
+  /** Binds the code with this hash to the secondary unless another live code has it. False on collision. */
+  async issueInBucket(hash: string, code: IssuedCode): Promise<boolean> {
+    return this.bucket.issue(hash, code);
   }
 
-  /** Binds this code to `secondary` unless another secondary holds it live. False on collision. */
+  /** Spends the code for `primary` (one-time); its own code is refused without spending it. */
+  async redeemInBucket(hash: string, primary: string): Promise<Redemption> {
+    return this.bucket.redeem(hash, primary);
+  }
+
+  /** Revokes the code if `secondary` still holds it; whether it did. */
+  async revokeInBucket(hash: string, secondary: string): Promise<boolean> {
+    return this.bucket.revoke(hash, secondary);
+  }
+
+  // ---------------------------------------------------------------- an object named by a code (previous scheme)
+
+  /** The fallback of the new index: the code, if this object of the previous scheme holds it live. */
+  async redeemLegacy(primary: string): Promise<Redemption> {
+    return (await this.legacy.redeem(primary)) ?? { outcome: "invalid" };
+  }
+
+  async revokeLegacy(secondary: string): Promise<boolean> {
+    return this.legacy.revoke(secondary);
+  }
+
+  /** The previous version's RPC, for its Workers during a gradual deployment: a code in this object. */
   async issue(code: IssuedCode): Promise<boolean> {
-    const existing = this.row();
-    if (existing && existing.expires_at > Date.now()) return false;
-    const sql = this.ctx.storage.sql;
-    // No live code here, so whatever table there is (an expired row, or the first schema's spent
-    // one with its _schema row) can go; the new row is written in the same commit.
-    sql.exec("DROP TABLE IF EXISTS code; DROP TABLE IF EXISTS _schema");
-    sql.exec(`CREATE TABLE code (id INTEGER PRIMARY KEY CHECK (id = 1), secondary TEXT NOT NULL, mcc TEXT NOT NULL,
-      mnc TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
-    sql.exec(
-      `INSERT INTO code (id, secondary, mcc, mnc, expires_at) VALUES (1, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET secondary = excluded.secondary, mcc = excluded.mcc, mnc = excluded.mnc, expires_at = excluded.expires_at`,
-      code.secondary, code.mno.mcc, code.mno.mnc, code.expiresAt,
-    );
-    // Joins the write above in one commit (no await in between).
-    void this.ctx.storage.setAlarm(code.expiresAt + CLEANUP_GRACE_MS);
-    return true;
+    return this.legacy.issue(code);
   }
 
   /**
-   * Spends the code for `primary`. Self-twinning is refused without spending it, so the
-   * secondary can still hand the code to its real primary.
+   * The previous version's RPC: the code named by this object, here or (issued by the new version)
+   * in its bucket, so that a Worker of either version redeems a code the other issued.
    */
   async redeem(primary: string): Promise<Redemption> {
-    const row = this.row();
-    if (!row || row.expires_at <= Date.now()) return { outcome: "invalid" };
-    if (row.secondary === primary) return { outcome: "self" };
-    await this.erase();
-    return { outcome: "redeemed", secondary: row.secondary, mno: { mcc: row.mcc, mnc: row.mnc } };
+    const here = await this.legacy.redeem(primary);
+    if (here) return here;
+    const code = this.ctx.id.name;
+    return code && !isBucketName(code) ? redeemInBucket(this.env, code, primary) : { outcome: "invalid" };
   }
 
-  /** Revokes the code if `secondary` still holds it (a newer code replaced it, or it became a primary). */
+  /** The previous version's RPC: revokes the code named by this object, here or in its bucket. */
   async revoke(secondary: string): Promise<void> {
-    if (this.row()?.secondary === secondary) await this.erase();
+    if (await this.legacy.revoke(secondary)) return;
+    const code = this.ctx.id.name;
+    if (code && !isBucketName(code)) await revokeInBucket(this.env, code, secondary);
   }
 
   override async alarm(): Promise<void> {
-    const row = this.row();
-    if (row && row.expires_at > Date.now()) {
-      await this.ctx.storage.setAlarm(row.expires_at + CLEANUP_GRACE_MS);
-      return;
-    }
-    await this.erase();
+    if (this.legacy.exists()) return this.legacy.alarm();
+    this.bucket.sweep();
   }
 }

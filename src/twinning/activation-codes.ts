@@ -5,7 +5,7 @@
 // Failures older than the window are dropped by the next guess: no alarm is kept for them.
 //
 // The codes themselves come from the AssemblyScript module (no modulo bias); the index from a code
-// to its secondary is the ActivationCodeObject named by the code.
+// to its secondary is the code's bucket (activation-code-index.ts).
 import { ApiError } from "../http/errors";
 import { one, type StoreSchema } from "../http/sql";
 

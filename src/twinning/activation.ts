@@ -2,12 +2,14 @@
 //
 //   1. primary, in memory: the guess is counted, the role and the name are checked, the activation
 //      is reserved (presumed abort: the coordinator writes nothing before its decision);
-//   2. code object: the code is spent (one-time; of 20 racing primaries exactly one gets the secondary);
+//   2. the code's bucket (activation-code-index.ts): the code is spent (one-time; of 20 racing
+//      primaries exactly one gets the secondary);
 //   3. secondary, one transaction: role checks, current-code check, relationship row `pending` with
 //      a deadline and its alarm (the prepare step);
 //   4. primary, one transaction: the twin row. This is the commit point;
 //   5. secondary, one transaction: pending → active, its alarm cleared (the confirmation).
-// Five commits with the code request's two (code object, secondary); nothing is left to fire.
+// Four commits, six with the code request's two (its bucket, the secondary's current code); the
+// prepare step's alarm is deleted by the confirmation, so nothing is left to fire.
 //
 // Recovery: a request that dies after step 3 leaves a pending claim; the secondary's alarm asks the
 // primary for its final word (`resolveActivation`: committed if the twin row exists, otherwise the
@@ -24,6 +26,7 @@ import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError, invalidInput, roleMixture, serviceError, type Outcome } from "../http/errors";
 import type { ActivationCodeStore } from "./activation-codes";
+import { redeemCode, revokeCode } from "./activation-code-index";
 import { DELIVERY_TIMEOUT_MS, destinationOf, INLINE_LEASE_MS, targetOf, type Outbox } from "./outbox";
 import { withDeadline } from "../notify/queue";
 import type { ProfileStore } from "./profile-store";
@@ -180,7 +183,7 @@ export class TwoPhaseActivation {
           }
           relationships.reservation(activationId)!.secondary = secondary;
         } else {
-          const redemption = await env.ACTIVATION_CODES.getByName(code).redeem(me.address);
+          const redemption = await redeemCode(env, code, me.address);
           if (redemption.outcome === "invalid") throw invalid();
           if (redemption.outcome === "self") throw roleMixture("a device cannot be twinned with itself");
           // A code this gateway generated for a secondary at a peer names it "peer:<mcc>-<mnc>:tel:+...".
@@ -213,7 +216,7 @@ export class TwoPhaseActivation {
         } catch {
           await this.send(secondary, { method: "confirmActivation", activationId });
         }
-        if (decision.ownCode) await env.ACTIVATION_CODES.getByName(decision.ownCode).revoke(me.address).catch(() => undefined);
+        if (decision.ownCode) await revokeCode(env, decision.ownCode, me.address).catch(() => undefined);
         return relationships.findTwin(secondary);
       } finally {
         if (relationships.reservation(activationId)) relationships.dropReservation(activationId);

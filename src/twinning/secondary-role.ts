@@ -6,6 +6,7 @@ import { ApiError, notFound, roleMixture, serviceError } from "../http/errors";
 import { generateActivationCode } from "../codec";
 import { DEVICE_POLL_INTERVAL_S, type DeviceGrantRequest, type SubjectLedger } from "../oauth/subject-ledger";
 import { codeFromPeer, primarySide, type TwoPhaseActivation } from "./activation";
+import { issueCode, revokeCode } from "./activation-code-index";
 import { relationshipRecord, type IssuedActivationCode, type RelationshipRecord } from "./records";
 import type { Actor, StatusChange } from "./relationships";
 import type { RoleHost } from "./primary-role";
@@ -42,7 +43,7 @@ export class SecondaryRole {
     let code: string | undefined = foreign?.code;
     for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS && !code; attempt++) {
       const candidate = generateActivationCode();
-      if (await env.ACTIVATION_CODES.getByName(candidate).issue({ secondary: profile.address, mno, expiresAt })) code = candidate;
+      if (await issueCode(env, candidate, { secondary: profile.address, mno, expiresAt })) code = candidate;
     }
     if (!code) throw serviceError(503, "no free activation code, retry");
     const issued = code;
@@ -55,11 +56,11 @@ export class SecondaryRole {
       return { previous };
     });
     if ("conflict" in result) {
-      if (!foreign) await env.ACTIVATION_CODES.getByName(issued).revoke(profile.address);
+      if (!foreign) await revokeCode(env, issued, profile.address);
       throw roleMixture(result.conflict!);
     }
     // Best effort: the prepare step also refuses any code but the current one.
-    if (result.previous) await env.ACTIVATION_CODES.getByName(result.previous).revoke(profile.address).catch(() => undefined);
+    if (result.previous) await revokeCode(env, result.previous, profile.address).catch(() => undefined);
     return { code: issued, mno, expiresAt, ...(device ? { deviceCode: device.secret, interval: DEVICE_POLL_INTERVAL_S } : {}) };
   }
 

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { activate, ADMIN, call, device, enc, registerClient, requestCode, twin } from "../helpers";
+import { codeKey } from "../../src/twinning/activation-code-index";
 
 const client = await registerClient();
 
@@ -22,7 +23,8 @@ describe("Twinning enabler", () => {
     const code = (await requestCode(s)).json.activationCode.code;
     // Let the policy period pass in both objects that know the code.
     await runInDurableObject(env.SUBSCRIBERS.getByName(s.address), (_o, state) => state.storage.sql.exec("UPDATE current_code SET expires_at = ?", Date.now() - 1));
-    await runInDurableObject(env.ACTIVATION_CODES.getByName(code), (_o, state) => state.storage.sql.exec("UPDATE code SET expires_at = ?", Date.now() - 1));
+    const key = await codeKey(code);
+    await runInDurableObject(env.ACTIVATION_CODES.getByName(key.bucket), (_o, state) => state.storage.sql.exec("UPDATE bucket_code SET expires_at = ? WHERE hash = ?", Date.now() - 1, key.hash));
     const expired = await activate(p, code);
     const unknown = await activate(p, code === "000000" ? "000001" : "000000");
     expect(expired.status).toBe(400);

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { activate, ADMIN, call, device, enc, registerClient, requestCode, token, twin } from "../helpers";
+import { codeKey } from "../../src/twinning/activation-code-index";
 
 const client = await registerClient();
 
@@ -12,6 +13,13 @@ const tablesOf = (ns: typeof env.ACTIVATION_CODES, name: string) =>
   runInDurableObject(ns.getByName(name), (_o, state) =>
     state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf%' ESCAPE '\\'").toArray().map((r) => r.name),
   );
+/** Whether the code's bucket holds it (by its hash). */
+const inBucket = async (code: string) => {
+  const key = await codeKey(code);
+  return runInDurableObject(env.ACTIVATION_CODES.getByName(key.bucket), (_o, state) =>
+    state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'bucket_code'").toArray().length > 0 &&
+    state.storage.sql.exec("SELECT 1 FROM bucket_code WHERE hash = ?", key.hash).toArray().length > 0);
+};
 
 describe("Twinning enabler hardening (issue 12)", () => {
   it("HLF-TE-005: 30 concurrent guesses from one primary: at most 5 are tried against the code space, the rest are 429", async () => {
@@ -61,7 +69,10 @@ describe("Twinning enabler hardening (issue 12)", () => {
     for (const a of answers) expect(a.json).toEqual(answers[0]!.json);
     expect(answers[0]!.status).toBe(400);
     for (const code of [never, used, revoked]) expect(await tablesOf(env.ACTIVATION_CODES, code)).toEqual([]);
-    expect(await tablesOf(env.ACTIVATION_CODES, live)).toEqual(["code"]);
+    // Issue 13: the live code is a row of its bucket (no longer an object named by the code); dead ones are not.
+    expect(await tablesOf(env.ACTIVATION_CODES, live)).toEqual([]);
+    expect(await inBucket(live)).toBe(true);
+    for (const code of [never, used, revoked]) expect(await inBucket(code)).toBe(false);
   });
 
   it("HLF-TE-008: a secondary that became a primary has its live code revoked; guessing it is an ordinary failed guess", async () => {
