@@ -17,9 +17,9 @@
 //   - inline, by a write that happens anyway (issue, spend, revoke), at most once a minute per
 //     instance: the purge joins that write's commit and costs no commit of its own;
 //   - by one alarm per bucket, at most every SWEEP_MS while rows remain, for a bucket that stops
-//     being written: set by an issue when this instance knows of no alarm (a bucket that takes
-//     codes all the time pays one alarm write per SWEEP_MS, not one per code), and not re-armed by
-//     a run that leaves the bucket empty. So an expired row is gone at most SWEEP_MS after its
+//     being written: set by an issue when the bucket has none (read once as an instance starts),
+//     so a bucket that takes codes pays one alarm write per SWEEP_MS, not one per code, and not
+//     re-armed by a run that leaves the bucket empty. So an expired row is gone at most SWEEP_MS after its
 //     expiry, and a guess never causes a write.
 import { one, type StoreSchema } from "../http/sql";
 import type { Mno } from "./schemas";
@@ -91,6 +91,11 @@ export class CodeBucket {
     if (now - this.purgedAt < PURGE_EVERY_MS) return;
     this.purgedAt = now;
     this.sql.exec("DELETE FROM bucket_code WHERE expires_at <= ?", now);
+  }
+
+  /** The alarm the storage holds, read as the instance starts: a fresh instance does not move it. */
+  alarmFound(at: number | null): void {
+    this.alarmAt = at ?? undefined;
   }
 
   /** Binds `hash` to the secondary unless another live code has it. False on collision. */

@@ -31,6 +31,9 @@ export class ActivationCodeObject extends DurableObject<Env> {
     if (written) migrateStores(ctx, [CODE_BUCKET_SCHEMA]);
     this.bucket = new CodeBucket(ctx.storage, written, () => migrateStores(ctx, [CODE_BUCKET_SCHEMA]));
     this.legacy = new LegacyCodeObject(ctx.storage);
+    // Whether the clean-up alarm is set is only known asynchronously; a bucket that has none is
+    // armed by its next issue, one that has one is left alone (an alarm write per instance start otherwise).
+    if (written) void ctx.blockConcurrencyWhile(async () => this.bucket.alarmFound(await ctx.storage.getAlarm()));
   }
 
   // ---------------------------------------------------------------- a bucket ("bucket:<n>")
