@@ -217,7 +217,9 @@ export class TwoPhaseActivation {
           await this.send(secondary, { method: "confirmActivation", activationId });
         }
         if (decision.ownCode) await revokeCode(env, decision.ownCode, me.address).catch(() => undefined);
-        return relationships.findTwin(secondary);
+        // The row as the commit wrote it (status On, version 1): no read, which for a secondary named
+        // by its address is a scan of the primary's twins (findTwin also matches peer addresses).
+        return { secondary, name, status: "On", version: 1, activation_id: activationId, mcc: secondaryMno.mcc, mnc: secondaryMno.mnc, activated_at: now, changed_at: now, changed_by: "primary" };
       } finally {
         if (relationships.reservation(activationId)) relationships.dropReservation(activationId);
       }
