@@ -38,7 +38,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { build, PROJECT_ROOT, wranglerRequire } from "./gateway/build.mjs";
-import { ADMIN_TOKEN, freePort, memoryOf, startRuntime } from "./gateway/runtime.mjs";
+import { ADMIN_TOKEN, cpuMsOf, freePort, memoryOf, startRuntime } from "./gateway/runtime.mjs";
 import { GatewayClient } from "./gateway/client.mjs";
 import { seed, topUpActivationPool } from "./gateway/seed.mjs";
 import { benchmarks, NOT_BUILT_YET, ROUND } from "./gateway/benchmarks.mjs";
@@ -77,6 +77,9 @@ const config = {
   // secondary that fire 30 s later (ACTIVATION_DEADLINE_MS) and write. The full run lets that
   // wave pass after seeding and between rounds, so it does not land in another benchmark.
   settleSeconds: quick ? 0 : 33,
+  // Before each measured run, workerd's CPU over this long with no request in flight: work left in the
+  // background (alarms, deliveries of an earlier run) that the run's CPU per unit would otherwise absorb.
+  idleSampleMs: quick ? 0 : 1000,
   profile: flag("profile") || (!quick && !flag("no-profile")),
   profileSeconds: 4,
   syscalls: (flag("syscalls") || (!quick && !flag("no-syscalls"))) && straceAvailable(),
@@ -143,11 +146,20 @@ async function settle(since, why) {
   await sleep(left);
 }
 
+/** workerd's CPU (percent of one core) over `ms` with nothing sent to it; undefined when not sampled. */
+async function idleCpu(pid, ms) {
+  if (!ms) return undefined;
+  const cpu0 = cpuMsOf(pid);
+  await sleep(ms);
+  return (100 * (cpuMsOf(pid) - cpu0)) / ms;
+}
+
 function logResult(prefix, b, result) {
   const unit = b.unit ? ` (${result.unitsPerSecond.toFixed(0)} ${b.unit}s/s)` : "";
   log(
     `${prefix} ${b.id.padEnd(16)} ${result.rps.toFixed(0).padStart(6)} req/s${unit}  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  ` +
       `workerd ${result.workerdCpuPercent.toFixed(0)}% CPU, ${result.workerdCpuUsPerUnit.toFixed(0)} us/${b.unit ?? "req"}  load gen ${result.loadGeneratorCpuPercent.toFixed(0)}%  RSS ${mib(result.workerdRssAfter)}, ${result.workerdOpenFilesAfter} fds` +
+      `${result.idleCpuPercentBefore !== undefined ? `  idle before ${result.idleCpuPercentBefore.toFixed(0)}%` : ""}` +
       `${result.non2xx ? `  non-2xx ${result.non2xx}` : ""}${result.errors ? `  errors ${result.errors}` : ""}${result.poolExhausted ? "  (pool used up: stopped early)" : ""}`,
   );
 }
@@ -223,7 +235,9 @@ async function main() {
         };
         // A benchmark with its own load loop (DM sessions) runs itself; the rest are autocannon specs.
         const spec = b.run ? undefined : b.spec();
+        const idleCpuPercent = await idleCpu(runtime.pid, config.idleSampleMs);
         const result = b.run ? await b.run(opts) : await measure({ ...spec, ...opts });
+        if (idleCpuPercent !== undefined) result.idleCpuPercentBefore = idleCpuPercent;
         if (activation) Object.assign(result, { poolBefore, popped: spec.popped() });
         if (result.firstError) log(`${b.id}: first failed unit: ${result.firstError}`);
         if (Object.keys(result.statuses).some((s) => s >= "500")) result.workerdOutputTail = runtime.output().slice(-4000);

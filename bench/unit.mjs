@@ -19,16 +19,24 @@ const args = process.argv.slice(2);
 /** Fresh secondaries made before each activation run (each activation uses one up; see seed.mjs on local workerd's object limit). */
 const ACTIVATION_POOL = 600;
 const profiling = args.includes("--profile");
-const ids = (args.find((a) => !a.startsWith("--")) ?? "read,toggle").split(",");
+const ids = (args.find((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--")) ?? "read,toggle").split(",");
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+// --subscribers N: the pairs seeded (100; the full bench seeds 500), --connections N (16), --seconds N (4).
+const subscribers = option("--subscribers", 100);
+const connections = option("--connections", 16);
+const seconds = option("--seconds", 4);
 const work = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : "/tmp", "oma-unit-"));
 const built = await build(join(work, "out"), { buildWasm: false });
 const inspectorPort = profiling ? await freePort() : undefined;
 const runtime = await startRuntime({ build: built, persistDir: join(work, "state"), inspectorPort, logLevel: "warn" });
 try {
   const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
-  const seeded = await seed(gw, { subscribers: 100, hotTwins: 8, activationPrimaries: 4, concurrency: 8 });
-  const list = benchmarks({ urls: runtime.urls, seed: seeded, subscribers: 100 });
-  for (const id of ids) {
+  const seeded = await seed(gw, { subscribers, hotTwins: 8, activationPrimaries: 4, concurrency: 8 });
+  const list = benchmarks({ urls: runtime.urls, seed: seeded, subscribers });
+  for (const [i, id] of ids.entries()) {
     const b = list.find((x) => x.id === id);
     if (!b) throw new Error(`no benchmark ${id}: one of ${list.map((x) => x.id).join(", ")}`);
     // Filled before a run (and before its profile starts), so that provisioning is not measured.
@@ -42,25 +50,27 @@ try {
       await topUpActivationPool(gw, seeded, ACTIVATION_POOL, 8);
     };
     const run = (seconds) => {
-      const opts = { connections: 16, duration: seconds, warmup: 0, pid: runtime.pid };
+      const opts = { connections, duration: seconds, warmup: 0, pid: runtime.pid };
       return b.run ? b.run(opts) : measure({ ...b.spec(), ...opts });
     };
     await fill();
     await run(2);
     await fill();
-    const r = await run(4);
+    const r = await run(seconds);
     console.log(`${id}: ${Math.round(r.unitsPerSecond)}/s, workerd ${Math.round(r.workerdCpuUsPerUnit)} µs CPU per ${b.unit ?? "request"}, p99 ${r.p99.toFixed(1)} ms`);
     if (!profiling) continue;
     const worker = id.startsWith("ref-do") ? "bare" : id === "ref-empty" ? "empty" : "gateway";
     await fill();
-    const { profile } = await profileWhile(inspectorPort, worker, () => run(4));
+    const { profile } = await profileWhile(inspectorPort, worker, () => run(seconds));
     const dir = join(PROJECT_ROOT, "build", "bench");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `unit-${id}.cpuprofile`), JSON.stringify(profile));
+    writeFileSync(join(dir, `unit-${id}${ids.indexOf(id) === i ? "" : `-${i}`}.cpuprofile`), JSON.stringify(profile));
     const s = summarise(profile, built.gatewayDir);
     console.log(`  self time by origin: ${s.selfByCategory.slice(0, 10).map((x) => `${x.what} ${x.percent}%`).join(", ")}`);
   }
 } finally {
   await runtime.dispose();
-  rmSync(work, { recursive: true, force: true });
+  // --keep-state: leave the Durable Objects' SQLite files for a look afterwards (the path is printed).
+  if (args.includes("--keep-state")) console.log(`state kept in ${join(work, "state")}`);
+  else rmSync(work, { recursive: true, force: true });
 }
