@@ -2,7 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json, requireWellFormedUrl } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireBodyChecks, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { auditAdmin, auditRoutes } from "./admin/audit";
 import { subscriberAdminRoutes } from "./twinning/admin-routes";
@@ -82,15 +82,8 @@ const limit = (maxSize: number) =>
 // SyncML messages and DM jobs (large objects) may be bigger than the JSON APIs' bodies.
 const jsonLimit = limit(MAX_BODY_BYTES);
 const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
-app.use("*", (c, next) => (c.req.path.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
-app.use("*", requireUtf8Json);
-app.use("/twinning/*", requireJsonBody);
-app.use("/admin/*", requireJsonBody);
-app.use("/notificationchannel/*", requireJsonBody);
-app.use("/dm/v1/*", requireJsonBody);
-app.use("/federation/*", requireJsonBody);
-app.use("/webrtcsignaling/*", requireJsonBody);
-app.use("/dmws/*", requireJsonBody);
+// The size limit, strict UTF-8 JSON, and JSON-only bodies under the APIs that take nothing else.
+app.use("*", requireBodyChecks((path) => (path.startsWith("/dm") ? dmLimit : jsonLimit), ["/twinning", "/admin", "/notificationchannel", "/dm/v1", "/federation", "/webrtcsignaling", "/dmws"]));
 
 app.route("/", auditRoutes);
 app.route("/", subscriberAdminRoutes);

@@ -27,10 +27,21 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const CORRELATOR = /^[\x21-\x7e]{1,128}$/;
 
-/** Every response carries `x-correlator`: the client's, when it sent a usable one, or a fresh UUID. */
+// A generated correlator only has to be unique: it ties a response to its log lines and audit entry,
+// and it grants nothing (no route looks a request up by it). So instead of a random UUID per request,
+// a random per-isolate prefix (74 random bits, drawn on the first request: the Workers runtime has no
+// randomness at start-up) and a counter, in the shape of a UUID (8-4-4-4-12 hex).
+let correlatorPrefix: string | undefined;
+let correlatorCount = 0;
+function freshCorrelator(): string {
+  correlatorPrefix ??= crypto.randomUUID().slice(0, 24);
+  return correlatorPrefix + (correlatorCount++).toString(16).padStart(12, "0");
+}
+
+/** Every response carries `x-correlator`: the client's, when it sent a usable one, or a fresh one. */
 export const correlator: MiddlewareHandler<AppEnv> = async (c, next) => {
   const given = c.req.header("x-correlator");
-  const id = given && CORRELATOR.test(given) ? given : crypto.randomUUID();
+  const id = given && CORRELATOR.test(given) ? given : freshCorrelator();
   c.set("correlator", id);
   await next();
   // A WebSocket upgrade's 101 comes from the channel object with immutable headers.
@@ -45,7 +56,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  * naming the body, before any handler parses it: decoding it leniently would turn the bad bytes
  * into U+FFFD and store the damaged text. Mounted for every path, so each API gets it.
  */
-export const requireUtf8Json: MiddlewareHandler<AppEnv> = async (c, next) => {
+const requireUtf8Json: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.raw.body !== null && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
     try {
       strictUtf8.decode(await c.req.arrayBuffer()); // cached: the handler's c.req.json() reads the same bytes
@@ -57,7 +68,7 @@ export const requireUtf8Json: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /** JSON bodies must say so; anything else is refused before it is parsed. */
-export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const method = c.req.method;
   if ((method === "POST" || method === "PUT" || method === "PATCH") && c.req.header("content-length") !== "0") {
     const type = c.req.header("content-type") ?? "";
@@ -73,9 +84,16 @@ export const requireJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
  * Malformed percent-encoding anywhere in the URL (`%E0%A4%A`, a lone `%`) is the client's error:
  * 400 SVC0002 naming the part, before any route decodes a parameter and trips over it.
  */
-export const requireWellFormedUrl: MiddlewareHandler<AppEnv> = async (c, next) => {
-  // Most URLs have nothing percent-encoded: nothing to check, no URL to parse.
-  if (!c.req.url.includes("%")) return next();
+export const requireWellFormedUrl: MiddlewareHandler<AppEnv> = (c, next) => {
+  // Most URLs escape nothing but ASCII (`tel%3A%2B...`), which always decodes: nothing to check, no URL to parse.
+  if (!NOT_ASCII_ESCAPE.test(c.req.url)) return next();
+  return checkPercentEncoding(c, next);
+};
+
+/** A `%` that does not start an escape of one ASCII byte (`%00`..`%7F`): only these can fail to decode. */
+const NOT_ASCII_ESCAPE = /%(?![0-7][0-9A-Fa-f])/;
+
+const checkPercentEncoding: MiddlewareHandler<AppEnv> = async (c, next) => {
   const url = new URL(c.req.url);
   for (const [part, text] of [["path", url.pathname], ["query", url.search.replace(/\+/g, " ")]] as const) {
     try {
@@ -88,6 +106,22 @@ export const requireWellFormedUrl: MiddlewareHandler<AppEnv> = async (c, next) =
 };
 
 /**
+ * The body checks of every API in one middleware, in this order: the size limit (`limitFor` the
+ * path), strict UTF-8 for JSON (requireUtf8Json), and JSON only (requireJsonBody) under the
+ * `jsonOnly` prefixes (each as Hono's `/prefix/*` matches it). A request without a body, every GET,
+ * has nothing to check and passes in one test.
+ */
+export function requireBodyChecks(limitFor: (path: string) => MiddlewareHandler<AppEnv>, jsonOnly: readonly string[]): MiddlewareHandler<AppEnv> {
+  const underJsonOnly = (path: string) => jsonOnly.some((p) => path === p || path.startsWith(`${p}/`));
+  return (c, next) => {
+    if (c.req.raw.body === null) return next();
+    const path = c.req.path;
+    const then = underJsonOnly(path) ? () => requireJsonBody(c, next) as Promise<void> : next;
+    return limitFor(path)(c, () => requireUtf8Json(c, then) as Promise<void>);
+  };
+}
+
+/**
  * The origin of the request URL (scheme, host, port), read off the string the runtime already
  * normalised, without parsing a URL: `resourceURL`s are built from it on every answer.
  */
@@ -95,4 +129,17 @@ export function requestOrigin(c: { req: { url: string } }): string {
   const url = c.req.url;
   const path = url.indexOf("/", url.indexOf("//") + 2);
   return path < 0 ? url : url.slice(0, path);
+}
+
+/** The path of the request URL (what `new URL(c.req.url).pathname` is), read off the same string without parsing a URL. */
+export function requestPath(c: { req: { url: string } }): string {
+  const url = c.req.url;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query >= 0) end = query;
+  const fragment = url.indexOf("#", start);
+  if (fragment >= 0 && fragment < end) end = fragment;
+  return url.slice(start, end);
 }
