@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
 import { correlator, MAX_BODY_BYTES, requireBodyChecks, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
+import { PrefixRouter } from "./http/router";
 import { auditAdmin, auditRoutes } from "./admin/audit";
 import { subscriberAdminRoutes } from "./twinning/admin-routes";
 import { clientAdminRoutes } from "./oauth/admin-routes";
@@ -60,7 +61,8 @@ export { DmwsProviderObject } from "./dmws/provider-object";
 export { CampaignObject } from "./dmws/campaigns/campaign-object";
 export { CampaignDirectoryObject } from "./dmws/campaigns/directory-object";
 
-const app = new OpenAPIHono<AppEnv>();
+// Routes are matched per first path segment (src/http/router.ts): one API's patterns do not put every other API on a slower matcher.
+const app = new OpenAPIHono<AppEnv>({ router: new PrefixRouter() });
 
 // The capabilities plug into the layers below them: the authorization server's token checks into
 // every route's bearer check, twinning's activation codes into the device grant.
