@@ -1,25 +1,72 @@
 // The shared pieces every router of the gateway is built from.
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError, invalidInput } from "./errors";
 import { explainIssue } from "./zod-issues";
 
+type ZodType = z.ZodType;
+type ZodIssue = z.core.$ZodIssue;
+
+/** Schema failures become 400 SVC0002 naming the first wrong field, in the OMA envelope (thrown, so app.onError renders it). */
+const refuseInvalid = (result: { success: boolean; error?: { issues: ZodIssue[] } }): void => {
+  if (!result.success) {
+    const first = result.error?.issues[0];
+    const issue = first ? explainIssue(first) : undefined;
+    const part = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "body";
+    throw invalidInput(part, issue?.message ?? "invalid");
+  }
+};
+
 /**
  * A router whose schema failures become 400 SVC0002 naming the first wrong field, in the
  * OMA envelope (thrown, so app.onError renders it like every other error).
+ *
+ * Path parameters that are plain strings (`{userId}`, `{twinId}`: no check, no transform) cannot
+ * fail their schema, so such a route takes them as they are, without a zod parse and its awaits per
+ * request; the OpenAPI document is the same (the route is registered with its schema).
  */
 export function router(): OpenAPIHono<AppEnv> {
-  return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) {
-        const first = result.error.issues[0];
-        const issue = first ? explainIssue(first) : undefined;
-        const part = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "body";
-        throw invalidInput(part, issue?.message ?? "invalid");
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: refuseInvalid });
+  const openapi = app.openapi as unknown as (route: OpenApiRoute, handler: unknown, hook?: unknown) => OpenAPIHono<AppEnv>;
+  (app as unknown as { openapi: typeof openapi }).openapi = (route, handler, hook) => {
+    const { middleware, hide, ...doc } = route;
+    const params = doc.request?.params;
+    const keys = hook === undefined && !doc.request?.query ? plainStringKeys(params) : undefined;
+    if (!params || !keys) return openapi(route, handler, hook);
+    if (!hide) app.openAPIRegistry.registerPath(doc as Parameters<typeof app.openAPIRegistry.registerPath>[0]);
+    const { params: _, ...request } = doc.request!;
+    const routeMiddleware = middleware === undefined ? [] : Array.isArray(middleware) ? middleware : [middleware];
+    return openapi({ ...doc, request, hide: true, middleware: [...routeMiddleware, takeParams(params, keys)] }, handler);
+  };
+  return app;
+}
+
+type OpenApiRoute = { middleware?: MiddlewareHandler | MiddlewareHandler[]; hide?: boolean; request?: { params?: ZodType; query?: unknown } } & Record<string, unknown>;
+
+/** The keys of a z.object() of plain z.string()s (what every path parameter is), else undefined. */
+function plainStringKeys(schema: ZodType | undefined): string[] | undefined {
+  const def = (schema as { def?: { type?: string; catchall?: unknown; shape?: Record<string, { def?: { type?: string; checks?: unknown[] } }> } } | undefined)?.def;
+  if (def?.type !== "object" || def.catchall !== undefined || !def.shape) return undefined;
+  const keys = Object.keys(def.shape);
+  return keys.every((k) => def.shape![k]!.def?.type === "string" && !def.shape![k]!.def?.checks?.length) ? keys : undefined;
+}
+
+/** What the zod param validator would hand the route, for a schema of plain strings; the schema decides if one is missing. */
+function takeParams(schema: ZodType, keys: string[]): MiddlewareHandler<AppEnv> {
+  return (c, next) => {
+    const values: Record<string, string> = {};
+    for (const key of keys) {
+      const value = c.req.param(key);
+      if (value === undefined) {
+        refuseInvalid(schema.safeParse(c.req.param()));
+        break;
       }
-    },
-  });
+      values[key] = value;
+    }
+    c.req.addValidatedData("param", values);
+    return next();
+  };
 }
 
 /** Bodies of this API are small JSON documents; anything bigger is refused before it is read. */
