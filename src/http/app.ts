@@ -101,7 +101,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 /**
  * RFC 8259 §8.1: JSON exchanged between systems is UTF-8. A JSON body that is not is refused,
  * naming the body, before any handler parses it: decoding it leniently would turn the bad bytes
- * into U+FFFD and store the damaged text. Mounted for every path, so each API gets it.
+ * into U+FFFD and store the damaged text. Run for every path (requireBodyChecks), so each API gets it.
  */
 const requireUtf8Json: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.raw.body !== null && JSON_TYPE.test(c.req.header("content-type") ?? "")) {
