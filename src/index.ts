@@ -2,8 +2,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./env";
-import { correlator, MAX_BODY_BYTES, requireJsonBody, requireUtf8Json, requireWellFormedUrl } from "./http/app";
+import { correlator, MAX_BODY_BYTES, requireBodyChecks, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
+import { PrefixRouter } from "./http/router";
 import { auditAdmin, auditRoutes } from "./admin/audit";
 import { subscriberAdminRoutes } from "./twinning/admin-routes";
 import { clientAdminRoutes } from "./oauth/admin-routes";
@@ -60,7 +61,8 @@ export { DmwsProviderObject } from "./dmws/provider-object";
 export { CampaignObject } from "./dmws/campaigns/campaign-object";
 export { CampaignDirectoryObject } from "./dmws/campaigns/directory-object";
 
-const app = new OpenAPIHono<AppEnv>();
+// Routes are matched per first path segment (src/http/router.ts): one API's patterns do not put every other API on a slower matcher.
+const app = new OpenAPIHono<AppEnv>({ router: new PrefixRouter() });
 
 // The capabilities plug into the layers below them: the authorization server's token checks into
 // every route's bearer check, twinning's activation codes into the device grant.
@@ -82,15 +84,8 @@ const limit = (maxSize: number) =>
 // SyncML messages and DM jobs (large objects) may be bigger than the JSON APIs' bodies.
 const jsonLimit = limit(MAX_BODY_BYTES);
 const dmLimit = limit(MAX_DM_MESSAGE_BYTES * 5);
-app.use("*", (c, next) => (c.req.path.startsWith("/dm") ? dmLimit(c, next) : jsonLimit(c, next)));
-app.use("*", requireUtf8Json);
-app.use("/twinning/*", requireJsonBody);
-app.use("/admin/*", requireJsonBody);
-app.use("/notificationchannel/*", requireJsonBody);
-app.use("/dm/v1/*", requireJsonBody);
-app.use("/federation/*", requireJsonBody);
-app.use("/webrtcsignaling/*", requireJsonBody);
-app.use("/dmws/*", requireJsonBody);
+// The size limit, strict UTF-8 JSON, and JSON-only bodies under the APIs that take nothing else.
+app.use("*", requireBodyChecks((path) => (path.startsWith("/dm") ? dmLimit : jsonLimit), ["/twinning", "/admin", "/notificationchannel", "/dm/v1", "/federation", "/webrtcsignaling", "/dmws"]));
 
 app.route("/", auditRoutes);
 app.route("/", subscriberAdminRoutes);

@@ -92,13 +92,26 @@ export const serviceError = (status: ContentfulStatusCode, code: string) => new 
  */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ApiErrorData };
 
-export async function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
+export function outcome<T>(fn: () => T | Promise<T>): Promise<Outcome<T>> {
+  // A synchronous fn (most reads) answers without another turn of the microtask queue.
+  let value: T | Promise<T>;
   try {
-    return { ok: true, value: await fn() };
+    value = fn();
   } catch (err) {
-    if (err instanceof ApiError) return { ok: false, error: err.toData() };
-    throw err;
+    return refused(err);
   }
+  if (isPromiseLike(value)) return Promise.resolve(value).then((v) => ({ ok: true as const, value: v }), refused);
+  return Promise.resolve({ ok: true, value });
+}
+
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
+}
+
+/** An ApiError becomes the refusal; anything else stays a failure (a rejected promise). */
+function refused(err: unknown): Promise<{ ok: false; error: ApiErrorData }> {
+  if (err instanceof ApiError) return Promise.resolve({ ok: false, error: err.toData() });
+  return Promise.reject(err);
 }
 
 /** The value of an outcome, or its error thrown for app.onError to render. */

@@ -50,10 +50,30 @@ function write(env: MetricsEnv, blobs: string[], doubles: number[]): void {
   }
 }
 
+/** The label and local counter of each method and route, made once: every request is counted under one. */
+const requestCounters = new Map<string, Map<string, { name: string; counter: Counter }>>();
+
+function requestCounter(method: string, route: string): { name: string; counter: Counter } {
+  let byRoute = requestCounters.get(method);
+  if (!byRoute) requestCounters.set(method, (byRoute = new Map()));
+  let entry = byRoute.get(route);
+  if (!entry) {
+    const name = `${method} ${route}`;
+    const key = `request ${name}`;
+    const counter = local.get(key) ?? { count: 0, errors: 0, totalMs: 0, maxMs: 0 };
+    local.set(key, counter);
+    byRoute.set(route, (entry = { name, counter }));
+  }
+  return entry;
+}
+
 /** One answered request: its route pattern (never the concrete path: ids are not labels), status and time. */
 export function recordRequest(env: MetricsEnv, method: string, route: string, status: number, ms: number): void {
-  const name = `${method} ${route}`;
-  bump(`request ${name}`, ms, status >= 500);
+  const { name, counter } = requestCounter(method, route);
+  counter.count++;
+  if (status >= 500) counter.errors++;
+  counter.totalMs += ms;
+  if (ms > counter.maxMs) counter.maxMs = ms;
   if (status >= 400) bump(`error ${status} ${name}`, ms, status >= 500);
   write(env, ["request", name, String(status)], [1, ms]);
 }

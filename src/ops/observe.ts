@@ -2,6 +2,7 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../env";
+import { requestPath } from "../http/app";
 import { logEvent, logs } from "./log";
 import { recordRequest } from "./metrics";
 import { redactPath } from "./redact";
@@ -13,6 +14,7 @@ export const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
   } finally {
     const ms = Date.now() - start;
     const status = c.res.status;
+    const method = c.req.method;
     // The matched route pattern, not the path: ids must not become metric labels.
     let route = "unmatched";
     try {
@@ -21,13 +23,13 @@ export const observe: MiddlewareHandler<AppEnv> = async (c, next) => {
       // no route matched
     }
     if (route === "*" || route === "/*") route = "unmatched";
-    recordRequest(c.env, c.req.method, route, status, ms);
+    recordRequest(c.env, method, route, status, ms);
     const level = status >= 500 ? "error" : status >= 400 ? "warn" : "info";
     if (logs(c.env, level)) logEvent(level, "request", {
       correlator: c.get("correlator"),
-      method: c.req.method,
+      method,
       route,
-      path: redactPath(new URL(c.req.url).pathname),
+      path: redactPath(requestPath(c)),
       status,
       ms,
     });

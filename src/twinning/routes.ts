@@ -38,16 +38,22 @@ const token = (c: Context<AppEnv>) => c.get("auth")!.token;
 const iso = (ms: number) => new Date(ms).toISOString();
 const base = (c: Context<AppEnv>, address: string) => `${requestOrigin(c)}/twinning/v1/${encodeURIComponent(address)}`;
 
-const twinView = (c: Context<AppEnv>, primaryAddress: string, t: TwinRecord) => ({
-  secondary: t.secondary,
-  name: t.name,
-  status: t.status,
-  secondaryMno: t.secondaryMno,
-  activatedAt: iso(t.activatedAt),
-  statusChangedAt: iso(t.statusChangedAt),
-  statusChangedBy: t.statusChangedBy,
-  resourceURL: `${base(c, primaryAddress)}/twins/${encodeURIComponent(t.secondary)}`,
-});
+/** A twin as the API shows it; `twinsURL` is its primary's `.../twins` (made once for a whole list). */
+const twinViewUnder = (twinsURL: string, t: TwinRecord) => {
+  const activatedAt = iso(t.activatedAt);
+  return {
+    secondary: t.secondary,
+    name: t.name,
+    status: t.status,
+    secondaryMno: t.secondaryMno,
+    activatedAt,
+    // A twin never toggled changed status when it was activated: one date, formatted once.
+    statusChangedAt: t.statusChangedAt === t.activatedAt ? activatedAt : iso(t.statusChangedAt),
+    statusChangedBy: t.statusChangedBy,
+    resourceURL: `${twinsURL}/${encodeURIComponent(t.secondary)}`,
+  };
+};
+const twinView = (c: Context<AppEnv>, primaryAddress: string, t: TwinRecord) => twinViewUnder(`${base(c, primaryAddress)}/twins`, t);
 
 const relationshipView = (c: Context<AppEnv>, address: string, r: RelationshipRecord, primaryServices?: Record<string, string>) => ({
   primary: r.primary,
@@ -186,7 +192,8 @@ twinningRoutes.openapi(
   async (c) => {
     const address = userIdOf(c, c.req.valid("param").userId);
     const twins = unwrap(await subscriberStub(c.env, address).listTwins(token(c)));
-    return c.json({ twinList: { twin: twins.map((t) => twinView(c, address, t)), resourceURL: `${base(c, address)}/twins` } }, 200);
+    const twinsURL = `${base(c, address)}/twins`;
+    return c.json({ twinList: { twin: twins.map((t) => twinViewUnder(twinsURL, t)), resourceURL: twinsURL } }, 200);
   },
 );
 
