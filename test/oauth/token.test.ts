@@ -167,4 +167,16 @@ describe("HLF-CM-006, OAU-001/002: every Twinning call checks the bearer token",
     expect(old.json).toMatchObject({ error: "invalid_grant", error_description: "assertion: signature does not verify" });
     expect((await requestToken(client, { grant_type: JWT_BEARER, assertion: await assertion(replaced, client) })).status).toBe(200);
   });
+
+  it("token requests of one client at the same time each get their own verdict: a wrong secret among right ones fails alone", async () => {
+    const subs = await Promise.all(Array.from({ length: 6 }, () => provision()));
+    const wrong = { ...client, client_secret: "not-the-secret" };
+    const answers = await Promise.all(
+      subs.flatMap((sub, i) => [
+        (async () => requestToken(client, { grant_type: JWT_BEARER, assertion: await assertion(sub, client) }))(),
+        ...(i % 2 ? [(async () => requestToken(wrong, { grant_type: JWT_BEARER, assertion: await assertion(sub, client) }))()] : []),
+      ]),
+    );
+    expect(answers.map((a) => a.status)).toEqual(subs.flatMap((_, i) => (i % 2 ? [200, 401] : [200])));
+  });
 });
