@@ -93,6 +93,12 @@ const CLIENT_SCHEMA = [
 export class OAuthClientObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly schema: LazySchema;
+  /**
+   * The registration as stored, and its parsed view, read once: every token request reads it. Only
+   * this object writes the `client` table (register, rotateSecret, deregister), and each of those
+   * drops it, so it never outlives what it copies.
+   */
+  private registration: { row: ClientRow; view: RegisteredClient } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -101,10 +107,18 @@ export class OAuthClientObject extends DurableObject<Env> {
   }
 
   private row(): ClientRow | undefined {
-    return this.schema.exists ? one<ClientRow>(this.sql, "SELECT * FROM client") : undefined;
+    if (this.registration) return this.registration.row;
+    const row = this.schema.exists ? one<ClientRow>(this.sql, "SELECT * FROM client") : undefined;
+    if (row) this.registration = { row, view: this.parse(row) };
+    return row;
   }
 
+  /** The registration of `row` (from row()); handed out over RPC, which copies it. */
   private view(row: ClientRow): RegisteredClient {
+    return this.registration?.row === row ? this.registration.view : this.parse(row);
+  }
+
+  private parse(row: ClientRow): RegisteredClient {
     return {
       clientId: row.client_id,
       name: row.name,
@@ -119,6 +133,7 @@ export class OAuthClientObject extends DurableObject<Env> {
 
   async register(c: ClientRegistration): Promise<RegisteredClient> {
     this.schema.ensure();
+    this.registration = undefined;
     this.sql.exec(
       `INSERT INTO client (id, client_id, name, scopes, secret_hash, created_at, grant_types, redirect_uris, auth_method, jwks, resource_server, about)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -141,22 +156,27 @@ export class OAuthClientObject extends DurableObject<Env> {
   async rotateSecret(secretHash: Uint8Array): Promise<RegisteredClient | undefined> {
     const row = this.row();
     if (!row || (row.auth_method !== "client_secret_basic" && row.auth_method !== "client_secret_post")) return undefined;
+    const view = this.view(row);
+    this.registration = undefined;
     this.sql.exec("UPDATE client SET secret_hash = ?", secretHash);
-    return this.view(row);
+    return view;
   }
 
   /** The operator removes the client: its registration, codes and spent jtis go; it authenticates no more. */
   async deregister(): Promise<boolean> {
     if (!this.row()) return false;
+    this.registration = undefined;
     await this.ctx.storage.deleteAll();
+    this.registration = undefined; // a call during the await may have read the row again
     this.schema.forget();
     return true;
   }
 
   /** The client when `secret` is its secret; undefined for an unknown client or a wrong secret. */
   async authenticateSecret(secret: string): Promise<RegisteredClient | undefined> {
-    const row = this.row();
     const presented = await sha256(secret);
+    // Read after the await: a rotation that landed meanwhile is the one that counts.
+    const row = this.row();
     const stored = row?.secret_hash ? new Uint8Array(row.secret_hash) : new Uint8Array(presented.length);
     const equal = crypto.subtle.timingSafeEqual(stored, presented);
     if (!row?.secret_hash || !equal) return undefined;

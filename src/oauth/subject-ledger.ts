@@ -59,6 +59,12 @@ export interface SubjectBindings {
 export class SubjectLedger {
   /** The revoked jtis and their expiry, read once per instance: every API call checks them. */
   private revoked: Map<string, number> | undefined;
+  /**
+   * The device key imported for HMAC, with the bytes it was imported from: importing it cost more
+   * than the rest of the check. It stays in this object's memory, where the key itself is anyway,
+   * and is imported again whenever the host hands over other bytes (a new holder of the number).
+   */
+  private deviceKey: { bytes: Uint8Array; key: CryptoKey } | undefined;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -71,10 +77,18 @@ export class SubjectLedger {
 
   /** RFC 7523: an HS256 assertion signed with the subject's device key; its jti is spent here, once. */
   async verifyDeviceAssertion(deviceKey: Uint8Array, subject: string, assertion: string, clientId: string, audience: string | string[]): Promise<AssertionResult> {
-    const check = await checkAssertion(assertion, deviceKey, { algorithms: ["HS256"], issuer: clientId, subject, audience, what: "assertion" });
+    const check = await checkAssertion(assertion, await this.importedDeviceKey(deviceKey), { algorithms: ["HS256"], issuer: clientId, subject, audience, what: "assertion" });
     if (!check.ok) return check;
     const fresh = this.storage.transactionSync(() => spendJti(this.sql, "used_jti", check.payload.jti, check.payload.exp));
     return fresh ? { ok: true } : { ok: false, reason: "assertion jti was already used" };
+  }
+
+  private async importedDeviceKey(bytes: Uint8Array): Promise<CryptoKey> {
+    const cached = this.deviceKey;
+    if (cached && sameBytes(cached.bytes, bytes)) return cached.key;
+    const key = await crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    this.deviceKey = { bytes: bytes.slice(), key };
+    return key;
   }
 
   private revokedSet(): Map<string, number> {
@@ -167,10 +181,19 @@ export class SubjectLedger {
   clear(): void {
     this.sql.exec("DELETE FROM used_jti; DELETE FROM device_grant; DELETE FROM revoked_token;");
     this.revoked = new Map();
+    this.deviceKey = undefined;
   }
 
   /** Forgets what was read into memory (a transaction that wrote here rolled back): read again when needed. */
   forget(): void {
     this.revoked = undefined;
+    this.deviceKey = undefined;
   }
+}
+
+/** Byte equality of two keys this object holds (both its own secrets: no timing to hide from anyone). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

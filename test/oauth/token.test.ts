@@ -1,7 +1,7 @@
 import { SELF } from "cloudflare:test";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { assertion, basic, call, enc, ORIGIN, provision, registerClient, requestToken, token } from "../helpers";
+import { ADMIN, assertion, basic, call, enc, ORIGIN, provision, registerClient, requestToken, token } from "../helpers";
 
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const client = await registerClient(["twinning:primary", "twinning:secondary"]);
@@ -154,5 +154,29 @@ describe("HLF-CM-006, OAU-001/002: every Twinning call checks the bearer token",
     await call("DELETE", `/admin/v1/subscribers/${enc(sub.address)}`, { headers: { Authorization: "Bearer dev-admin-token" } });
     const res = await call("GET", "/twinning/v1/acr:Authorization/twins", { token: t });
     expect(res.status).toBe(401);
+  });
+
+  it("a device key replaced by the operator verifies no assertion from then on, the new one at once", async () => {
+    const sub = await provision();
+    expect((await requestToken(client, { grant_type: JWT_BEARER, assertion: await assertion(sub, client) })).status).toBe(200);
+    const replaced = { address: sub.address, key: crypto.getRandomValues(new Uint8Array(32)) };
+    const deviceKey = btoa(String.fromCharCode(...replaced.key)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    expect((await call("PUT", `/admin/v1/subscribers/${enc(sub.address)}`, { headers: ADMIN, body: { mno: { mcc: "001", mnc: "01" }, deviceKey } })).status).toBe(200);
+    const old = await requestToken(client, { grant_type: JWT_BEARER, assertion: await assertion(sub, client) });
+    expect(old.status).toBe(400);
+    expect(old.json).toMatchObject({ error: "invalid_grant", error_description: "assertion: signature does not verify" });
+    expect((await requestToken(client, { grant_type: JWT_BEARER, assertion: await assertion(replaced, client) })).status).toBe(200);
+  });
+
+  it("token requests of one client at the same time each get their own verdict: a wrong secret among right ones fails alone", async () => {
+    const subs = await Promise.all(Array.from({ length: 6 }, () => provision()));
+    const wrong = { ...client, client_secret: "not-the-secret" };
+    const answers = await Promise.all(
+      subs.flatMap((sub, i) => [
+        (async () => requestToken(client, { grant_type: JWT_BEARER, assertion: await assertion(sub, client) }))(),
+        ...(i % 2 ? [(async () => requestToken(wrong, { grant_type: JWT_BEARER, assertion: await assertion(sub, client) }))()] : []),
+      ]),
+    );
+    expect(answers.map((a) => a.status)).toEqual(subs.flatMap((_, i) => (i % 2 ? [200, 401] : [200])));
   });
 });
