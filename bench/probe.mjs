@@ -79,6 +79,8 @@ try {
     const code = (await gw.call("POST", `/twinning/v1/${enc(s.address)}/activationCodes`, { token: s.token, body: {}, expect: 201 })).json.activationCode.code;
     await gw.call("POST", `/twinning/v1/${enc(primaries[i].address)}/twins`, { token: primaries[i].token, body: { activationCode: code, name: "second" }, expect: 201 });
   });
+  // What the activations above leave to fire: the fsyncs of the next 35 s with no request (per activation made).
+  await report("activation: afterwards, 35 s idle", async (i) => { if (i === 0) await sleep(35_000); });
 } finally {
   await rt.dispose();
   rmSync(work, { recursive: true, force: true });
