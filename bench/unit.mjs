@@ -28,14 +28,26 @@ const option = (name, fallback) => {
 const subscribers = option("--subscribers", 100);
 const connections = option("--connections", 16);
 const seconds = option("--seconds", 4);
+// The rest of the full bench's population, to measure a unit among as many live objects as there:
+// --hot-twins N (8; full: 32), --activation-primaries N (4; full: 250), --dm-devices N (0; full: 128),
+// --campaign-devices N (0; full: 1000).
+const population = {
+  hotTwins: option("--hot-twins", 8),
+  activationPrimaries: option("--activation-primaries", 4),
+  dmDevices: option("--dm-devices", 0),
+  campaignDevices: option("--campaign-devices", 0),
+};
 const work = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : "/tmp", "oma-unit-"));
 const built = await build(join(work, "out"), { buildWasm: false });
 const inspectorPort = profiling ? await freePort() : undefined;
 const runtime = await startRuntime({ build: built, persistDir: join(work, "state"), inspectorPort, logLevel: "warn" });
 try {
   const gw = new GatewayClient(runtime.urls.gateway, ADMIN_TOKEN);
-  const seeded = await seed(gw, { subscribers, hotTwins: 8, activationPrimaries: 4, concurrency: 8 });
+  const seeded = await seed(gw, { subscribers, ...population, concurrency: 8 });
   const list = benchmarks({ urls: runtime.urls, seed: seeded, subscribers });
+  // --settle N: seconds with no request after seeding, as the full bench waits 33 s for activation alarms.
+  const settle = option("--settle", 0);
+  if (settle) await new Promise((r) => setTimeout(r, settle * 1000));
   for (const [i, id] of ids.entries()) {
     const b = list.find((x) => x.id === id);
     if (!b) throw new Error(`no benchmark ${id}: one of ${list.map((x) => x.id).join(", ")}`);
