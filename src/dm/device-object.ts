@@ -10,7 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { base64, decodePackage0, encodePackage0, nonceFromNextNonce, secretDigest, type UiMode } from "../codec";
 import { ApiError, notFound, outcome, type Outcome } from "../http/errors";
-import { migrate, one } from "../http/sql";
+import { hasTable, migrate, one } from "../http/sql";
 import { devicePort, failures, SCHEMA, SESSION_IDLE_MS, upgradeSecrets, type AccountRow } from "./device-tables";
 import { reply, type SessionState } from "./engine";
 import { jobView, type CommandOutcome, type CommandPath, type GenericAlert, type Job, type JobBatch, type JobCommandSpec } from "./job-model";
@@ -44,7 +44,7 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   private get provisioned(): boolean {
-    return one(this.sql, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'account'") !== undefined;
+    return hasTable(this.sql, "account");
   }
 
   /** Schema steps for an object that has storage; the conversion of plain-text secrets in between. */

@@ -1,14 +1,14 @@
 // A device's DM 2.0 registration, in its own object: which DM account claimed it (src/dm/v2/) and
 // the protocol it was registered with. The table exists only once a DM account claimed the device,
 // so a DM 1.2-only device's storage is as it always was.
-import { one } from "../http/sql";
+import { hasTable, one } from "../http/sql";
 import type { Dm2Binding } from "./device-types";
 
 export class Dm2Registration {
   constructor(private readonly sql: SqlStorage) {}
 
   get(): Dm2Binding | undefined {
-    if (one(this.sql, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'dm2_binding'") === undefined) return undefined;
+    if (!hasTable(this.sql, "dm2_binding")) return undefined;
     const r = one<{ account_id: string; protocol: string }>(this.sql, "SELECT account_id, protocol FROM dm2_binding");
     return r ? { accountId: r.account_id, protocol: r.protocol } : undefined;
   }

@@ -4,7 +4,7 @@
 // device's alarm delivers it afterwards and retries with backoff until the listener takes it. Delivery
 // is at least once: the listener counts a report once per (ref, jobId).
 import type { Env } from "../env";
-import { one } from "../http/sql";
+import { hasTable, one } from "../http/sql";
 import type { Job } from "./job-model";
 
 /** Who hears when a job finishes: a Durable Object (binding name in Env, object name) and the caller's own reference (the device). */
@@ -45,7 +45,7 @@ export class JobReports {
   ) {}
 
   private get exists(): boolean {
-    return one(this.sql, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'job_report'") !== undefined;
+    return hasTable(this.sql, "job_report");
   }
 
   /** Inside the transaction that finished `job`. */

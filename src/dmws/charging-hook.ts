@@ -8,13 +8,14 @@ import type { Env } from "../env";
 import type { Job, JobHooks } from "../dm/job-model";
 import type { ChargingRecord } from "./charging-model";
 import { deviceResult, type DeviceJobTag } from "./operation-kinds";
+import { hasTable } from "../http/sql";
 
 const OUTBOX = `CREATE TABLE IF NOT EXISTS dmws_charge (record_id TEXT PRIMARY KEY, provider TEXT NOT NULL, doc TEXT NOT NULL, delivered_at INTEGER);
   CREATE INDEX IF NOT EXISTS dmws_charge_undelivered ON dmws_charge (delivered_at)`;
 const BATCH = 200;
 const RETRY_MS = 10_000;
 
-const hasOutbox = (sql: SqlStorage) => sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dmws_charge'").toArray().length > 0;
+const hasOutbox = (sql: SqlStorage) => hasTable(sql, "dmws_charge");
 
 /** The charging record a job's final result is worth, if it has one. */
 export function chargeFor(job: Job): ChargingRecord | undefined {

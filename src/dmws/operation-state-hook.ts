@@ -9,6 +9,7 @@
 import type { Env } from "../env";
 import type { JobHooks } from "../dm/job-model";
 import { deviceResult, type DeviceJobTag, type DeviceState } from "./operation-kinds";
+import { hasTable } from "../http/sql";
 
 /** One job's state as its provider's object takes it. */
 export interface JobStateReport {
@@ -23,7 +24,7 @@ const OUTBOX = `CREATE TABLE IF NOT EXISTS dmws_op_state (job_id TEXT PRIMARY KE
 const BATCH = 200;
 const RETRY_MS = 10_000;
 
-const hasOutbox = (sql: SqlStorage) => sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dmws_op_state'").toArray().length > 0;
+const hasOutbox = (sql: SqlStorage) => hasTable(sql, "dmws_op_state");
 
 export const operationStateHooks: JobHooks = {
   saved(job, sql) {

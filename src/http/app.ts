@@ -174,14 +174,17 @@ export function requireBodyChecks(limitFor: (path: string) => MiddlewareHandler<
  */
 export function requestOrigin(c: { req: { url: string } }): string {
   const url = c.req.url;
-  const path = url.indexOf("/", url.indexOf("//") + 2);
+  const path = pathStart(url);
   return path < 0 ? url : url.slice(0, path);
 }
+
+/** Where the path starts in an absolute URL string (the first "/" after "scheme://"), or -1. */
+const pathStart = (url: string): number => url.indexOf("/", url.indexOf("//") + 2);
 
 /** The path of the request URL (what `new URL(c.req.url).pathname` is), read off the same string without parsing a URL. */
 export function requestPath(c: { req: { url: string } }): string {
   const url = c.req.url;
-  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const start = pathStart(url);
   if (start < 0) return "/";
   let end = url.length;
   const query = url.indexOf("?", start);

@@ -50,7 +50,12 @@ export function keysetPage<T extends Record<string, SqlStorageValue>, K extends 
  * request merely names (a random client_id, a forged refresh token) stays without storage.
  */
 export function hasSchema(ctx: DurableObjectState): boolean {
-  return ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+  return hasTable(ctx.storage.sql, "_schema");
+}
+
+/** Whether the table `name` exists (one read of the schema, no write). */
+export function hasTable(sql: SqlStorage, name: string): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 }
 
 /**

@@ -6,7 +6,7 @@
 // must not swallow the next notification).
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { migrate, one } from "../http/sql";
+import { hasTable, migrate, one } from "../http/sql";
 
 export type ChannelType = "LongPolling" | "WebSockets";
 
@@ -55,7 +55,7 @@ export class NotificationChannelObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.initialised = !!one(this.sql, "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'channel'");
+    this.initialised = hasTable(this.sql, "channel");
     if (this.initialised) migrate(ctx, SCHEMA);
     // Answered by the runtime without waking the object: keep-alives cost nothing.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));

@@ -33,13 +33,22 @@ interface Counter {
 }
 const local = new Map<string, Counter>();
 
-function bump(key: string, ms: number, error: boolean): void {
-  const c = local.get(key) ?? { count: 0, errors: 0, totalMs: 0, maxMs: 0 };
+/** The local counter of `key`, made on first use. */
+function counterOf(key: string): Counter {
+  let c = local.get(key);
+  if (!c) local.set(key, (c = { count: 0, errors: 0, totalMs: 0, maxMs: 0 }));
+  return c;
+}
+
+function add(c: Counter, ms: number, error: boolean): void {
   c.count++;
   if (error) c.errors++;
   c.totalMs += ms;
   c.maxMs = Math.max(c.maxMs, ms);
-  local.set(key, c);
+}
+
+function bump(key: string, ms: number, error: boolean): void {
+  add(counterOf(key), ms, error);
 }
 
 function write(env: MetricsEnv, blobs: string[], doubles: number[]): void {
@@ -59,10 +68,7 @@ function requestCounter(method: string, route: string): { name: string; counter:
   let entry = byRoute.get(route);
   if (!entry) {
     const name = `${method} ${route}`;
-    const key = `request ${name}`;
-    const counter = local.get(key) ?? { count: 0, errors: 0, totalMs: 0, maxMs: 0 };
-    local.set(key, counter);
-    byRoute.set(route, (entry = { name, counter }));
+    byRoute.set(route, (entry = { name, counter: counterOf(`request ${name}`) }));
   }
   return entry;
 }
@@ -70,10 +76,7 @@ function requestCounter(method: string, route: string): { name: string; counter:
 /** One answered request: its route pattern (never the concrete path: ids are not labels), status and time. */
 export function recordRequest(env: MetricsEnv, method: string, route: string, status: number, ms: number): void {
   const { name, counter } = requestCounter(method, route);
-  counter.count++;
-  if (status >= 500) counter.errors++;
-  counter.totalMs += ms;
-  if (ms > counter.maxMs) counter.maxMs = ms;
+  add(counter, ms, status >= 500);
   if (status >= 400) bump(`error ${status} ${name}`, ms, status >= 500);
   write(env, ["request", name, String(status)], [1, ms]);
 }

@@ -10,6 +10,7 @@
 // REMOVE this file, the fallback and the methods once the previous version has been gone for the
 // TTL plus an hour (the clean-up alarms' retries): then no object named by a code holds anything.
 import type { IssuedCode, Redemption } from "./activation-code-bucket";
+import { hasTable } from "../http/sql";
 
 interface CodeRow extends Record<string, SqlStorageValue> {
   secondary: string;
@@ -38,7 +39,7 @@ export class LegacyCodeObject {
 
   /** Whether this object holds a `code` table at all (live, expired, or the first schema's spent row). */
   exists(): boolean {
-    return this.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'code'").toArray().length > 0;
+    return hasTable(this.storage.sql, "code");
   }
 
   /** Erases the object: data and alarm (deleteAll removes both from compatibility date 2026-02-24). */

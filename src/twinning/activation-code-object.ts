@@ -9,15 +9,12 @@
 // does the right thing.
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { migrateStores } from "../http/sql";
+import { hasTable, migrateStores } from "../http/sql";
 import { CODE_BUCKET_SCHEMA, CodeBucket, type IssuedCode, type Redemption } from "./activation-code-bucket";
 import { LegacyCodeObject } from "./activation-code-legacy";
 import { isBucketName, redeemInBucket, revokeInBucket } from "./activation-code-index";
 
 export type { IssuedCode, Redemption } from "./activation-code-bucket";
-
-const hasTable = (sql: SqlStorage, name: string) =>
-  sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 
 export class ActivationCodeObject extends DurableObject<Env> {
   private readonly bucket: CodeBucket;

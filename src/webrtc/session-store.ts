@@ -1,6 +1,6 @@
 // The tables of one call session and the reads over them. The object (session-object.ts) owns the
 // transactions; this store owns the schema and the shape of each row.
-import { one } from "../http/sql";
+import { hasTable, one } from "../http/sql";
 import type { IceCandidate, SessionStatus } from "./schemas";
 
 export const SESSION_SCHEMA = [
@@ -80,7 +80,7 @@ export class SessionStore {
 
   /** Whether this object holds a session at all; a read, so unknown ids leave nothing behind. */
   exists(): boolean {
-    return !!one(this.sql, "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'session'") && !!this.session();
+    return hasTable(this.sql, "session") && !!this.session();
   }
 
   session(): SessionRow | undefined {

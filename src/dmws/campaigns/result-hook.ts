@@ -10,6 +10,7 @@ import type { JobHooks } from "../../dm/job-model";
 import type { DeviceJobTag } from "../operation-kinds";
 import { campaignResultOf } from "./dispatch";
 import type { DeviceState } from "./plan";
+import { hasTable } from "../../http/sql";
 
 /** A device's final result as the campaign takes it. */
 export interface CampaignResult {
@@ -28,7 +29,7 @@ const BATCH = 50;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
 
-const hasOutbox = (sql: SqlStorage) => sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dmws_campaign_result'").toArray().length > 0;
+const hasOutbox = (sql: SqlStorage) => hasTable(sql, "dmws_campaign_result");
 
 export const campaignResultHooks: JobHooks = {
   saved(job, sql) {
