@@ -223,7 +223,8 @@ export class OAuthClientObject extends DurableObject<Env> {
     }
     if (pending.length) {
       console.warn(`oauth: ${pending.length} credential replicas of ${clientId} unreachable; waiting out their ${REPLICA_LEASE_MS} ms lease`);
-      await new Promise((resolve) => setTimeout(resolve, REPLICA_LEASE_MS));
+      // A second more than the lease, for the clocks of objects on other machines.
+      await new Promise((resolve) => setTimeout(resolve, REPLICA_LEASE_MS + 1_000));
     }
   }
 
