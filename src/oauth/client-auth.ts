@@ -32,13 +32,21 @@ export async function registeredClient(env: Env, id: string): Promise<DurableObj
 }
 
 /**
- * One of the client's credential replicas, at random (credential-replica.ts), for the checks that only
- * read the registration and the secret's hash; undefined when registeredClient would be. Everything
- * that writes (assertion jtis, codes) stays with the client's own object.
+ * The replica the next request of this isolate asks: in turn from a random start, so that the requests
+ * one isolate has in flight at once go to different replicas (at random, some would meet at one), and
+ * isolates do not move in step. Not a secret: it only spreads load.
+ */
+let nextReplica = Math.floor(Math.random() * CLIENT_REPLICAS);
+
+/**
+ * One of the client's credential replicas (credential-replica.ts), for the checks that only read the
+ * registration and the secret's hash; undefined when registeredClient would be. Everything that writes
+ * (assertion jtis, codes) stays with the client's own object.
  */
 async function credentialReplica(env: Env, id: string): Promise<DurableObjectStub<OAuthClientObject> | undefined> {
   if (!CLIENT_ID.test(id) || !(await isIssuedClientId(env, id))) return undefined;
-  return env.OAUTH_CLIENTS.getByName(clientReplicaName(id, Math.floor(Math.random() * CLIENT_REPLICAS)));
+  nextReplica = (nextReplica + 1) % CLIENT_REPLICAS;
+  return env.OAUTH_CLIENTS.getByName(clientReplicaName(id, nextReplica));
 }
 
 function basicCredentials(header: string): [string, string] {
