@@ -113,7 +113,8 @@ export class OAuthClientObject extends DurableObject<Env> {
   /**
    * The registration as stored, and its parsed view, read once: every token request reads it. Only
    * this object writes the `client` table (register, rotateSecret, deregister), and each of those
-   * drops it, so it never outlives what it copies.
+   * drops it, so it never outlives what it copies. Each write after register must also end with
+   * invalidateReplicas: the replicas copy the same row (credential-replica.ts).
    */
   private registration: { row: ClientRow; view: RegisteredClient } | undefined;
   /** Set in a replica object only: the copy of its client's credential (credential-replica.ts). */
