@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import type { Env } from "../env";
 import type { OAuthClientObject, RegisteredClient } from "./client-object";
-import { isIssuedClientId } from "./object-names";
+import { CLIENT_REPLICAS, clientReplicaName, isIssuedClientId } from "./object-names";
 import { remoteKeySet, verifyClientAssertion } from "./client-assertion";
 import { oauthHooks } from "./hooks";
 import { OAuthError } from "./errors";
@@ -31,6 +31,24 @@ export async function registeredClient(env: Env, id: string): Promise<DurableObj
   return CLIENT_ID.test(id) && (await isIssuedClientId(env, id)) ? env.OAUTH_CLIENTS.getByName(id) : undefined;
 }
 
+/**
+ * The replica the next request of this isolate asks: in turn from a random start, so that the requests
+ * one isolate has in flight at once go to different replicas (at random, some would meet at one), and
+ * isolates do not move in step. Not a secret: it only spreads load.
+ */
+let nextReplica = Math.floor(Math.random() * CLIENT_REPLICAS);
+
+/**
+ * One of the client's credential replicas (credential-replica.ts), for the checks that only read the
+ * registration and the secret's hash; undefined when registeredClient would be. Everything that writes
+ * (assertion jtis, codes) stays with the client's own object.
+ */
+async function credentialReplica(env: Env, id: string): Promise<DurableObjectStub<OAuthClientObject> | undefined> {
+  if (!CLIENT_ID.test(id) || !(await isIssuedClientId(env, id))) return undefined;
+  nextReplica = (nextReplica + 1) % CLIENT_REPLICAS;
+  return env.OAUTH_CLIENTS.getByName(clientReplicaName(id, nextReplica));
+}
+
 function basicCredentials(header: string): [string, string] {
   const m = header.match(/^Basic\s+([A-Za-z0-9+/]+=*)$/i);
   if (!m) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
@@ -53,7 +71,7 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
   if (methods > 1) throw new OAuthError("invalid_request", "more than one client authentication method");
   if (header !== undefined) {
     const [id, secret] = basicCredentials(header);
-    const client = await (await registeredClient(c.env, id))?.authenticateSecret(secret);
+    const client = await (await credentialReplica(c.env, id))?.replicaAuthenticateSecret(id, secret);
     if (!client) throw unknown();
     return { ...client, confidential: true };
   }
@@ -71,19 +89,21 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
     if (typeof id !== "string" || id !== iss) throw unknown();
     const stub = await registeredClient(c.env, id);
     if (!stub) return externalClient(c, id, assertion, audiences);
+    // At the client's own object, not a replica: the assertion's jti is spent there in the same call,
+    // so a replica would add a call without sparing this one.
     const result = await stub.authenticateAssertion(assertion, audiences);
     if (!result.client) throw new OAuthError("invalid_client", result.reason ?? "client assertion rejected");
     return { ...result.client, confidential: true };
   }
   const id = form.get("client_id");
   if (!id || !CLIENT_ID.test(id)) throw new OAuthError("invalid_client", "client authentication required");
-  const stub = await registeredClient(c.env, id);
+  const replica = await credentialReplica(c.env, id);
   if (form.has("client_secret")) {
-    const client = await stub?.authenticateSecret(form.get("client_secret")!);
+    const client = await replica?.replicaAuthenticateSecret(id, form.get("client_secret")!);
     if (!client) throw unknown();
     return { ...client, confidential: true };
   }
-  const client = await stub?.info();
+  const client = await replica?.replicaInfo(id);
   if (!client || client.authMethod !== "none") throw new OAuthError("invalid_client", "client authentication required");
   return { ...client, confidential: false };
 }

@@ -3,6 +3,10 @@
 // SHA-256 of its secret, or its public keys for private_key_jwt), the jtis of its client assertions,
 // its authorization codes (one-time, short-lived, PKCE-bound), and the revoked jtis of the tokens
 // it holds for itself (client_credentials).
+//
+// The same class also serves as a read replica of a client's credential (credential-replica.ts),
+// under the names clientReplicaName makes: such an object has no storage, and only its replica*
+// methods and invalidateReplica are called on it.
 import { DurableObject } from "cloudflare:workers";
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
@@ -10,6 +14,8 @@ import { base64url, sha256 } from "../http/crypto";
 import { LazySchema, one } from "../http/sql";
 import { verifyClientAssertion } from "./client-assertion";
 import { spendJti as spendOnce } from "./assertion-guard";
+import { CredentialReplica, REPLICA_LEASE_MS, type ClientCredential } from "./credential-replica";
+import { clientReplicaNames } from "./object-names";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
 
@@ -53,6 +59,17 @@ export type CodeRedemption =
   | { ok: false; reason: string; familyToRevoke?: string };
 
 export const AUTH_CODE_TTL_MS = 60_000;
+/** Rounds of invalidations sent to the replicas that did not answer, before waiting out their lease. */
+const INVALIDATION_ROUNDS = 2;
+
+/**
+ * Whether `presented` (a SHA-256) is the stored secret hash, in constant time; a client without a
+ * hash is compared against zeros, so that it takes as long and fails.
+ */
+function secretMatches(stored: Uint8Array | undefined, presented: Uint8Array): boolean {
+  const equal = crypto.subtle.timingSafeEqual(stored ?? new Uint8Array(presented.length), presented);
+  return stored !== undefined && equal;
+}
 
 interface ClientRow extends Record<string, SqlStorageValue> {
   client_id: string;
@@ -96,9 +113,12 @@ export class OAuthClientObject extends DurableObject<Env> {
   /**
    * The registration as stored, and its parsed view, read once: every token request reads it. Only
    * this object writes the `client` table (register, rotateSecret, deregister), and each of those
-   * drops it, so it never outlives what it copies.
+   * drops it, so it never outlives what it copies. Each write after register must also end with
+   * invalidateReplicas: the replicas copy the same row (credential-replica.ts).
    */
   private registration: { row: ClientRow; view: RegisteredClient } | undefined;
+  /** Set in a replica object only: the copy of its client's credential (credential-replica.ts). */
+  private replica: CredentialReplica | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -159,16 +179,19 @@ export class OAuthClientObject extends DurableObject<Env> {
     const view = this.view(row);
     this.registration = undefined;
     this.sql.exec("UPDATE client SET secret_hash = ?", secretHash);
+    await this.invalidateReplicas(row.client_id);
     return view;
   }
 
   /** The operator removes the client: its registration, codes and spent jtis go; it authenticates no more. */
   async deregister(): Promise<boolean> {
-    if (!this.row()) return false;
+    const row = this.row();
+    if (!row) return false;
     this.registration = undefined;
     await this.ctx.storage.deleteAll();
     this.registration = undefined; // a call during the await may have read the row again
     this.schema.forget();
+    await this.invalidateReplicas(row.client_id);
     return true;
   }
 
@@ -177,10 +200,70 @@ export class OAuthClientObject extends DurableObject<Env> {
     const presented = await sha256(secret);
     // Read after the await: a rotation that landed meanwhile is the one that counts.
     const row = this.row();
-    const stored = row?.secret_hash ? new Uint8Array(row.secret_hash) : new Uint8Array(presented.length);
-    const equal = crypto.subtle.timingSafeEqual(stored, presented);
-    if (!row?.secret_hash || !equal) return undefined;
-    return this.view(row);
+    if (!secretMatches(row?.secret_hash ? new Uint8Array(row.secret_hash) : undefined, presented)) return undefined;
+    return this.view(row!);
+  }
+
+  /** What a replica of this client copies (credential-replica.ts): the registration and the secret's hash. */
+  async credential(): Promise<ClientCredential> {
+    const row = this.row();
+    if (!row) return {};
+    return { client: this.view(row), ...(row.secret_hash ? { secretHash: new Uint8Array(row.secret_hash) } : {}) };
+  }
+
+  /**
+   * After a change of what authentication decides, and before the admin call returns: every replica
+   * drops its copy. A replica that does not answer after INVALIDATION_ROUNDS may hold its copy until
+   * its lease ends; waiting out the lease keeps "the old credential works nowhere once this returns".
+   */
+  private async invalidateReplicas(clientId: string): Promise<void> {
+    let pending = clientReplicaNames(clientId);
+    for (let round = 0; round < INVALIDATION_ROUNDS && pending.length; round++) {
+      const results = await Promise.allSettled(pending.map((name) => this.env.OAUTH_CLIENTS.getByName(name).invalidateReplica(clientId)));
+      pending = pending.filter((_, i) => results[i]!.status === "rejected");
+    }
+    if (pending.length) {
+      console.warn(`oauth: ${pending.length} credential replicas of ${clientId} unreachable; waiting out their ${REPLICA_LEASE_MS} ms lease`);
+      // A second more than the lease, for the clocks of objects on other machines.
+      await new Promise((resolve) => setTimeout(resolve, REPLICA_LEASE_MS + 1_000));
+    }
+  }
+
+  // Called on a replica object (credential-replica.ts), by the token endpoint's client authentication.
+
+  /** authenticateSecret, decided by this replica's copy: the same hash compared the same way. */
+  async replicaAuthenticateSecret(clientId: string, secret: string): Promise<RegisteredClient | undefined> {
+    const replica = this.replicaOf(clientId);
+    const presented = await sha256(secret);
+    const credential = await replica.current();
+    if (!credential) return this.primary(clientId).authenticateSecret(secret);
+    return secretMatches(credential.secretHash, presented) ? credential.client : undefined;
+  }
+
+  /** info(), from this replica's copy (public clients at the token endpoint). */
+  async replicaInfo(clientId: string): Promise<RegisteredClient | undefined> {
+    const credential = await this.replicaOf(clientId).current();
+    return credential ? credential.client : this.primary(clientId).info();
+  }
+
+  /** The primary changed `clientId`'s credential: this replica drops its copy (credential-replica.ts). */
+  async invalidateReplica(clientId: string): Promise<void> {
+    if (this.replica?.clientId === clientId) this.replica.invalidate();
+  }
+
+  private primary(clientId: string): DurableObjectStub<OAuthClientObject> {
+    return this.env.OAUTH_CLIENTS.getByName(clientId);
+  }
+
+  /** This object's replica of `clientId`; only an object named as one of that client's replicas is one. */
+  private replicaOf(clientId: string): CredentialReplica {
+    if (this.replica?.clientId === clientId) return this.replica;
+    if (!clientReplicaNames(clientId).some((name) => this.ctx.id.equals(this.env.OAUTH_CLIENTS.idFromName(name)))) {
+      throw new Error(`object is not a credential replica of ${clientId}`);
+    }
+    const primary = this.primary(clientId);
+    this.replica = new CredentialReplica(clientId, () => primary.credential() as Promise<ClientCredential>);
+    return this.replica;
   }
 
   /**

@@ -62,6 +62,21 @@ export const newClientId = (env: Env) => newObjectName(env, CLIENT_ID_PREFIX);
 /** Whether `clientId` names a client this server registered (it may since have been deleted). */
 export const isIssuedClientId = (env: Env, clientId: string) => isObjectName(env, CLIENT_ID_PREFIX, clientId);
 
+/**
+ * How many read replicas of a client's credential the token endpoint spreads client authentication
+ * over (credential-replica.ts): one object receiving every token request of a client is the
+ * endpoint's ceiling (issue 13), N objects of the same class share it.
+ */
+export const CLIENT_REPLICAS = 16;
+/**
+ * The object name of replica `index` of `clientId`. It contains "/", which no client_id has (the
+ * base64url of newObjectName; CLIENT_ID in client-auth.ts refuses it), so a replica is never
+ * mistaken for a client and no client can be registered under a replica's name.
+ */
+export const clientReplicaName = (clientId: string, index: number) => `${clientId}/replica/${index}`;
+/** Every replica name of `clientId`, in index order. */
+export const clientReplicaNames = (clientId: string) => Array.from({ length: CLIENT_REPLICAS }, (_, i) => clientReplicaName(clientId, i));
+
 /** A new refresh-token family id. */
 export const newFamilyId = (env: Env) => newObjectName(env, FAMILY_ID_PREFIX);
 
