@@ -60,6 +60,8 @@ const config = {
   warmup: number("warmup", quick ? 0.5 : 1),
   duration: number("duration", quick ? 2 : 5),
   connections: number("connections", 32),
+  // Milliseconds between the starts of a run's connections (bench/gateway/load.mjs RAMP_MS); 0: all at once.
+  rampMs: number("ramp-ms", 15),
   // Local workerd fails with SQLITE_NOMEM once ~3,300 SQLite-backed objects are live at once (the
   // bare reference alone shows it; objects leave memory after ~10 s idle). 500 twinned pairs keep
   // the read and toggle runs (1,000 subscriber objects + 500 reference objects) well below that.
@@ -232,6 +234,7 @@ async function main() {
           duration: activation ? config.activationDuration : config.duration,
           warmup: activation ? config.activationWarmup : config.warmup,
           pid: runtime.pid,
+          rampMs: config.rampMs,
         };
         // A benchmark with its own load loop (DM sessions) runs itself; the rest are autocannon specs.
         const spec = b.run ? undefined : b.spec();

@@ -18,6 +18,33 @@ function percentile(sorted, p) {
   return sorted[i];
 }
 
+/**
+ * Connections that start in the same millisecond reach the same objects in step and can stay bunched
+ * for the whole run, where a call costs workerd about twice as much (BENCHMARKS.md, "bimodal"): each
+ * connection of a run is its own autocannon instance, started RAMP_MS after the previous one. The
+ * references get the same load shape. `rampMs: 0` starts them together as one instance.
+ */
+export const RAMP_MS = 15;
+
+async function fireRamped(opts, rampMs, onResponse) {
+  const runs = [];
+  for (let k = 0; k < opts.connections; k++) {
+    if (k) await new Promise((r) => setTimeout(r, rampMs));
+    runs.push(fire({ ...opts, connections: 1 }, onResponse));
+  }
+  const results = await Promise.all(runs);
+  const sum = (f) => results.reduce((a, r) => a + f(r), 0);
+  return {
+    // Each connection ran `duration`: the rate is that of `connections` running together that long.
+    duration: Math.max(...results.map((r) => r.duration)),
+    "2xx": sum((r) => r["2xx"]),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    requests: { total: sum((r) => r.requests.total) },
+  };
+}
+
 function fire(opts, onResponse) {
   return new Promise((resolve, reject) => {
     const instance = autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
@@ -45,9 +72,12 @@ export async function measure(spec) {
     body: spec.body,
     requests: spec.requests,
   };
+  // A spec that stops its own run (onInstance: the activation pool) keeps one instance.
+  const rampMs = spec.onInstance ? 0 : (spec.rampMs ?? RAMP_MS);
+  const launch = (opts, onResponse) => (rampMs > 0 && opts.connections > 1 ? fireRamped(opts, rampMs, onResponse) : fire({ ...opts, onInstance: spec.onInstance }, onResponse));
   if (spec.warmup > 0) {
     spec.onPhase?.("warmup");
-    await fire({ ...base, duration: spec.warmup, onInstance: spec.onInstance });
+    await launch({ ...base, duration: spec.warmup });
   }
   spec.onPhase?.("measure");
   const latencies = [];
@@ -55,7 +85,7 @@ export async function measure(spec) {
   const cpu0 = cpuMsOf(spec.pid);
   const self0 = process.cpuUsage();
   const wall0 = performance.now();
-  const result = await fire({ ...base, duration: spec.duration, onInstance: spec.onInstance }, (_client, status, _bytes, ms) => {
+  const result = await launch({ ...base, duration: spec.duration }, (_client, status, _bytes, ms) => {
     statuses[status] = (statuses[status] ?? 0) + 1;
     if (status >= 200 && status < 300) latencies.push(ms);
   });
