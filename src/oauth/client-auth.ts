@@ -71,6 +71,12 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
   if (methods > 1) throw new OAuthError("invalid_request", "more than one client authentication method");
   if (header !== undefined) {
     const [id, secret] = basicCredentials(header);
+    // RFC 6749 §2.3, §3.2.1: a request names one client. A body client_id that names another is
+    // refused as the private_key_jwt mismatch below is (invalid_client), not ignored: a client bug or
+    // a proxy rewriting one of the two would otherwise go unnoticed. Checked before the secret, as it
+    // depends on the request alone.
+    const named = form.get("client_id");
+    if (named !== null && named !== id) throw new OAuthError("invalid_client", "client_id does not match the client authenticated by HTTP Basic");
     const client = await (await credentialReplica(c.env, id))?.replicaAuthenticateSecret(id, secret);
     if (!client) throw unknown();
     return { ...client, confidential: true };
