@@ -50,8 +50,10 @@ async function credentialReplica(env: Env, id: string): Promise<DurableObjectStu
 }
 
 function basicCredentials(header: string): [string, string] {
+  // The scheme first, then its credentials, so that `Basic !!!` is told what is wrong with it.
+  if (!/^Basic(\s|$)/i.test(header)) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
   const m = header.match(/^Basic\s+([A-Za-z0-9+/]+=*)$/i);
-  if (!m) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
+  if (!m) throw new OAuthError("invalid_client", "malformed Basic credentials: expected base64 of client_id:client_secret");
   try {
     const decoded = atob(m[1]!);
     const colon = decoded.indexOf(":");
