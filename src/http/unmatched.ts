@@ -9,7 +9,7 @@
 // No CORS is served, so an OPTIONS answer carries Allow and nothing else.
 import type { Context } from "hono";
 import type { RouterRoute } from "hono/types";
-import { ApiError, errorResponse } from "./errors";
+import { ApiError, ECHO_MAX, echo, errorResponse } from "./errors";
 import { PrefixRouter } from "./router";
 
 /** The order Allow lists methods in; HEAD wherever GET is (Hono answers HEAD with the GET route). */
@@ -32,13 +32,15 @@ export function unmatchedRequest(routes: () => readonly RouterRoute[]): (c: Cont
 
   return (c) => {
     const method = c.req.method;
-    const path = new URL(c.req.url).pathname;
+    // Echoed capped (errors.ts): a path is longer than an id, and showing it is the point of the answer.
+    const shownMethod = echo(method);
+    const shownPath = echo(new URL(c.req.url).pathname, 2 * ECHO_MAX);
     const allow = allowed(c.req.path);
     // A handler of this very method that answered "not found" (c.notFound()) stays a 404.
     if (allow.length > 0 && !allow.includes(method)) {
-      return errorResponse(c, new ApiError(405, "SVC0002", ["method", `${method} is not allowed on ${path}; allowed: ${allow.join(", ")}`], { Allow: allow.join(", ") }));
+      return errorResponse(c, new ApiError(405, "SVC0002", ["method", `${shownMethod} is not allowed on ${shownPath}; allowed: ${allow.join(", ")}`], { Allow: allow.join(", ") }));
     }
     if (allow.length > 0 && method === "OPTIONS") return c.body(null, 204, { Allow: allow.join(", ") });
-    return errorResponse(c, new ApiError(404, "SVC0002", ["path", `${method} ${path} is not a resource of this API`]));
+    return errorResponse(c, new ApiError(404, "SVC0002", ["path", `${shownMethod} ${shownPath} is not a resource of this API`]));
   };
 }

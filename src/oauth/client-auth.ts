@@ -9,6 +9,7 @@ import type { OAuthClientObject, RegisteredClient } from "./client-object";
 import { CLIENT_REPLICAS, clientReplicaName, isIssuedClientId } from "./object-names";
 import { remoteKeySet, verifyClientAssertion } from "./client-assertion";
 import { oauthHooks } from "./hooks";
+import { echo } from "../http/errors";
 import { OAuthError } from "./errors";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -139,6 +140,6 @@ export function grantedScopes(client: RegisteredClient, requested: string | null
   }
   const scopes = [...new Set(requested.split(" ").filter(Boolean))];
   const notAllowed = scopes.filter((s) => !registered.includes(s));
-  if (notAllowed.length) throw new OAuthError("invalid_scope", `scope not available to this client for this grant: ${notAllowed.join(" ")}`);
+  if (notAllowed.length) throw new OAuthError("invalid_scope", `scope not available to this client for this grant: ${echo(notAllowed.join(" "))}`);
   return scopes;
 }
