@@ -5,6 +5,7 @@ import type { AppEnv } from "./env";
 import { correlator, MAX_BODY_BYTES, requireBodyChecks, requireWellFormedUrl } from "./http/app";
 import { ApiError, errorResponse, invalidInput } from "./http/errors";
 import { PrefixRouter } from "./http/router";
+import { unmatchedRequest } from "./http/unmatched";
 import { auditAdmin, auditRoutes } from "./admin/audit";
 import { subscriberAdminRoutes } from "./twinning/admin-routes";
 import { clientAdminRoutes } from "./oauth/admin-routes";
@@ -140,7 +141,8 @@ const openApiConfig = {
 mountDocs(app, openApiConfig);
 app.get("/", (c) => c.redirect("/docs"));
 
-app.notFound((c) => errorResponse(c, new ApiError(404, "SVC0002", ["path", `${c.req.method} ${new URL(c.req.url).pathname} is not a resource of this API`])));
+// No route matched: 405 with Allow for a wrong method on a resource, 204 with Allow for OPTIONS, else 404.
+app.notFound(unmatchedRequest(() => app.routes));
 app.onError((err, c) => {
   // Malformed JSON is reported by Hono's validator as a plain 400.
   if (err instanceof Error && /Malformed JSON/i.test(err.message)) return errorResponse(c, invalidInput("body", "malformed JSON"));

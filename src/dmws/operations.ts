@@ -76,7 +76,7 @@ export async function resolveTarget(env: Env, target: OperationTarget): Promise<
   if ("devices" in target) return [...new Set(target.devices)];
   if ("group" in target) return allDevicesOf(env, target.group);
   const devices = await registry(env).devicesOfSubscriber(target.subscriber);
-  if (!devices.length) throw notFound("subscriber", `${target.subscriber} (no device of this subscriber in the inventory)`);
+  if (!devices.length) throw notFound("subscriber", target.subscriber, "(no device of this subscriber in the inventory)");
   return devices;
 }
 

@@ -55,8 +55,35 @@ export class ApiError extends Error {
   }
 
   body(): RequestErrorBody {
-    return { requestError: { [this.kind]: { messageId: this.messageId, text: fillTemplate(EXCEPTION_TEXT[this.messageId], this.variables), variables: this.variables } } };
+    // Every variable neutralised here, the one place errors are rendered: an echo a site forgot is still safe to show.
+    const variables = this.variables.map(neutralise);
+    return { requestError: { [this.kind]: { messageId: this.messageId, text: fillTemplate(EXCEPTION_TEXT[this.messageId], variables), variables } } };
   }
+}
+
+/**
+ * Characters that would hide or reorder an error text shown to a person or written to a console:
+ * C0 and C1 controls, bidi controls (U+202E turns "txt.exe" into what reads as "exe.txt"), and
+ * invisible formatting characters.
+ */
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/g;
+
+/** `text` with every unshowable character written as `\uXXXX`; idempotent (the escape is plain ASCII). */
+export const neutralise = (text: string): string =>
+  text.replace(UNSHOWABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** How much of a client's value an error text repeats. */
+export const ECHO_MAX = 64;
+
+/**
+ * A value from the request, as an error text repeats it: at most `max` characters (then "…"), never
+ * a half of a surrogate pair, neutralised. An id of 10 000 characters would otherwise come back twice
+ * (in `text` and in `variables`), and the text is meant to be read.
+ */
+export function echo(value: string, max = ECHO_MAX): string {
+  if (value.length <= max) return neutralise(value);
+  const cut = /[\ud800-\udbff]/.test(value[max - 1]!) ? max - 1 : max;
+  return `${neutralise(value.slice(0, cut))}…`;
 }
 
 /**
@@ -77,8 +104,8 @@ export function fillTemplate(template: string, variables: readonly string[]): st
 /** 400 SVC0002 naming the message part that was wrong, with what was expected. */
 export const invalidInput = (part: string, why?: string) =>
   new ApiError(400, "SVC0002", why ? [part, why] : [part]);
-/** 404 for an unknown resource id; names the part of the URL that did not resolve. */
-export const notFound = (part: string, value: string) => new ApiError(404, "SVC0002", [part, `${value} not found`]);
+/** 404 for an unknown resource id; names the part of the URL that did not resolve, and its value (echoed, capped), with `note` after it. */
+export const notFound = (part: string, value: string, note?: string) => new ApiError(404, "SVC0002", [part, `${echo(value)}${note ? ` ${note}` : ""} not found`]);
 /** 403 POL1037: a claim that would mix twinning roles (HLF-TE-008/009). */
 export const roleMixture = (why: string) => new ApiError(403, "POL1037", [why]);
 export const policyError = (status: ContentfulStatusCode, code: string, headers: Record<string, string> = {}) =>

@@ -1,6 +1,7 @@
 // jose's errors in words a client can act on: which claim or header failed and what was expected,
 // never the library's code (issue 18: "assertion rejected: ERR_JWT_CLAIM_VALIDATION_FAILED").
 import { errors } from "jose";
+import { echo } from "./errors";
 
 /** What the verifier expected, per claim, for the message (e.g. { aud: "https://…/oauth/token" }). */
 export type ExpectedClaims = Partial<Record<"iss" | "sub" | "aud" | "typ" | "alg", string>>;
@@ -19,7 +20,7 @@ export function describeJwtError(err: unknown, what: string, expected: ExpectedC
     if (claim === "nbf") return `${what} is not valid yet ("nbf" is in the future)`;
     if (claim === "iat") return `${what}: "iat" is in the future`;
     const got = claim === "typ" ? undefined : err.payload[claim];
-    return `${what}: "${claim}" ${got === undefined ? "is not" : `is ${JSON.stringify(got)}, not`} ${want ?? "the expected value"}`;
+    return `${what}: "${claim}" ${got === undefined ? "is not" : `is ${echo(JSON.stringify(got) ?? String(got))}, not`} ${want ?? "the expected value"}`;
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return `${what}: "alg" not allowed${expected.alg ? `; use ${expected.alg}` : ""}`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return `${what}: signature does not verify`;

@@ -207,7 +207,7 @@ clientAdminRoutes.openapi(
     const { clientId } = c.req.valid("param");
     const secret = randomToken(32);
     const client = await c.env.OAUTH_CLIENTS.getByName(clientId).rotateSecret(await sha256(secret));
-    if (!client) throw notFound("clientId", `${clientId} (a client with a secret)`);
+    if (!client) throw notFound("clientId", clientId, "(a client with a secret)");
     return c.json({ client_id: clientId, client_secret: secret }, 200, NO_STORE);
   },
 );

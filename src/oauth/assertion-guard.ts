@@ -32,6 +32,9 @@ export async function checkAssertion(
     throw err;
   }
   const nowS = Math.floor(Date.now() / 1000);
+  // jose checks iat only with maxTokenAge; without this, an assertion issued in the future failed
+  // as "lives longer than 300 s" (or passed when exp was near), which names the wrong fault.
+  if (typeof payload.iat === "number" && payload.iat > nowS + CLOCK_SKEW_S) return { ok: false, reason: `${expect.what}: "iat" is in the future` };
   if (payload.exp! > nowS + MAX_ASSERTION_LIFETIME_S + CLOCK_SKEW_S) return { ok: false, reason: `${expect.what} lives longer than ${MAX_ASSERTION_LIFETIME_S} s` };
   return { ok: true, payload: { ...payload, exp: payload.exp!, jti: String(payload.jti) } };
 }

@@ -9,6 +9,7 @@ import type { OAuthClientObject, RegisteredClient } from "./client-object";
 import { CLIENT_REPLICAS, clientReplicaName, isIssuedClientId } from "./object-names";
 import { remoteKeySet, verifyClientAssertion } from "./client-assertion";
 import { oauthHooks } from "./hooks";
+import { echo } from "../http/errors";
 import { OAuthError } from "./errors";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -50,8 +51,10 @@ async function credentialReplica(env: Env, id: string): Promise<DurableObjectStu
 }
 
 function basicCredentials(header: string): [string, string] {
+  // The scheme first, then its credentials, so that `Basic !!!` is told what is wrong with it.
+  if (!/^Basic(\s|$)/i.test(header)) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
   const m = header.match(/^Basic\s+([A-Za-z0-9+/]+=*)$/i);
-  if (!m) throw new OAuthError("invalid_client", "unsupported Authorization scheme");
+  if (!m) throw new OAuthError("invalid_client", "malformed Basic credentials: expected base64 of client_id:client_secret");
   try {
     const decoded = atob(m[1]!);
     const colon = decoded.indexOf(":");
@@ -71,6 +74,12 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
   if (methods > 1) throw new OAuthError("invalid_request", "more than one client authentication method");
   if (header !== undefined) {
     const [id, secret] = basicCredentials(header);
+    // RFC 6749 §2.3, §3.2.1: a request names one client. A body client_id that names another is
+    // refused as the private_key_jwt mismatch below is (invalid_client), not ignored: a client bug or
+    // a proxy rewriting one of the two would otherwise go unnoticed. Checked before the secret, as it
+    // depends on the request alone.
+    const named = form.get("client_id");
+    if (named !== null && named !== id) throw new OAuthError("invalid_client", "client_id does not match the client authenticated by HTTP Basic");
     const client = await (await credentialReplica(c.env, id))?.replicaAuthenticateSecret(id, secret);
     if (!client) throw unknown();
     return { ...client, confidential: true };
@@ -131,6 +140,6 @@ export function grantedScopes(client: RegisteredClient, requested: string | null
   }
   const scopes = [...new Set(requested.split(" ").filter(Boolean))];
   const notAllowed = scopes.filter((s) => !registered.includes(s));
-  if (notAllowed.length) throw new OAuthError("invalid_scope", `scope not available to this client for this grant: ${notAllowed.join(" ")}`);
+  if (notAllowed.length) throw new OAuthError("invalid_scope", `scope not available to this client for this grant: ${echo(notAllowed.join(" "))}`);
   return scopes;
 }

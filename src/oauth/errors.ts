@@ -1,6 +1,7 @@
 // RFC 6749 §5.2 errors (and RFC 8628 §3.5 for device polling). OAuth endpoints answer in this
 // form rather than the OMA envelope, because that is what OAuth client libraries parse.
 import type { Context } from "hono";
+import { echo, neutralise } from "../http/errors";
 import { overRateLimit, type RateLimitRule } from "../http/rate-limit";
 import { IssuerNotConfigured } from "./tokens";
 
@@ -50,7 +51,8 @@ export function oauthErrorResponse(c: Context, err: OAuthError): Response {
   const status = err.status ?? (err.code === "invalid_client" ? 401 : 400);
   const headers: Record<string, string> = { ...NO_STORE, ...err.headers };
   if (status === 401) headers["WWW-Authenticate"] = 'Basic realm="oma-edge", charset="UTF-8"';
-  return c.json({ error: err.code, error_description: err.description }, status, headers);
+  // Neutralised here, where every OAuth error is rendered, as ApiError.body() does for the OMA envelope.
+  return c.json({ error: err.code, error_description: neutralise(err.description) }, status, headers);
 }
 
 const MAX_FORM_BYTES = 16 * 1024;
@@ -70,7 +72,7 @@ export async function readForm(c: Context): Promise<URLSearchParams> {
   }
   const form = new URLSearchParams(text);
   for (const key of new Set(form.keys())) {
-    if (form.getAll(key).length > 1) throw new OAuthError("invalid_request", `parameter ${key} repeated`);
+    if (form.getAll(key).length > 1) throw new OAuthError("invalid_request", `parameter ${echo(key)} repeated`);
   }
   return form;
 }

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { router } from "../http/app";
+import { echo } from "../http/errors";
 import { MnoSchema } from "../http/schemas";
 import { authenticateClient, CLIENT_ASSERTION_TYPE, grantedScopes } from "./client-auth";
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, oauthEndpoint, readForm } from "./errors";
@@ -191,7 +192,7 @@ async function revoke(c: Ctx): Promise<Response> {
   const token = body.get("token");
   if (!token) throw new OAuthError("invalid_request", "token missing");
   const hint = body.get("token_type_hint");
-  if (hint && hint !== "access_token" && hint !== "refresh_token") throw new OAuthError("unsupported_token_type", `token_type_hint ${hint} is not supported`);
+  if (hint && hint !== "access_token" && hint !== "refresh_token") throw new OAuthError("unsupported_token_type", `token_type_hint ${echo(hint)} is not supported`);
   if (looksLikeRefreshToken(token)) {
     const familyId = await familyOf(c.env, token);
     if (!familyId) return c.body(null, 200, NO_STORE);

@@ -5,6 +5,7 @@ import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { fromBase64url } from "../http/crypto";
+import { echo } from "../http/errors";
 import { TEL_URI } from "../http/schemas";
 import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
@@ -103,7 +104,7 @@ async function refreshToken(c: Ctx, form: URLSearchParams, client: Authenticated
   const requested = form.get("scope");
   const scope = requested ? [...new Set(requested.split(" ").filter(Boolean))] : granted;
   const wider = scope.filter((s) => !granted.includes(s));
-  if (wider.length) throw new OAuthError("invalid_scope", `not in the original grant: ${wider.join(" ")}`);
+  if (wider.length) throw new OAuthError("invalid_scope", `not in the original grant: ${echo(wider.join(" "))}`);
   return { sub: rotation.grant.sub, scope, familyId, refreshToken: rotation.refreshToken, accessId };
 }
 
@@ -149,7 +150,7 @@ async function exchangeForForeignAudience(c: Ctx, subject: AccessTokenClaims, au
   if (!(await isAccessTokenLive(c.env, subject))) throw new OAuthError("invalid_grant", "subject_token was revoked or its relationship has ended");
   const handler = oauthHooks().exchangeForForeignAudience;
   const answer = handler ? await handler({ subject, audience, scope, client, env: c.env }) : null;
-  if (!answer) throw new OAuthError("invalid_target", `no token can be obtained here for the audience ${audience}`);
+  if (!answer) throw new OAuthError("invalid_target", `no token can be obtained here for the audience ${echo(audience)}`);
   return answer;
 }
 
@@ -170,7 +171,7 @@ export async function tokenEndpoint(c: Ctx): Promise<Response> {
   await enforceOAuthRateLimit(clientRequests(c.env), client.clientId);
   if (!grantType) throw new OAuthError("invalid_request", "grant_type missing");
   const grantFn = GRANTS[grantType];
-  if (!grantFn) throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported`);
+  if (!grantFn) throw new OAuthError("unsupported_grant_type", `grant_type ${echo(grantType)} is not supported`);
   if (!client.grantTypes.includes(grantType)) throw new OAuthError("unauthorized_client", `client is not registered for ${grantType}`);
   if (!client.confidential && !PUBLIC_CLIENT_GRANTS.includes(grantType)) throw new OAuthError("unauthorized_client", `${grantType} needs client authentication`);
 
