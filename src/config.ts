@@ -91,6 +91,10 @@ const VARIABLES = {
   ADMIN_TOKEN: optionalSecret(),
   /** HLF-TE-005 server policy: activation-code lifetime. */
   ACTIVATION_CODE_TTL_SECONDS: seconds(300, 24 * 3600),
+  /** Wrong client secrets (per client) or admin tokens from one address that lock that address out (RFC 6749 §10.10). */
+  AUTH_FAILURE_LIMIT: variable(z.coerce.number().int().min(1).max(1000).default(10)),
+  /** The window in which those failures count, and how long the lock then lasts. */
+  AUTH_FAILURE_LOCK_SECONDS: seconds(900, 24 * 3600),
   /** Access-token lifetime. */
   ACCESS_TOKEN_TTL_SECONDS: seconds(3600, 24 * 3600),
   /** The MNOs this gateway generates activation codes for. */

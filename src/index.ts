@@ -29,7 +29,8 @@ import { peerTransport, remoteActivations } from "./federation/twinning-seams";
 import { usePeerTransport } from "./twinning/outbox";
 import { useRemoteActivations } from "./twinning/activation";
 import { registerOAuthHooks } from "./oauth/hooks";
-import { useAccessTokens } from "./http/auth";
+import { useAccessTokens, useAdminGuard } from "./http/auth";
+import { adminGuard } from "./admin/guard";
 import { oauthAccessTokens } from "./oauth/token-liveness";
 import { twinningDeviceAuthorization } from "./twinning/device-authorization";
 import { webrtcRoutes } from "./webrtc/routes";
@@ -68,6 +69,7 @@ const app = new OpenAPIHono<AppEnv>({ router: new PrefixRouter() });
 // The capabilities plug into the layers below them: the authorization server's token checks into
 // every route's bearer check, twinning's activation codes into the device grant.
 useAccessTokens(oauthAccessTokens);
+useAdminGuard(adminGuard);
 registerOAuthHooks({ authorizeDevice: twinningDeviceAuthorization });
 
 app.use("*", correlator);

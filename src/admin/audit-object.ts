@@ -2,7 +2,9 @@
 // ended), newest first when read. One object holds it (named "audit"): admin actions are few, and
 // one serial log is the simplest thing an auditor can trust to be complete and ordered. Rows older
 // than the retention are removed as new ones are written. Never a request body: no secret reaches it.
+// The same object counts wrong admin tokens per address (guard.ts): the admin API's one serial place.
 import { DurableObject } from "cloudflare:workers";
+import { FailureLedger, failureLedgerTable, type FailurePolicy } from "../http/failure-ledger";
 import { keysetPage, migrate } from "../http/sql";
 
 export interface AuditEntry {
@@ -32,6 +34,7 @@ const SCHEMA = [
   `CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
      target TEXT NOT NULL, status INTEGER NOT NULL, outcome TEXT NOT NULL, detail TEXT, correlator TEXT);
    CREATE INDEX audit_at ON audit (at);`,
+  failureLedgerTable("admin_auth_failure"),
 ];
 
 type Row = { seq: number; at: number; actor: string; action: string; target: string; status: number; outcome: AuditEntry["outcome"]; detail: string | null; correlator: string | null };
@@ -43,6 +46,16 @@ export class AuditLogObject extends DurableObject {
     super(ctx, env as never);
     this.sql = ctx.storage.sql;
     migrate(ctx, SCHEMA);
+  }
+
+  /** Seconds `address` stays locked out of the admin API for wrong admin tokens; undefined if it is not. */
+  async adminLockedFor(address: string): Promise<number | undefined> {
+    return new FailureLedger(this.sql, "admin_auth_failure").lockedFor(address);
+  }
+
+  /** A wrong admin token from `address`, counted: the seconds it is now locked for, if it is. */
+  async adminTokenFailed(address: string, policy: FailurePolicy): Promise<number | undefined> {
+    return this.ctx.storage.transactionSync(() => new FailureLedger(this.sql, "admin_auth_failure").failed(address, policy).lockedFor);
   }
 
   async record(e: AuditEntry): Promise<number> {

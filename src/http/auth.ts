@@ -1,10 +1,12 @@
 // Bearer-token checks on every API route (HLF-CM-006) and the admin token of the operator API.
 // This layer knows no capability: the authorization server plugs in how an access token is
-// verified and whom to ask whether it is still live (useAccessTokens, when the app is mounted).
+// verified and whom to ask whether it is still live (useAccessTokens, when the app is mounted), and
+// the admin API where wrong admin tokens are counted per address (useAdminGuard, failure-ledger.ts).
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv, Env } from "../env";
 import { ApiError } from "./errors";
 import { secretsEqual } from "./crypto";
+import { guessAddress } from "./failure-ledger";
 import { TEL_URI } from "./schemas";
 
 /** What a Durable Object needs to know to tell whether a token is still live. */
@@ -40,6 +42,24 @@ export function useAccessTokens(a: AccessTokens): void {
   accessTokens = a;
 }
 
+/**
+ * Where wrong admin tokens are counted per address (the caller's, failure-ledger.ts), so that an
+ * address that guessed too often is refused, even with the right token, until its lock ends.
+ */
+export interface AdminGuard {
+  /** Seconds `address` stays locked out; undefined when it is not. */
+  lockedFor(env: Env, address: string): Promise<number | undefined>;
+  /** Counts one wrong admin token from `address`: the seconds it is locked for now, if it is. */
+  failed(env: Env, address: string): Promise<number | undefined>;
+}
+
+let adminGuard: AdminGuard | undefined;
+
+/** Registers the admin token's guard; called once when the app is mounted (src/index.ts). */
+export function useAdminGuard(g: AdminGuard): void {
+  adminGuard = g;
+}
+
 function tokens(): AccessTokens {
   if (!accessTokens) throw new ApiError(503, "SVC0001", ["no authorization server is mounted"]);
   return accessTokens;
@@ -66,12 +86,20 @@ const invalidToken = (why: string) =>
 
 /** RFC 6750: a valid access token carrying one of `scopes`, else 401 invalid_token or 403 insufficient_scope. */
 export function requireScope(...scopes: string[]): MiddlewareHandler<AppEnv> {
+  return scopeCheck(scopes, async () => {});
+}
+
+/** requireScope; `onInvalid` runs first when the bearer is not a valid access token (a guess at the admin token, say). */
+function scopeCheck(scopes: string[], onInvalid: (c: Context<AppEnv>) => Promise<void>): MiddlewareHandler<AppEnv> {
   const wanted = scopes.join(" ");
   return async (c, next) => {
     const token = bearer(c);
     if (!token) throw invalidToken("missing bearer token");
     const verdict = await tokens().verify(c.env, c.req.url, token);
-    if (!verdict.ok) throw invalidToken(verdict.reason);
+    if (!verdict.ok) {
+      await onInvalid(c);
+      throw invalidToken(verdict.reason);
+    }
     const v = verdict.token;
     if (!scopes.some((s) => v.scopes.includes(s))) {
       throw new ApiError(403, "POL0001", [`insufficient_scope: ${wanted} required`], {
@@ -104,19 +132,65 @@ export async function hasAdminToken(c: Context<AppEnv>): Promise<boolean> {
   return !!expected && !!token && (await secretsEqual(token, expected));
 }
 
+/** An address locked out for wrong admin tokens: 429, the same answer whatever token it sent now. */
+const refuseAdmin = (retryAfter: number) =>
+  new ApiError(429, "POL0001", [`too many wrong admin tokens from this address; retry after ${retryAfter} s`], { "Retry-After": String(retryAfter) });
+
+/**
+ * Addresses this isolate saw the right admin token from, and found not locked, until when (ms): the
+ * operator's own calls then cost no call to the guard for ADMIN_CLEAR_MS. A lock taken meanwhile
+ * binds only someone who already has the token.
+ */
+const clearedAddresses = new Map<string, number>();
+const ADMIN_CLEAR_MS = 10_000;
+
+/**
+ * Whether the request carries the admin token, once the guard has had its say: the right token from
+ * a locked address is refused (429); a wrong one is counted when `countWrong` (the caller then
+ * refuses it) and refused 429 if that locks the address.
+ */
+async function adminCaller(c: Context<AppEnv>, countWrong: boolean): Promise<boolean> {
+  const right = await hasAdminToken(c);
+  const address = guessAddress(c);
+  if (!adminGuard || address === undefined) return right;
+  if (right) {
+    const now = Date.now();
+    if ((clearedAddresses.get(address) ?? 0) > now) return true;
+    const lockedFor = await adminGuard.lockedFor(c.env, address);
+    if (lockedFor !== undefined) throw refuseAdmin(lockedFor);
+    if (clearedAddresses.size >= 1_000) clearedAddresses.clear();
+    clearedAddresses.set(address, now + ADMIN_CLEAR_MS);
+    return true;
+  }
+  if (countWrong && bearer(c) !== undefined) await adminGuessFailed(c);
+  return false;
+}
+
+/** A bearer that is not the admin token, at an admin route: counted, and 429 once the address is locked. */
+async function adminGuessFailed(c: Context<AppEnv>): Promise<void> {
+  const address = guessAddress(c);
+  if (!adminGuard || address === undefined) return;
+  const lockedFor = await adminGuard.failed(c.env, address);
+  if (lockedFor !== undefined) throw refuseAdmin(lockedFor);
+}
+
+const adminTokenRequired = () =>
+  new ApiError(401, "POL0001", ["invalid_token: admin token required"], { "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"' });
+
 /** The operator admin API: `Authorization: Bearer <ADMIN_TOKEN>`. No token configured, no admin API. */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!(await hasAdminToken(c))) {
-    throw new ApiError(401, "POL0001", ["invalid_token: admin token required"], { "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"' });
-  }
+  if (!(await adminCaller(c, true))) throw adminTokenRequired();
   await next();
 };
 
-/** The operator's admin token, or an access token with one of `scopes` (e.g. a service provider's dm:manage). */
+/**
+ * The operator's admin token, or an access token with one of `scopes` (e.g. a service provider's
+ * dm:manage). A bearer that is neither counts as a wrong admin token.
+ */
 export function requireAdminOrScope(...scopes: string[]): MiddlewareHandler<AppEnv> {
-  const byScope = requireScope(...scopes);
+  const byScope = scopeCheck(scopes, adminGuessFailed);
   return async (c, next) => {
-    if (await hasAdminToken(c)) return next();
+    if (await adminCaller(c, false)) return next();
     return byScope(c, async () => {
       // These routes touch no subscriber object that would check revocation on the way, so ask the token's owner.
       const auth = c.get("auth")!;
@@ -133,11 +207,14 @@ export function requireAdminOrScope(...scopes: string[]): MiddlewareHandler<AppE
  */
 export function requireAdminOnly(why: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (await hasAdminToken(c)) return next();
+    if (await adminCaller(c, false)) return next();
     const token = bearer(c);
-    if (!token) throw new ApiError(401, "POL0001", ["invalid_token: admin token required"], { "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"' });
+    if (!token) throw adminTokenRequired();
     const verdict = await tokens().verify(c.env, c.req.url, token);
-    if (!verdict.ok) throw invalidToken(verdict.reason);
+    if (!verdict.ok) {
+      await adminGuessFailed(c);
+      throw invalidToken(verdict.reason);
+    }
     throw new ApiError(403, "POL0001", [why]);
   };
 }

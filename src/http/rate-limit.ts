@@ -77,11 +77,3 @@ export function rateLimitBy(rule: (c: Context<AppEnv>) => RateLimitRule, keyOf: 
     await next();
   };
 }
-
-/**
- * The caller's address as Cloudflare's edge reports it (`CF-Connecting-IP`, which the edge sets
- * itself, whatever the client sent). In local development there is no edge: "local" unless given.
- */
-export function callerAddress(c: Context): string {
-  return c.req.header("cf-connecting-ip") ?? "local";
-}

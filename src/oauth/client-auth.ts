@@ -5,12 +5,13 @@ import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import type { Env } from "../env";
-import type { OAuthClientObject, RegisteredClient } from "./client-object";
+import type { OAuthClientObject, RegisteredClient, SecretVerdict } from "./client-object";
 import { CLIENT_REPLICAS, clientReplicaName, isIssuedClientId } from "./object-names";
 import { remoteKeySet, verifyClientAssertion } from "./client-assertion";
 import { oauthHooks } from "./hooks";
 import { echo } from "../http/errors";
-import { OAuthError } from "./errors";
+import { guessAddress } from "../http/failure-ledger";
+import { OAuthError, tooManyAtOAuth } from "./errors";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -23,6 +24,18 @@ export interface AuthenticatedClient extends RegisteredClient {
 }
 
 const unknown = () => new OAuthError("invalid_client", "unknown client or wrong credentials");
+
+/**
+ * The client whose secret `secret` is, checked at one of its replicas; wrong secrets are counted per
+ * calling address and lock it out after AUTH_FAILURE_LIMIT (RFC 6749 §2.3.1, §10.10): 429 then.
+ */
+async function secretClient(c: Context<AppEnv>, id: string, secret: string): Promise<AuthenticatedClient> {
+  const replica = await credentialReplica(c.env, id);
+  const verdict: SecretVerdict = replica ? await replica.replicaVerifySecret(id, secret, guessAddress(c)) : {};
+  if (verdict.lockedFor !== undefined) throw tooManyAtOAuth("too many wrong client credentials from this address", verdict.lockedFor);
+  if (!verdict.client) throw unknown();
+  return { ...verdict.client, confidential: true };
+}
 
 /**
  * The object of a client_id this server issued; undefined for any other id, decided without
@@ -80,9 +93,7 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
     // depends on the request alone.
     const named = form.get("client_id");
     if (named !== null && named !== id) throw new OAuthError("invalid_client", "client_id does not match the client authenticated by HTTP Basic");
-    const client = await (await credentialReplica(c.env, id))?.replicaAuthenticateSecret(id, secret);
-    if (!client) throw unknown();
-    return { ...client, confidential: true };
+    return secretClient(c, id, secret);
   }
   if (assertionType !== null) {
     if (assertionType !== CLIENT_ASSERTION_TYPE) throw new OAuthError("invalid_client", "unsupported client_assertion_type");
@@ -106,13 +117,8 @@ export async function authenticateClient(c: Context<AppEnv>, form: URLSearchPara
   }
   const id = form.get("client_id");
   if (!id || !CLIENT_ID.test(id)) throw new OAuthError("invalid_client", "client authentication required");
-  const replica = await credentialReplica(c.env, id);
-  if (form.has("client_secret")) {
-    const client = await replica?.replicaAuthenticateSecret(id, form.get("client_secret")!);
-    if (!client) throw unknown();
-    return { ...client, confidential: true };
-  }
-  const client = await replica?.replicaInfo(id);
+  if (form.has("client_secret")) return secretClient(c, id, form.get("client_secret")!);
+  const client = await (await credentialReplica(c.env, id))?.replicaInfo(id);
   if (!client || client.authMethod !== "none") throw new OAuthError("invalid_client", "client authentication required");
   return { ...client, confidential: false };
 }

@@ -2,7 +2,8 @@
 // client's alone: its registration (name, scopes, grants, redirect URIs, how it authenticates: a
 // SHA-256 of its secret, or its public keys for private_key_jwt), the jtis of its client assertions,
 // its authorization codes (one-time, short-lived, PKCE-bound), and the revoked jtis of the tokens
-// it holds for itself (client_credentials).
+// it holds for itself (client_credentials), and the wrong secrets guessed at it per address
+// (failure-ledger.ts), which lock a guessing address out.
 //
 // The same class also serves as a read replica of a client's credential (credential-replica.ts),
 // under the names clientReplicaName makes: such an object has no storage, and only its replica*
@@ -10,7 +11,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import type { Env } from "../env";
+import { config } from "../config";
 import { base64url, sha256 } from "../http/crypto";
+import { FailureLedger, failureLedgerTable, secondsLeft } from "../http/failure-ledger";
 import { LazySchema, one } from "../http/sql";
 import { verifyClientAssertion } from "./client-assertion";
 import { spendJti as spendOnce } from "./assertion-guard";
@@ -57,6 +60,15 @@ export interface AuthCodeGrant {
 export type CodeRedemption =
   | { ok: true; sub: string; scope: string; codeId: string }
   | { ok: false; reason: string; familyToRevoke?: string };
+
+/**
+ * What a secret check decided: the client when the secret is its own; `lockedFor` (seconds) when the
+ * guessing address is locked out, whatever the secret; neither for an unknown client or a wrong secret.
+ */
+export interface SecretVerdict {
+  client?: RegisteredClient;
+  lockedFor?: number;
+}
 
 export const AUTH_CODE_TTL_MS = 60_000;
 /** Rounds of invalidations sent to the replicas that did not answer, before waiting out their lease. */
@@ -105,6 +117,7 @@ const CLIENT_SCHEMA = [
    CREATE TABLE revoked_token (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
   `ALTER TABLE client ADD COLUMN resource_server INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE client ADD COLUMN about TEXT NOT NULL DEFAULT '{}';`,
+  failureLedgerTable("auth_failure"),
 ];
 
 export class OAuthClientObject extends DurableObject<Env> {
@@ -195,20 +208,51 @@ export class OAuthClientObject extends DurableObject<Env> {
     return true;
   }
 
-  /** The client when `secret` is its secret; undefined for an unknown client or a wrong secret. */
-  async authenticateSecret(secret: string): Promise<RegisteredClient | undefined> {
+  /** The wrong secrets guessed at this client, per address (failure-ledger.ts); only once it is registered. */
+  private failures(): FailureLedger {
+    return new FailureLedger(this.sql, "auth_failure");
+  }
+
+  /**
+   * Whether `secret` is this client's secret, presented from `address` (failure-ledger.ts; undefined:
+   * not counted). A locked address is refused before the secret is compared; a wrong secret is counted.
+   */
+  async verifySecret(secret: string, address: string | undefined): Promise<SecretVerdict> {
     const presented = await sha256(secret);
     // Read after the await: a rotation that landed meanwhile is the one that counts.
     const row = this.row();
-    if (!secretMatches(row?.secret_hash ? new Uint8Array(row.secret_hash) : undefined, presented)) return undefined;
-    return this.view(row!);
+    if (!row) return {};
+    if (address !== undefined) {
+      const lockedFor = this.failures().lockedFor(address);
+      if (lockedFor !== undefined) return { lockedFor };
+    }
+    if (secretMatches(row.secret_hash ? new Uint8Array(row.secret_hash) : undefined, presented)) return { client: this.view(row) };
+    return address !== undefined ? this.secretFailed(address) : {};
   }
 
-  /** What a replica of this client copies (credential-replica.ts): the registration and the secret's hash. */
+  /**
+   * A wrong secret for this client from `address`, decided by a replica: counted, in this object's
+   * order, so that concurrent guesses are each counted. A lock it starts reaches every replica before
+   * the answer does, so that the right secret from that address is refused there too.
+   */
+  async secretFailed(address: string): Promise<SecretVerdict> {
+    if (!this.row()) return {};
+    const { AUTH_FAILURE_LIMIT: limit, AUTH_FAILURE_LOCK_SECONDS: lockSeconds } = config(this.env);
+    const { lockedFor, locked } = this.ctx.storage.transactionSync(() => this.failures().failed(address, { limit, lockSeconds }));
+    if (locked) await this.invalidateReplicas(this.row()!.client_id);
+    return lockedFor !== undefined ? { lockedFor } : {};
+  }
+
+  /** What a replica of this client copies (credential-replica.ts): the registration, the secret's hash and the locks. */
   async credential(): Promise<ClientCredential> {
     const row = this.row();
     if (!row) return {};
-    return { client: this.view(row), ...(row.secret_hash ? { secretHash: new Uint8Array(row.secret_hash) } : {}) };
+    const locks = this.failures().locks();
+    return {
+      client: this.view(row),
+      ...(row.secret_hash ? { secretHash: new Uint8Array(row.secret_hash) } : {}),
+      ...(Object.keys(locks).length ? { locks } : {}),
+    };
   }
 
   /**
@@ -231,13 +275,21 @@ export class OAuthClientObject extends DurableObject<Env> {
 
   // Called on a replica object (credential-replica.ts), by the token endpoint's client authentication.
 
-  /** authenticateSecret, decided by this replica's copy: the same hash compared the same way. */
-  async replicaAuthenticateSecret(clientId: string, secret: string): Promise<RegisteredClient | undefined> {
+  /**
+   * verifySecret, decided by this replica's copy: the same hash compared the same way, the same locks.
+   * Only a wrong secret calls the primary, which counts it (the right one costs no call there).
+   */
+  async replicaVerifySecret(clientId: string, secret: string, address: string | undefined): Promise<SecretVerdict> {
     const replica = this.replicaOf(clientId);
     const presented = await sha256(secret);
     const credential = await replica.current();
-    if (!credential) return this.primary(clientId).authenticateSecret(secret);
-    return secretMatches(credential.secretHash, presented) ? credential.client : undefined;
+    if (!credential) return this.primary(clientId).verifySecret(secret, address);
+    if (!credential.client) return {};
+    const now = Date.now();
+    const lockedUntil = address !== undefined ? credential.locks?.[address] : undefined;
+    if (lockedUntil !== undefined && lockedUntil > now) return { lockedFor: secondsLeft(lockedUntil, now) };
+    if (secretMatches(credential.secretHash, presented)) return { client: credential.client };
+    return address !== undefined ? this.primary(clientId).secretFailed(address) : {};
   }
 
   /** info(), from this replica's copy (public clients at the token endpoint). */

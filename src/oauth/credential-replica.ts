@@ -7,7 +7,7 @@
 //
 // Consistency. The replica never writes storage: its copy lives in memory, is pulled from the primary
 // with one RPC on a miss, and is used for at most REPLICA_LEASE_MS from the moment the pull was sent.
-// Every change of what authentication decides (rotateSecret, deregister; register only ever writes a
+// Every change of what authentication decides (rotateSecret, deregister, a new brute-force lock; register only ever writes a
 // fresh client_id that no request can have named before) is made by the primary, which then calls
 // `invalidate()` on every replica and returns to the admin only after they answered. `invalidate`
 // drops the copy and starts a new epoch; a pull sent in an older epoch is discarded when it returns,
@@ -36,6 +36,8 @@ export interface ClientCredential {
   /** Undefined: no client is registered under this id (never was, or was removed). */
   client?: RegisteredClient;
   secretHash?: Uint8Array;
+  /** Addresses locked out for guessing the secret (failure-ledger.ts), with when each lock ends (ms). */
+  locks?: Record<string, number>;
 }
 
 export class CredentialReplica {

@@ -40,10 +40,12 @@ export class OAuthError extends Error {
  */
 export async function enforceOAuthRateLimit(rule: RateLimitRule, key: string): Promise<void> {
   const retryAfter = await overRateLimit(rule, key);
-  if (retryAfter !== undefined) {
-    throw new OAuthError("temporarily_unavailable", `too many ${rule.what}; retry after ${retryAfter} s`, 429, { "Retry-After": String(retryAfter) });
-  }
+  if (retryAfter !== undefined) throw tooManyAtOAuth(`too many ${rule.what}`, retryAfter);
 }
+
+/** 429 temporarily_unavailable with Retry-After: a rate limit, or an address locked out for guessing (failure-ledger.ts). */
+export const tooManyAtOAuth = (what: string, retryAfter: number) =>
+  new OAuthError("temporarily_unavailable", `${what}; retry after ${retryAfter} s`, 429, { "Retry-After": String(retryAfter) });
 
 export const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 

@@ -24,6 +24,10 @@ const errorSchema = z.object({ error: z.string(), error_description: z.string() 
 const oauthErrors = {
   400: { description: "RFC 6749 §5.2 error", content: { "application/json": { schema: errorSchema } } },
   401: { description: "invalid_client, with WWW-Authenticate", content: { "application/json": { schema: errorSchema } } },
+  429: {
+    description: "temporarily_unavailable, with Retry-After: over a rate limit, or too many wrong client secrets from this address",
+    content: { "application/json": { schema: errorSchema } },
+  },
 };
 const form = (schema: z.ZodType) => ({ body: { required: true, content: { "application/x-www-form-urlencoded": { schema } } } });
 const clientAuthFields = {

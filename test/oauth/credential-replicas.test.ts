@@ -17,7 +17,7 @@ async function register(body: Record<string, unknown> = {}): Promise<Client> {
 const replica = (clientId: string, index: number) => env.OAUTH_CLIENTS.getByName(clientReplicaName(clientId, index));
 /** What each replica decides for `secret`: the client_id it authenticates, or undefined. */
 const verdicts = (clientId: string, secret: string) =>
-  Promise.all(Array.from({ length: CLIENT_REPLICAS }, async (_, i) => (await replica(clientId, i).replicaAuthenticateSecret(clientId, secret))?.clientId));
+  Promise.all(Array.from({ length: CLIENT_REPLICAS }, async (_, i) => (await replica(clientId, i).replicaVerifySecret(clientId, secret, undefined)).client?.clientId));
 const everyReplica = (value: string | undefined) => Array.from({ length: CLIENT_REPLICAS }, () => value);
 /** The tables each replica of `clientId` has in storage: none, its copy is in memory only. */
 const replicaTables = (clientId: string) =>
@@ -106,7 +106,7 @@ describe("Credential replicas of a client (issue 13: token requests do not all m
     const other = await register();
     const refusal = (call: () => Promise<unknown>) => call().then(() => "served", (err: Error) => err.message);
     expect(await refusal(() => replica(publicClient.client_id, 3).replicaInfo(other.client_id))).toMatch(/not a credential replica/);
-    expect(await refusal(() => env.OAUTH_CLIENTS.getByName(other.client_id).replicaAuthenticateSecret(other.client_id, other.client_secret))).toMatch(/not a credential replica/);
+    expect(await refusal(() => env.OAUTH_CLIENTS.getByName(other.client_id).replicaVerifySecret(other.client_id, other.client_secret, undefined))).toMatch(/not a credential replica/);
   });
 });
 
