@@ -29,7 +29,7 @@ import { peerTransport, remoteActivations } from "./federation/twinning-seams";
 import { usePeerTransport } from "./twinning/outbox";
 import { useRemoteActivations } from "./twinning/activation";
 import { registerOAuthHooks } from "./oauth/hooks";
-import { useAccessTokens, useAdminGuard } from "./http/auth";
+import { authorizeBeforeRefusing, useAccessTokens, useAdminGuard } from "./http/auth";
 import { adminGuard } from "./admin/guard";
 import { oauthAccessTokens } from "./oauth/token-liveness";
 import { twinningDeviceAuthorization } from "./twinning/device-authorization";
@@ -147,7 +147,10 @@ app.get("/", (c) => c.redirect("/docs"));
 app.notFound(unmatchedRequest(() => app.routes));
 app.onError((err, c) => {
   // Malformed JSON is reported by Hono's validator as a plain 400.
-  if (err instanceof Error && /Malformed JSON/i.test(err.message)) return errorResponse(c, invalidInput("body", "malformed JSON"));
+  // Authorization first (authorizeBeforeRefusing), as for every other input error.
+  if (err instanceof Error && /Malformed JSON/i.test(err.message)) {
+    return authorizeBeforeRefusing(c).then(() => errorResponse(c, invalidInput("body", "malformed JSON")), (refusal) => errorResponse(c, refusal));
+  }
   return errorResponse(c, err);
 });
 

@@ -1,21 +1,28 @@
 // The shared pieces every router of the gateway is built from.
 import { OpenAPIHono, type z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
+import { authorizeBeforeRefusing } from "./auth";
 import { ApiError, invalidInput } from "./errors";
 import { explainIssue } from "./zod-issues";
 
 type ZodType = z.ZodType;
 type ZodIssue = z.core.$ZodIssue;
 
-/** Schema failures become 400 SVC0002 naming the first wrong field, in the OMA envelope (thrown, so app.onError renders it). */
-const refuseInvalid = (result: { success: boolean; error?: { issues: ZodIssue[] } }): void => {
-  if (!result.success) {
-    const first = result.error?.issues[0];
-    const issue = first ? explainIssue(first) : undefined;
-    const part = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "body";
+/**
+ * Schema failures become 400 SVC0002 naming the first wrong field, in the OMA envelope (rejected, so
+ * app.onError renders it). Authorization comes first: a caller who may not use the resource, or whose
+ * token was revoked, learns that (401/403), not what is wrong with its body (authorizeBeforeRefusing).
+ * A valid request returns nothing and waits for nothing.
+ */
+const refuseInvalid = (result: { success: boolean; error?: { issues: ZodIssue[] } }, c: Context<AppEnv>): Promise<never> | undefined => {
+  if (result.success) return undefined;
+  const first = result.error?.issues[0];
+  const issue = first ? explainIssue(first) : undefined;
+  const part = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : "body";
+  return authorizeBeforeRefusing(c).then(() => {
     throw invalidInput(part, issue?.message ?? "invalid");
-  }
+  });
 };
 
 /**
@@ -59,7 +66,8 @@ function takeParams(schema: ZodType, keys: string[]): MiddlewareHandler<AppEnv> 
     for (const key of keys) {
       const value = c.req.param(key);
       if (value === undefined) {
-        refuseInvalid(schema.safeParse(c.req.param()));
+        const refusal = refuseInvalid(schema.safeParse(c.req.param()), c);
+        if (refusal) return refusal;
         break;
       }
       values[key] = value;

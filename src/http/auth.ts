@@ -125,6 +125,21 @@ export function userIdOf(c: Context<AppEnv>, userId: string): string {
   return userId;
 }
 
+/**
+ * Before a request with a valid token is refused for its input (a body that fails its schema or is
+ * not JSON): the checks the handler would have made first. The `{userId}` must be the token's
+ * subscriber (userIdOf: 403), and the token must still be live (401 once revoked), so that input
+ * errors tell nothing to a caller who may not use the resource. Runs on the failure path only.
+ */
+export async function authorizeBeforeRefusing(c: Context<AppEnv>): Promise<void> {
+  const auth = c.get("auth");
+  if (!auth) return;
+  const userId = c.req.param("userId");
+  if (userId !== undefined) userIdOf(c, userId);
+  const live = await tokens().isLive(c.env, { sub: auth.subscriber, clientId: auth.clientId, scopes: auth.scopes, token: auth.token, ...(auth.actor ? { actor: auth.actor } : {}) });
+  if (!live) throw invalidToken("token revoked");
+}
+
 /** Whether the request carries the operator's admin token (compared in constant time). */
 export async function hasAdminToken(c: Context<AppEnv>): Promise<boolean> {
   const expected = c.env.ADMIN_TOKEN;
