@@ -26,7 +26,7 @@ import { config } from "../config";
 import type { Env } from "../env";
 import { ApiError, invalidInput, roleMixture, serviceError, type Outcome } from "../http/errors";
 import type { ActivationCodeStore } from "./activation-codes";
-import { redeemCode, revokeCode } from "./activation-code-index";
+import { codeKey, redeemCode, revokeCode } from "./activation-code-index";
 import { DELIVERY_TIMEOUT_MS, destinationOf, INLINE_LEASE_MS, targetOf, type Outbox } from "./outbox";
 import { withDeadline } from "../notify/queue";
 import type { ProfileStore } from "./profile-store";
@@ -149,8 +149,14 @@ export class TwoPhaseActivation {
   async activate(code: string, requestedName: string | undefined, codeMno?: Mno, homeMnos: Mno[] = []): Promise<TwinRow> {
     const { env, profile, relationships, codes } = this.host;
     const me = profile.require();
+    const { hash: codeHash } = await codeKey(code);
     const activationId = crypto.randomUUID();
     const now = Date.now();
+    // A retry of an activation that committed (its answer was lost): the same twin, while the code
+    // would still have been valid. It spends no guess; only this primary's own twins are looked at.
+    const retriedSince = now - config(env).ACTIVATION_CODE_TTL_SECONDS * 1000;
+    const retried = relationships.twinActivatedWith(codeHash, retriedSince);
+    if (retried) return retried;
     // Step 1, synchronous: nothing can interleave between these checks and the reservation.
     codes.startGuess(now);
     let failedGuess = false;
@@ -201,7 +207,7 @@ export class TwoPhaseActivation {
 
         const decision = this.host.tx(() => {
           if (!relationships.dropReservation(activationId)) return undefined;
-          relationships.insertTwin({ secondary, name, activationId, mno: secondaryMno, at: now });
+          relationships.insertTwin({ secondary, name, activationId, mno: secondaryMno, at: now, codeHash });
           this.host.notify({ event: "Activated", primary: me.address, secondary, name, status: "On", actor: "primary", at: now });
           // Issue 12: now a primary, this subscriber's own live code (asked for as a would-be
           // secondary) is revoked, so guessing it is an ordinary failed guess, not a role answer.
@@ -219,10 +225,17 @@ export class TwoPhaseActivation {
         if (decision.ownCode) await revokeCode(env, decision.ownCode, me.address).catch(() => undefined);
         // The row as the commit wrote it (status On, version 1): no read, which for a secondary named
         // by its address is a scan of the primary's twins (findTwin also matches peer addresses).
-        return { secondary, name, status: "On", version: 1, activation_id: activationId, mcc: secondaryMno.mcc, mnc: secondaryMno.mnc, activated_at: now, changed_at: now, changed_by: "primary" };
+        return { secondary, name, status: "On", version: 1, activation_id: activationId, mcc: secondaryMno.mcc, mnc: secondaryMno.mnc, activated_at: now, changed_at: now, changed_by: "primary", code_hash: codeHash };
       } finally {
         if (relationships.reservation(activationId)) relationships.dropReservation(activationId);
       }
+    } catch (err) {
+      // A retry that raced the activation it repeats (the code was spent by it): once that one has
+      // committed, this is its twin, not a failed guess.
+      const raced = failedGuess ? relationships.twinActivatedWith(codeHash, retriedSince) : undefined;
+      if (!raced) throw err;
+      failedGuess = false;
+      return raced;
     } finally {
       if (failedGuess) this.host.tx(() => codes.settleGuess(true));
       else codes.settleGuess(false);

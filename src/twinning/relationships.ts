@@ -30,6 +30,8 @@ export const RELATIONSHIPS_SCHEMA: StoreSchema = {
        state TEXT NOT NULL, deadline INTEGER, activated_at INTEGER NOT NULL, changed_at INTEGER NOT NULL, changed_by TEXT NOT NULL);`,
     // the activation code a secondary's relationship came from: its device grant (RFC 8628) waits on it
     `ALTER TABLE relationship ADD COLUMN via_code TEXT;`,
+    // the SHA-256 of the code a primary's twin was activated with: a retry of that activation gets the same twin
+    `ALTER TABLE twin ADD COLUMN code_hash TEXT;`,
   ],
 };
 
@@ -46,6 +48,7 @@ export interface TwinRow extends Record<string, SqlStorageValue> {
   activated_at: number;
   changed_at: number;
   changed_by: Actor;
+  code_hash: string | null;
 }
 
 export interface RelationshipRow extends Record<string, SqlStorageValue> {
@@ -153,12 +156,18 @@ export class RelationshipStore {
     return [...this.inFlight.values(), ...this.expiredReservations(Number.MAX_SAFE_INTEGER)];
   }
 
-  insertTwin(t: { secondary: string; name: string; activationId: string; mno: Mno; at: number }): void {
+  /** `codeHash`: the SHA-256 (hex) of the activation code it was made with (twinActivatedWith). */
+  insertTwin(t: { secondary: string; name: string; activationId: string; mno: Mno; at: number; codeHash: string }): void {
     this.sql.exec(
-      `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
-       VALUES (?, ?, 'On', 1, ?, ?, ?, ?, ?, 'primary')`,
-      t.secondary, t.name, t.activationId, t.mno.mcc, t.mno.mnc, t.at, t.at,
+      `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by, code_hash)
+       VALUES (?, ?, 'On', 1, ?, ?, ?, ?, ?, 'primary', ?)`,
+      t.secondary, t.name, t.activationId, t.mno.mcc, t.mno.mnc, t.at, t.at, t.codeHash,
     );
+  }
+
+  /** The twin this primary activated with the code of hash `codeHash` since `since` (ms), if it still exists. */
+  twinActivatedWith(codeHash: string, since: number): TwinRow | undefined {
+    return one<TwinRow>(this.sql, "SELECT * FROM twin WHERE code_hash = ? AND activated_at >= ?", codeHash, since);
   }
 
   hasTwin(activationId: string): boolean {

@@ -102,4 +102,22 @@ describe("Store schema migrations from the previous version, with data (issue 13
     expect(r.profile?.role).toBe("secondary");
     expect(r.row).toEqual({ status: "On", version: 5, via_code: null });
   });
+
+  it("relationships 2 → 3: a primary's twins stay, listed as before; each gets code_hash, null for twins made before it", async () => {
+    const r = await fromPreviousVersion(
+      RELATIONSHIPS_SCHEMA,
+      2,
+      (sql, now) => {
+        sql.exec("INSERT INTO profile (id, address, mcc, mnc, device_key, created_at, tokens_from) VALUES (1, 'tel:+15550006666', '001', '01', ?, ?, 0)", new Uint8Array(32), now);
+        sql.exec(
+          `INSERT INTO twin (secondary, name, status, version, activation_id, mcc, mnc, activated_at, changed_at, changed_by)
+           VALUES ('tel:+15550007777', 'car', 'On', 2, 'act-3', '001', '01', ?, ?, 'secondary')`,
+          now, now,
+        );
+      },
+      async (o, sql) => ({ view: await o.adminTwinning(), row: sql.exec("SELECT secondary, code_hash FROM twin").one() }),
+    );
+    expect(r.view.ok && r.view.value.twins.map((t) => [t.secondary, t.name, t.status])).toEqual([["tel:+15550007777", "car", "On"]]);
+    expect(r.row).toEqual({ secondary: "tel:+15550007777", code_hash: null });
+  });
 });
