@@ -3,23 +3,60 @@
 // A name without a valid tag was never issued, so it is refused before any Durable Object is called:
 // a flood of random client_ids or forged refresh tokens leaves no object behind (issue 12).
 // The key lives in the signing-keys object and is cached for the life of the isolate.
+//
+// The same key, through HKDF, seals the subscriber address a device_code routes by (sealName): RFC 8628
+// §3.2 device codes are opaque, and one must not tell whoever sees it the subscriber's number.
 import type { Env } from "../env";
-import { base64url, constantTimeEqual } from "../http/crypto";
+import { base64url, constantTimeEqual, fromBase64url } from "../http/crypto";
 
 const RANDOM_CHARS = 16; // 12 bytes
 const TAG_BYTES = 12;
 
-let keyPromise: Promise<CryptoKey> | undefined;
+/** A key made from the name key, once per isolate; a failed attempt is not kept. */
+function cachedKey(make: (raw: ArrayBuffer) => Promise<CryptoKey>): (env: Env) => Promise<CryptoKey> {
+  let promise: Promise<CryptoKey> | undefined;
+  return (env) => {
+    promise ??= env.SIGNING_KEYS.getByName("signing-keys").nameKey().then(make).catch((err) => {
+      promise = undefined;
+      throw err;
+    });
+    return promise;
+  };
+}
 
-function nameKey(env: Env): Promise<CryptoKey> {
-  keyPromise ??= (async () => {
-    const raw = await env.SIGNING_KEYS.getByName("signing-keys").nameKey();
-    return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  })().catch((err) => {
-    keyPromise = undefined;
-    throw err;
-  });
-  return keyPromise;
+const nameKey = cachedKey((raw) => crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
+
+/** AES-256-GCM, derived from the name key by HKDF-SHA256 (RFC 5869) with its own `info`: never the HMAC key itself. */
+const sealKey = cachedKey(async (raw) => {
+  const base = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveKey"]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode("oma-edge sealed object name v1") },
+    base, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"],
+  );
+});
+
+const IV_BYTES = 12;
+
+/** `name` (a subscriber address, say) sealed for this server alone: base64url of a random IV and the AES-GCM ciphertext. */
+export async function sealName(env: Env, name: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await sealKey(env), new TextEncoder().encode(name)));
+  const out = new Uint8Array(IV_BYTES + sealed.length);
+  out.set(iv);
+  out.set(sealed, IV_BYTES);
+  return base64url(out);
+}
+
+/** The name sealName sealed; undefined for anything this server did not seal (or that was altered). */
+export async function openName(env: Env, sealed: string): Promise<string | undefined> {
+  const bytes = /^[A-Za-z0-9_-]{40,400}$/.test(sealed) ? fromBase64url(sealed) : undefined;
+  if (!bytes || bytes.length <= IV_BYTES + 16) return undefined;
+  try {
+    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES) }, await sealKey(env), bytes.subarray(IV_BYTES));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plain);
+  } catch {
+    return undefined;
+  }
 }
 
 async function tag(env: Env, prefix: string, random: string): Promise<string> {

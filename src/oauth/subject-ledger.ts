@@ -9,7 +9,9 @@
 // code was approved, and whom a bound token may act for (RFC 8693 delegation).
 import type { StoreSchema } from "../http/sql";
 import { one } from "../http/sql";
+import type { Env } from "../env";
 import { base64url, sha256 } from "../http/crypto";
+import { sealName } from "./object-names";
 import { checkAssertion, replayGuardTable, spendJti } from "./assertion-guard";
 import type { TokenRef } from "./tokens";
 
@@ -132,11 +134,12 @@ export class SubjectLedger {
 
   /**
    * Starts a device grant for `userCode`. The device code routes back to the subject's object: it
-   * names the subject, then 32 random bytes; only its hash is kept. Call `recordDeviceGrant` with
-   * the result inside the transaction that issues the user code.
+   * carries the subject sealed (object-names.ts: opaque to everyone but this server, RFC 8628 §3.2),
+   * then 32 random bytes; only its hash is kept. Call `recordDeviceGrant` with the result inside the
+   * transaction that issues the user code.
    */
-  async newDeviceCode(subject: string): Promise<{ secret: string; hash: string }> {
-    const secret = `${base64url(new TextEncoder().encode(subject))}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
+  async newDeviceCode(env: Env, subject: string): Promise<{ secret: string; hash: string }> {
+    const secret = `${await sealName(env, subject)}.${base64url(crypto.getRandomValues(new Uint8Array(32)))}`;
     return { secret, hash: base64url(await sha256(secret)) };
   }
 

@@ -4,13 +4,12 @@ import { listed } from "../admin/directory";
 import { decodeJwt } from "jose";
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
-import { fromBase64url } from "../http/crypto";
 import { echo } from "../http/errors";
 import { TEL_URI } from "../http/schemas";
 import { authenticateClient, grantedScopes, type AuthenticatedClient } from "./client-auth";
 import { enforceOAuthRateLimit, NO_STORE, OAuthError, readForm } from "./errors";
 import { clientRequests } from "./rate-limits";
-import { familyOf, newFamilyId } from "./object-names";
+import { familyOf, newFamilyId, openName } from "./object-names";
 import { oauthHooks, type ExchangedToken } from "./hooks";
 import { isAccessTokenLive } from "./token-liveness";
 import { issueAccessToken, issuerOf, newAccessTokenId, tokenRef, verifyAccessToken, InvalidTokenError, type AccessTokenClaims, type AccessTokenId } from "./tokens";
@@ -110,8 +109,8 @@ async function refreshToken(c: Ctx, form: URLSearchParams, client: Authenticated
 
 async function deviceCode(c: Ctx, form: URLSearchParams, client: AuthenticatedClient): Promise<Grant> {
   const code = required(form, "device_code");
-  const address = new TextDecoder().decode(fromBase64url(code.split(".")[0] ?? "") ?? new Uint8Array());
-  if (!TEL_URI.test(address)) throw new OAuthError("invalid_grant", "unknown device_code");
+  const address = await openName(c.env, code.split(".")[0] ?? "");
+  if (!address || !TEL_URI.test(address)) throw new OAuthError("invalid_grant", "unknown device_code");
   const poll = await subscriberStub(c.env, address).pollDeviceGrant(code, client.clientId);
   if (!poll.ok) throw new OAuthError(poll.error, poll.description);
   return { sub: poll.sub, scope: poll.scope.split(" "), twinId: poll.twinId };

@@ -39,7 +39,7 @@ export class SecondaryRole {
     }
     const mno = primaryMno ?? ownMno;
     const expiresAt = foreign?.expiresAt ?? Date.now() + ttlMs;
-    const device = deviceGrant ? await this.ledger.newDeviceCode(profile.address) : undefined;
+    const device = deviceGrant ? await this.ledger.newDeviceCode(env, profile.address) : undefined;
     let code: string | undefined = foreign?.code;
     for (let attempt = 0; attempt < CODE_ISSUE_ATTEMPTS && !code; attempt++) {
       const candidate = generateActivationCode();
