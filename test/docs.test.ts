@@ -72,6 +72,7 @@ describe("API description", () => {
         expect(Array.isArray(op.security), `${where} declares security`).toBe(true);
         expect(op.responses["500"] ?? op.responses.default, `${where} describes 500`).toBeDefined();
         if (op.security.some((r: object) => Object.keys(r).length)) expect(op.responses["401"], `${where} describes 401`).toBeDefined();
+        if (op.security.some((r: object) => "adminToken" in r)) expect(op.responses["429"], `${where} describes the admin-token lock (429)`).toBeDefined();
         if (/\{/.test(path)) expect(op.responses["404"] ?? op.responses["400"], `${where} describes an unknown id`).toBeDefined();
       }
     }

@@ -7,8 +7,8 @@
 //   checked when built.
 // - security: `[]` on an operation that names none, so a public operation says it is public.
 // - error answers: 400 when the operation takes parameters or a body, 401 (and 403 when scopes are named)
-//   when it is secured, 404 when its path has parameters, 413/415 when it takes a JSON body, 500 for every
-//   operation; each with the `requestError` envelope and an example made by the same code that answers.
+//   when it is secured, 404 when its path has parameters, 413/415 when it takes a JSON body, 429 when the
+//   admin token secures it (an address locked out for wrong admin tokens), 500 for every operation; each with the `requestError` envelope and an example made by the same code that answers.
 // - examples: a media type with a schema and no example gets one built from the schema (its own examples,
 //   enums and formats first).
 // - `pattern`: a regular expression's flags never leak into a published pattern (JSON Schema patterns are
@@ -48,6 +48,7 @@ const ERROR_EXAMPLES: Record<number, { description: string; error: ApiError }> =
   404: { description: "Unknown resource: `variables` names the part of the URL that did not resolve", error: new ApiError(404, "SVC0002", ["twinId", "my-watch not found"]) },
   413: { description: "Request body too large", error: new ApiError(413, "SVC0002", ["body", "request body larger than 65536 bytes"]) },
   415: { description: "The body is not `application/json`", error: new ApiError(415, "SVC0002", ["Content-Type", "application/json expected"]) },
+  429: { description: "This address made too many wrong admin-token attempts (AUTH_FAILURE_LIMIT) and is locked out, even with the right token: retry after `Retry-After` seconds", error: new ApiError(429, "POL0001", ["too many wrong admin tokens from this address; retry after 900 s"]) },
   500: { description: "An unexpected error; nothing was changed. Quote the `x-correlator` response header", error: new ApiError(500, "SVC0001" as MessageId, ["internal error"]) },
 };
 
@@ -169,6 +170,7 @@ export function publishedDocument(generated: Json, origin: string): Json {
       op.security ??= [];
       const secured = op.security.some((req: Json) => Object.keys(req).length > 0);
       const scoped = op.security.some((req: Json) => Object.values(req).some((scopes) => (scopes as string[]).length > 0));
+      const byAdminToken = op.security.some((req: Json) => "adminToken" in req);
       const params = [...(item.parameters ?? []), ...(op.parameters ?? [])];
       const hasPathParams = /\{[^}]+\}/.test(path);
       const jsonBody = !!op.requestBody?.content?.["application/json"];
@@ -179,6 +181,7 @@ export function publishedDocument(generated: Json, origin: string): Json {
         ...(scoped ? [403] : []),
         ...(hasPathParams ? [404] : []),
         ...(jsonBody ? [413, 415] : []),
+        ...(byAdminToken ? [429] : []),
         500,
       ];
       op.responses ??= {};
