@@ -60,7 +60,7 @@ describe("SubscriberObject stores (issue 13)", () => {
       { name: "oauth-subject-ledger", version: 2 },
       { name: "outbox", version: 1 },
       { name: "profile", version: 2 },
-      { name: "relationships", version: 2 },
+      { name: "relationships", version: 3 },
     ]);
     expect(result.legacyGone).toBe(true);
     expect(result.profile).toMatchObject({ address, role: "primary" });
