@@ -177,7 +177,9 @@ async function adminCaller(c: Context<AppEnv>, countWrong: boolean): Promise<boo
     clearedAddresses.set(address, now + ADMIN_CLEAR_MS);
     return true;
   }
-  if (countWrong && bearer(c) !== undefined) await adminGuessFailed(c);
+  // A valid access token at an admin route is a client's mistake, not a guess of the admin token.
+  const token = bearer(c);
+  if (countWrong && token !== undefined && !(await tokens().verify(c.env, c.req.url, token)).ok) await adminGuessFailed(c);
   return false;
 }
 

@@ -3,7 +3,7 @@
 // every admin route, with 429 POL0001 and Retry-After, even for the right token, until the lock ends.
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ADMIN, ORIGIN } from "../helpers";
+import { ADMIN, device, ORIGIN, registerClient } from "../helpers";
 
 const LIMIT = 10;
 let last = 0;
@@ -49,6 +49,13 @@ describe("Brute-force protection of the admin token", () => {
     for (let i = 0; i < LIMIT; i++) statuses.push((await adminCall(i % 2 ? "/dmws/v1/campaigns" : "/admin/v1/audit", `guess-${i}`, address)).status);
     expect(statuses).toEqual([...Array(LIMIT - 1).fill(401), 429]);
     expect((await adminCall("/dmws/v1/campaigns", RIGHT, address)).status).toBe(429);
+  });
+
+  it("a valid access token at an admin route is refused 401 but is no guess of the admin token", async () => {
+    const address = freshAddress();
+    const { token } = await device(await registerClient());
+    for (let i = 0; i < LIMIT + 2; i++) expect((await adminCall("/admin/v1/clients", token, address)).status).toBe(401);
+    expect((await adminCall("/admin/v1/clients", RIGHT, address)).status).toBe(200);
   });
 
   it("a request without a bearer is not a guess, and one without CF-Connecting-IP is not counted", async () => {
