@@ -14,6 +14,7 @@
 // rightful holder out. While a guesser is locked, even the right secret is refused, so guessing on
 // through the lock learns nothing.
 import type { Context } from "hono";
+import { purgeDue } from "./sql";
 
 export interface FailurePolicy {
   /** Wrong guesses within `lockSeconds` that lock the guesser; the last of them is already refused as locked. */
@@ -24,7 +25,11 @@ export interface FailurePolicy {
 
 /** The table a ledger keeps, for an owner's schema step (one table per ledger). */
 export const failureLedgerTable = (table: string) =>
-  `CREATE TABLE ${table} (guesser TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0)`;
+  `CREATE TABLE ${table} (guesser TEXT PRIMARY KEY, failures INTEGER NOT NULL, window_start INTEGER NOT NULL, locked_until INTEGER NOT NULL DEFAULT 0);
+   CREATE INDEX ${table}_window ON ${table} (window_start);`;
+
+/** How often the rows of guessers whose window and lock are over are deleted (they count for nothing meanwhile). */
+const PURGE_EVERY_MS = 60_000;
 
 /** Whole seconds until `until` (ms), at least 1: a Retry-After value. */
 export const secondsLeft = (until: number, now: number) => Math.max(1, Math.ceil((until - now) / 1000));
@@ -54,8 +59,9 @@ export class FailureLedger {
    */
   failed(guesser: string, policy: FailurePolicy, now = Date.now()): { lockedFor?: number; locked: boolean } {
     const windowMs = policy.lockSeconds * 1000;
-    // Rows whose window and lock are both over count for nothing: keep the table to the live guessers.
-    this.sql.exec(`DELETE FROM ${this.table} WHERE window_start <= ? AND locked_until <= ?`, now - windowMs, now);
+    // Rows whose window and lock are both over count for nothing: the table is kept to the live
+    // guessers, once a minute (a flood from many addresses must not make each failure a table scan).
+    if (purgeDue(this.sql, this.table, PURGE_EVERY_MS, now)) this.sql.exec(`DELETE FROM ${this.table} WHERE window_start <= ? AND locked_until <= ?`, now - windowMs, now);
     const row = this.sql.exec<Row>(`SELECT * FROM ${this.table} WHERE guesser = ?`, guesser).toArray()[0];
     if (row && row.locked_until > now) return { lockedFor: secondsLeft(row.locked_until, now), locked: false };
     const failures = row && row.window_start > now - windowMs ? row.failures + 1 : 1;

@@ -123,3 +123,18 @@ export function migrateStores(ctx: DurableObjectState, stores: readonly StoreSch
     }
   });
 }
+
+const lastPurges = new WeakMap<SqlStorage, Map<string, number>>();
+
+/**
+ * Whether the clean-up named `what` of this object's storage is due: true at most once per `everyMs`
+ * per object instance. For DELETEs of expired rows that scan a table: run on every write of a busy
+ * object they would cost more than the write; rows kept a little longer must change no answer.
+ */
+export function purgeDue(sql: SqlStorage, what: string, everyMs: number, now = Date.now()): boolean {
+  let purges = lastPurges.get(sql);
+  if (!purges) lastPurges.set(sql, (purges = new Map()));
+  if (now - (purges.get(what) ?? -Infinity) < everyMs) return false;
+  purges.set(what, now);
+  return true;
+}

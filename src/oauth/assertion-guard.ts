@@ -4,6 +4,7 @@
 // spent once, in the same transaction as the check that it was not spent before.
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { describeJwtError } from "../http/jwt-errors";
+import { purgeDue } from "../http/sql";
 
 export const MAX_ASSERTION_LIFETIME_S = 300;
 export const CLOCK_SKEW_S = 30;
@@ -58,12 +59,7 @@ export function spendJti(sql: SqlStorage, table: string, jti: string, expS: numb
  * has expired, so checkAssertion refuses it before its jti is looked at.
  */
 const PURGE_EVERY_MS = 60_000;
-const lastPurge = new WeakMap<SqlStorage, Map<string, number>>();
 function forgetExpired(sql: SqlStorage, table: string): void {
   const now = Date.now();
-  let tables = lastPurge.get(sql);
-  if (!tables) lastPurge.set(sql, (tables = new Map()));
-  if (now - (tables.get(table) ?? 0) < PURGE_EVERY_MS) return;
-  tables.set(table, now);
-  sql.exec(`DELETE FROM ${table} WHERE expires_at < ?`, Math.floor(now / 1000) - CLOCK_SKEW_S);
+  if (purgeDue(sql, table, PURGE_EVERY_MS, now)) sql.exec(`DELETE FROM ${table} WHERE expires_at < ?`, Math.floor(now / 1000) - CLOCK_SKEW_S);
 }
