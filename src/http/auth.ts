@@ -15,6 +15,8 @@ export interface TokenRef {
   exp: number;
   /** When it was issued: a token older than its subject's provisioning belonged to a previous holder. */
   iat: number;
+  /** RFC 9068 auth_time, on tokens of an earlier grant: when their subscriber authorised it (the check then uses it, not iat). */
+  authTime?: number;
   twinId?: string;
 }
 

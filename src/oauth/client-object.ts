@@ -58,7 +58,7 @@ export interface AuthCodeGrant {
 }
 
 export type CodeRedemption =
-  | { ok: true; sub: string; scope: string; codeId: string }
+  | { ok: true; sub: string; scope: string; codeId: string; authTime: number }
   | { ok: false; reason: string; familyToRevoke?: string };
 
 /**
@@ -383,7 +383,8 @@ export class OAuthClientObject extends DurableObject<Env> {
         return { ok: false, reason: "code_verifier does not match the code_challenge" };
       }
       if (familyId) this.sql.exec("UPDATE auth_code SET family_id = ? WHERE code_hash = ?", familyId, hash);
-      return { ok: true, sub: row.sub, scope: row.scope, codeId: hash };
+      // When the subscriber consented: the code was made then, AUTH_CODE_TTL_MS before it expires.
+      return { ok: true, sub: row.sub, scope: row.scope, codeId: hash, authTime: Math.floor((row.expires_at - AUTH_CODE_TTL_MS) / 1000) };
     });
   }
 

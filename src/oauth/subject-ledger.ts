@@ -107,7 +107,8 @@ export class SubjectLedger {
    * Answers from memory except for bound tokens, whose binding the host checks.
    */
   tokenProblem(token: TokenRef, tokensFrom: number): string | undefined {
-    if (token.iat < tokensFrom) return "token issued to a previous holder of this number";
+    // A token of an earlier grant (a refresh, a code) dates from when that grant was authorised.
+    if ((token.authTime ?? token.iat) < tokensFrom) return "token issued to a previous holder of this number";
     if (this.revokedSet().has(token.jti)) return "token revoked";
     if (token.twinId && !this.bindings.bindingLive(token.twinId)) return "twinning relationship ended";
     return undefined;

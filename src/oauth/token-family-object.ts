@@ -17,9 +17,14 @@ export interface FamilyGrant {
   clientId: string;
   sub: string;
   scope: string;
+  /**
+   * When the subscriber authorised the grant (seconds): every access token of the family carries it as
+   * RFC 9068 `auth_time`, so that a grant of a previous holder of the number fails like its tokens.
+   */
+  authTime?: number;
 }
 
-export type Rotation = { ok: true; grant: FamilyGrant; refreshToken: string } | { ok: false; reason: string };
+export type Rotation = { ok: true; grant: FamilyGrant; refreshToken: string } | { ok: false; reason: string; error?: "invalid_scope" };
 
 /** The access token issued beside a refresh token: recorded before it is signed. */
 export interface IssuedAccessToken {
@@ -32,6 +37,8 @@ const FAMILY_SCHEMA = [
      scope TEXT NOT NULL, current_hash TEXT NOT NULL, expires_at INTEGER NOT NULL, revoked_at INTEGER);
    CREATE TABLE used_hash (hash TEXT PRIMARY KEY);
    CREATE TABLE access_token (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);`,
+  // when the subscriber authorised the grant; null for families started before: their start counts
+  `ALTER TABLE family ADD COLUMN auth_time INTEGER;`,
 ];
 
 /** Absolute lifetime of a family: after it, the subscriber authorises the application again. */
@@ -65,8 +72,8 @@ export class TokenFamilyObject extends DurableObject<Env> {
     const started = this.ctx.storage.transactionSync(() => {
       if (this.family()) return false;
       this.sql.exec(
-        "INSERT INTO family (id, family_id, client_id, sub, scope, current_hash, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
-        familyId, grant.clientId, grant.sub, grant.scope, hash, Date.now() + FAMILY_LIFETIME_MS,
+        "INSERT INTO family (id, family_id, client_id, sub, scope, current_hash, expires_at, auth_time) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+        familyId, grant.clientId, grant.sub, grant.scope, hash, Date.now() + FAMILY_LIFETIME_MS, grant.authTime ?? null,
       );
       this.sql.exec("INSERT INTO access_token (jti, exp) VALUES (?, ?)", access.jti, access.exp);
       return true;
@@ -78,7 +85,7 @@ export class TokenFamilyObject extends DurableObject<Env> {
 
   private family() {
     if (!this.schema.exists) return undefined;
-    return one<{ family_id: string; client_id: string; sub: string; scope: string; current_hash: string; expires_at: number; revoked_at: number | null }>(
+    return one<{ family_id: string; client_id: string; sub: string; scope: string; current_hash: string; expires_at: number; revoked_at: number | null; auth_time: number | null }>(
       this.sql, "SELECT * FROM family");
   }
 
@@ -86,7 +93,7 @@ export class TokenFamilyObject extends DurableObject<Env> {
    * Spends `refreshToken` and hands out its successor, recording `access` (the access token to be
    * issued with it) in the same step; a replayed one revokes the family.
    */
-  async rotate(refreshToken: string, clientId: string, access: IssuedAccessToken): Promise<Rotation> {
+  async rotate(refreshToken: string, clientId: string, access: IssuedAccessToken, requestedScope?: string[]): Promise<Rotation> {
     const presented = base64url(await sha256(refreshToken));
     const next = await this.newToken(refreshToken.slice(0, refreshToken.indexOf(".")));
     const result = this.ctx.storage.transactionSync((): Rotation | "reuse" => {
@@ -98,10 +105,16 @@ export class TokenFamilyObject extends DurableObject<Env> {
         if (one(this.sql, "SELECT 1 AS x FROM used_hash WHERE hash = ?", presented)) return "reuse";
         return { ok: false, reason: "unknown refresh token" };
       }
+      // RFC 6749 §6: a narrower scope may be asked for, never a wider one. Refused before the token is
+      // spent, so that the client's corrected retry with the same token is not taken for a reuse.
+      const granted = f.scope.split(" ");
+      const wider = (requestedScope ?? []).filter((s) => !granted.includes(s));
+      if (wider.length) return { ok: false, error: "invalid_scope", reason: `not in the original grant: ${wider.join(" ")}` };
       this.sql.exec("INSERT INTO used_hash (hash) VALUES (?)", presented);
       this.sql.exec("UPDATE family SET current_hash = ?", next.hash);
       this.sql.exec("INSERT OR IGNORE INTO access_token (jti, exp) VALUES (?, ?)", access.jti, access.exp);
-      return { ok: true, grant: { clientId: f.client_id, sub: f.sub, scope: f.scope }, refreshToken: next.token };
+      const authTime = f.auth_time ?? Math.floor((f.expires_at - FAMILY_LIFETIME_MS) / 1000);
+      return { ok: true, grant: { clientId: f.client_id, sub: f.sub, scope: f.scope, authTime }, refreshToken: next.token };
     });
     if (result === "reuse") {
       await this.revoke();

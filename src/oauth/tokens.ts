@@ -30,6 +30,8 @@ export interface AccessTokenClaims extends JWTPayload {
   scope: string;
   jti: string;
   exp: number;
+  /** RFC 9068 §2.2.1: when the subscriber authorised the grant, on tokens of an earlier grant (code, refresh). */
+  auth_time?: number;
   /** Set on tokens that live only as long as one twinning relationship (HLF-TE-004). */
   twin_id?: string;
   /** RFC 8693 actor: the secondary acting for the primary (HLF-SD-009). */
@@ -38,7 +40,11 @@ export interface AccessTokenClaims extends JWTPayload {
 
 /** What a Durable Object needs to know to tell whether a token is still live (defined by src/http/auth.ts). */
 export type { TokenRef };
-export const tokenRef = (c: AccessTokenClaims): TokenRef => ({ jti: c.jti, exp: c.exp, iat: c.iat!, ...(c.twin_id ? { twinId: c.twin_id } : {}) });
+export const tokenRef = (c: AccessTokenClaims): TokenRef => ({
+  jti: c.jti, exp: c.exp, iat: c.iat!,
+  ...(typeof c.auth_time === "number" ? { authTime: c.auth_time } : {}),
+  ...(c.twin_id ? { twinId: c.twin_id } : {}),
+});
 
 interface KeyCache {
   signing?: { kid: string; key: CryptoKey; loadedAt: number };
@@ -138,7 +144,7 @@ export function newAccessTokenId(env: Env): AccessTokenId {
 export async function issueAccessToken(
   env: Env,
   issuer: string,
-  claims: { sub: string; client_id: string; scope: string; twin_id?: string; act?: { sub: string } },
+  claims: { sub: string; client_id: string; scope: string; auth_time?: number; twin_id?: string; act?: { sub: string } },
   id: AccessTokenId = newAccessTokenId(env),
 ): Promise<{ token: string; expiresIn: number; jti: string; exp: number }> {
   const { kid, key } = await signingKey(env);
