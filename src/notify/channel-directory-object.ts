@@ -56,6 +56,12 @@ export class ChannelDirectoryObject extends DurableObject<Env> {
     this.sql.exec("DELETE FROM channel_ref WHERE channel_id = ?", channelId);
   }
 
+  /** The subscriber is removed: every channel it had, live or expired, leaves the directory; their ids. */
+  async removeAll(): Promise<string[]> {
+    return this.ctx.storage.transactionSync(() =>
+      this.sql.exec<{ channel_id: string }>("DELETE FROM channel_ref RETURNING channel_id").toArray().map((r) => r.channel_id));
+  }
+
   /** The subscriber's live channels, oldest first. */
   async channels(): Promise<string[]> {
     this.purge();

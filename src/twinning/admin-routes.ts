@@ -12,6 +12,7 @@ import { recordEvent } from "../ops/metrics";
 import { ActorSchema, MnoSchema, StatusSchema, TEL_URI } from "./schemas";
 import type { RelationshipRecord, SubscriberProfile, TwinRecord } from "./subscriber-object";
 import { placementConflict, subscriberStub } from "../residency";
+import { closeChannelsOf } from "../notify/channels";
 
 const MIN_DEVICE_KEY_BYTES = 32;
 
@@ -108,6 +109,8 @@ subscriberAdminRoutes.openapi(
     const existed = await subscriberStub(c.env, address).deprovision();
     await unlisted(c.env, "subscribers", address);
     if (!existed) throw notFound("address", address);
+    // Its Notification Channels go with it: a new holder of the number must not inherit them.
+    await closeChannelsOf(c.env, address);
     return c.body(null, 204);
   },
 );
